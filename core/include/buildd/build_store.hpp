@@ -1,0 +1,208 @@
+#pragma once
+
+// The store interface: everything durable (processor families, arch
+// releases, builders, builds, the queue, library file records).
+//
+// Threading: a BuildStore is shared by every thread of the master and must be
+// thread-safe (the SOCI store keeps a small connection pool). Two masters may
+// share one PostgreSQL database: claim() is a compare-and-set so that a queue
+// entry is never dispatched twice.
+//
+// Transactions: every method is one transaction. commit() applies a whole
+// cycle's changes in one transaction: all of them or none.
+//
+// Errors: Error(kStore) for database failures (retryable when the database was
+// unreachable or busy and nothing was written); Error(kNotFound) for a named
+// record that does not exist; Error(kConflict) for a duplicate name or a state
+// that forbids the change. Bad input never leaves anything half-written.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "buildd/domain.hpp"
+#include "buildd/export.hpp"
+#include "buildd/plugin.hpp"
+
+namespace buildd {
+
+// ---- inputs of the admin operations ---------------------------------------
+
+struct NewBuilder {
+  std::string name;
+  std::string url;
+  std::string processor;  // processor name
+  bool manual = false;
+  bool virtualized = false;
+  int speed_index = 0;
+};
+
+struct NewDistroArchRelease {
+  std::string distribution;
+  std::string release;
+  std::string arch_tag;
+  std::string family;  // processor family name
+  std::optional<Id> chroot_file_id;
+  bool official = true;
+};
+
+struct NewBuild {
+  std::string source_name;
+  std::string source_version;
+  Id distro_arch_release_id = 0;
+  std::string component = "main";
+  std::string pocket = "release";
+  std::string urgency = "medium";
+  int score = 0;
+  bool manual_score = false;  // score pinned by the operator
+  // Source files (.dsc, tarballs) already stored in the librarian.
+  std::vector<std::pair<std::string, Id>> source_files;  // filename, library file id
+};
+
+// ---- reads of the pipeline -------------------------------------------------
+
+// A queue entry with its build.
+struct QueuedBuild {
+  BuildQueueEntry entry;
+  Build build;
+};
+
+// ---- the changes of one cycle ----------------------------------------------
+
+struct LogTailUpdate {
+  Id queue_id = 0;
+  std::string logtail;
+};
+
+// The slave lost the job, or it is requeued after a failure: the entry's
+// builder, buildstart, logtail and abort_sent are cleared and the build goes
+// back to NEEDSBUILD (started cleared).
+struct JobReset {
+  Id queue_id = 0;
+  Id build_id = 0;
+};
+
+// A build reached a final state: the build row is updated, its result files
+// recorded and its queue entry deleted, together.
+struct BuildCompletion {
+  Id build_id = 0;
+  Id queue_id = 0;
+  BuildState state = BuildState::kFullyBuilt;
+  std::optional<TimePoint> built;
+  std::optional<Duration> duration;
+  std::optional<Id> builder_id;
+  std::optional<Id> buildlog_id;
+  std::string dependencies;
+  std::vector<std::pair<std::string, Id>> result_files;  // filename, library file id
+};
+
+struct BuilderUpdate {
+  Id builder_id = 0;
+  bool builderok = true;
+  std::string failnotes;
+  int failure_count = 0;
+};
+
+struct BuildCountersUpdate {
+  Id build_id = 0;
+  int failure_count = 0;
+  int give_back_count = 0;
+};
+
+struct BuildStateUpdate {  // e.g. CANCELLING -> CANCELLED without completion data
+  Id build_id = 0;
+  BuildState state = BuildState::kNeedsBuild;
+};
+
+struct AbortSent {
+  Id queue_id = 0;
+  TimePoint at{};
+};
+
+struct CycleChanges {
+  std::vector<LogTailUpdate> logtails;
+  std::vector<JobReset> resets;
+  std::vector<BuildCompletion> completions;
+  std::vector<BuilderUpdate> builders;
+  std::vector<BuildCountersUpdate> counters;
+  std::vector<AbortSent> aborts;
+
+  bool empty() const {
+    return logtails.empty() && resets.empty() && completions.empty() && builders.empty() &&
+           counters.empty() && aborts.empty();
+  }
+};
+
+// What cancel() did.
+enum class CancelOutcome { kCancelled, kCancelling, kAlreadyFinal };
+
+class BUILDD_API BuildStore : public PluginObject {
+ public:
+  // ---- schema ----
+  // Applies every missing migration; returns how many. Safe to run twice.
+  // Throws kStore (not retryable) when the database is newer than this binary.
+  virtual int upgrade() = 0;
+  virtual int schema_version() = 0;          // applied in the database
+  virtual int latest_schema_version() = 0;   // known to this binary
+
+  // ---- processor families, processors, arch releases ----
+  virtual ProcessorFamily add_processor_family(const std::string& name,
+                                               const std::vector<std::string>& processors) = 0;
+  virtual std::vector<ProcessorFamily> processor_families() = 0;
+  virtual std::vector<Processor> processors() = 0;
+  virtual DistroArchRelease add_distro_arch_release(const NewDistroArchRelease& dar) = 0;
+  virtual std::vector<DistroArchRelease> distro_arch_releases() = 0;
+  virtual std::optional<DistroArchRelease> find_distro_arch_release(
+      const std::string& distribution, const std::string& release, const std::string& arch_tag) = 0;
+  virtual void set_chroot(Id distro_arch_release_id, Id library_file_id) = 0;
+
+  // ---- builders ----
+  virtual Builder add_builder(const NewBuilder& builder) = 0;
+  virtual std::vector<Builder> builders() = 0;  // ordered by id
+  virtual std::optional<Builder> find_builder(const std::string& name) = 0;
+  // Operator enable/disable: enabling also zeroes failure_count.
+  virtual void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) = 0;
+
+  // ---- builds ----
+  // Creates the build (NEEDSBUILD), its source file links and its queue entry.
+  virtual Build add_build(const NewBuild& build) = 0;
+  virtual std::optional<Build> find_build(Id build_id) = 0;
+  // Newest first; `state` filters; `limit` 0 means no limit.
+  virtual std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) = 0;
+  virtual std::vector<BuildFile> source_files(Id build_id) = 0;
+  virtual std::vector<BuildFile> result_files(Id build_id) = 0;
+  virtual std::optional<BuildQueueEntry> queue_entry_for_build(Id build_id) = 0;
+  // A final (failed, cancelled…) build back to NEEDSBUILD with a new queue
+  // entry. kConflict when the build is not in a retryable state.
+  virtual void retry_build(Id build_id) = 0;
+  // Waiting: CANCELLED at once, queue entry deleted. Dispatched: CANCELLING
+  // (the pipeline aborts it). Final: nothing.
+  virtual CancelOutcome cancel_build(Id build_id) = 0;
+
+  // ---- queue (the pipeline) ----
+  // Every queue entry that has a builder, with its build.
+  virtual std::vector<QueuedBuild> active_jobs() = 0;
+  // The best `limit` waiting entries (no builder, build NEEDSBUILD) of these arch
+  // releases: score descending, then id ascending. Must cost the same whatever
+  // the depth of the queue (index on (distro_arch_release, score, id) of
+  // waiting entries; never load the whole queue).
+  virtual std::vector<QueuedBuild> candidates(const std::vector<Id>& distro_arch_release_ids,
+                                              std::size_t limit) = 0;
+  // Every waiting entry, in dispatch order (for `queue list`; `limit` 0 = all).
+  virtual std::vector<QueuedBuild> waiting(std::size_t limit) = 0;
+  // Compare-and-set: gives the waiting entry to the builder (buildstart = now)
+  // and marks the build BUILDING (started = now), in one transaction. False
+  // when another master or cycle took it first (or it is gone).
+  virtual bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) = 0;
+
+  // Applies one cycle's changes in one transaction.
+  virtual void commit(const CycleChanges& changes) = 0;
+
+  // ---- library files ----
+  virtual LibraryFile add_library_file(const LibraryFile& file) = 0;  // id assigned
+  virtual std::optional<LibraryFile> find_library_file(Id id) = 0;
+  virtual std::optional<LibraryFile> find_library_file_by_sha256(const std::string& sha256) = 0;
+};
+
+}  // namespace buildd

@@ -1,0 +1,122 @@
+#pragma once
+
+// The domain records: plain values, copied freely, no behaviour beyond small
+// helpers. They mirror the store's tables (see docs in DESIGN.md, "Data model").
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "buildd/build_state.hpp"
+#include "buildd/export.hpp"
+
+namespace buildd {
+
+using Id = std::int64_t;
+using Clock = std::chrono::system_clock;
+using TimePoint = std::chrono::system_clock::time_point;
+using Duration = std::chrono::microseconds;
+
+struct ProcessorFamily {
+  Id id = 0;
+  std::string name;  // "x86"
+};
+
+struct Processor {
+  Id id = 0;
+  Id family_id = 0;
+  std::string name;  // "386", "amd64"
+};
+
+// A distribution release for one architecture ("ubuntu/warty/i386"). Builds of
+// it run on builders of its processor family, inside its chroot.
+struct DistroArchRelease {
+  Id id = 0;
+  std::string distribution;  // "ubuntu"
+  std::string release;       // "warty"
+  std::string arch_tag;      // "i386"
+  Id family_id = 0;
+  std::optional<Id> chroot_file_id;  // a library file; none means "not buildable"
+  bool official = true;
+
+  // "ubuntu/warty/i386", the form the CLI takes and the messages print.
+  BUILDD_API std::string display_name() const;
+};
+
+struct Builder {
+  Id id = 0;
+  std::string name;
+  std::string url;  // base URL; the transport joins "rpc" and "filecache/..."
+  Id processor_id = 0;
+  Id family_id = 0;  // derived from the processor, loaded with the row
+  bool builderok = true;
+  std::string failnotes;
+  bool manual = false;  // results are collected, nothing is dispatched to it
+  bool virtualized = false;
+  int speed_index = 0;
+  int failure_count = 0;  // consecutive failures (modern Launchpad §2.3)
+};
+
+struct Build {
+  Id id = 0;
+  std::string source_name;
+  std::string source_version;
+  Id distro_arch_release_id = 0;
+  BuildState state = BuildState::kNeedsBuild;
+  TimePoint created{};
+  std::optional<TimePoint> started;   // dispatch time of the current/last attempt
+  std::optional<TimePoint> built;     // "datebuilt"
+  std::optional<Duration> duration;   // "buildduration"
+  std::optional<Id> builder_id;
+  std::optional<Id> buildlog_id;  // library file of the gzipped log
+  std::string dependencies;       // from a DEPFAIL
+  int failure_count = 0;
+  int give_back_count = 0;
+  std::string component = "main";
+  std::string pocket = "release";
+  std::string urgency = "medium";
+};
+
+struct BuildQueueEntry {
+  Id id = 0;
+  Id build_id = 0;
+  std::optional<Id> builder_id;  // null while waiting
+  std::optional<TimePoint> buildstart;
+  std::string logtail;
+  int score = 0;  // "lastscore"; higher is dispatched first
+  bool manual = false;  // score pinned by an operator
+  TimePoint created{};
+  std::optional<TimePoint> abort_sent;  // when abort() was sent for a cancel
+};
+
+struct LibraryFile {
+  Id id = 0;
+  std::string filename;
+  std::uint64_t size = 0;
+  std::string sha1;    // 40 lowercase hex: the key of a slave's file cache
+  std::string sha256;  // 64 lowercase hex: the key of the archive
+  std::string mime;
+  std::string locator;  // where the archive keeps the bytes (plugin-defined)
+  TimePoint created{};
+};
+
+// A source (input) or result (output) file of a build, under the name the
+// slave sees it by.
+struct BuildFile {
+  std::string filename;
+  LibraryFile file;
+};
+
+// The cookie sent to build() and expected back in status(): "<build>-<queue>",
+// as the 2005 master did.
+BUILDD_API std::string build_cookie(Id build_id, Id queue_id);
+
+// Result file names come from slaves (untrusted). A safe name is 1..255 bytes,
+// has no '/', no NUL or other control character, and is not "." or "..", nor
+// contains "..".
+BUILDD_API bool is_safe_result_filename(std::string_view name);
+
+}  // namespace buildd

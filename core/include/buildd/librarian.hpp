@@ -1,0 +1,66 @@
+#pragma once
+
+// The librarian: stores files (bytes in the LogArchive plugin, records in the
+// BuildStore's library_file table) and tells slaves where to download them.
+// Identical content (same SHA-256) is stored and recorded once.
+//
+// Threading: thread-safe (temp files have unique names; store and archive are
+// thread-safe by contract).
+// Errors: Error(kArchive) from the archive — retryable when the archive is down
+// or refuses — and Error(kStore) from the store. A failed store leaves no
+// record; bytes put before a failed record are harmless (content-addressed).
+
+#include <filesystem>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "buildd/build_store.hpp"
+#include "buildd/domain.hpp"
+#include "buildd/export.hpp"
+#include "buildd/log_archive.hpp"
+
+namespace buildd {
+
+class BUILDD_API Librarian {
+ public:
+  // `temp_dir` holds files being digested before they are put; `files_base_url`
+  // is the master's HTTP server ("http://host:port") used for URLs when the
+  // archive has no public URL of its own.
+  Librarian(BuildStore& store, LogArchive& archive, std::filesystem::path temp_dir,
+            std::string files_base_url);
+
+  LibraryFile store_file(const std::filesystem::path& source, const std::string& filename,
+                         const std::string& mime);
+  LibraryFile store_bytes(std::string_view bytes, const std::string& filename,
+                          const std::string& mime);
+  LibraryFile store_stream(std::istream& in, const std::string& filename, const std::string& mime);
+  // gzips `source` and stores the result under `filename` (which should end
+  // in .gz) as application/gzip.
+  LibraryFile store_gzipped(const std::filesystem::path& source, const std::string& filename);
+
+  // Where a slave GETs the file: the archive's own URL, or
+  // <files_base_url>/+files/<id>/<filename>.
+  std::string url_for(const LibraryFile& file);
+  std::unique_ptr<std::istream> open(const LibraryFile& file);
+  std::optional<LibraryFile> find_by_sha256(const std::string& sha256);
+
+  // A fresh unique path inside temp_dir (not created).
+  std::filesystem::path temp_path(std::string_view hint);
+
+  BuildStore& store() { return store_; }
+  LogArchive& archive() { return archive_; }
+
+ private:
+  LibraryFile record(const std::filesystem::path& content, const std::string& filename,
+                     const std::string& mime);
+
+  BuildStore& store_;
+  LogArchive& archive_;
+  std::filesystem::path temp_dir_;
+  std::string files_base_url_;
+};
+
+}  // namespace buildd

@@ -1,0 +1,55 @@
+#pragma once
+
+// The log archive ("librarian") interface: where the bytes of build logs,
+// chroots, sources and result files live. The records (id, name, digests)
+// live in the store's library_file table; the core's Librarian
+// (librarian.hpp) ties the two together, so plugins only move bytes.
+//
+// Content is addressed by its SHA-256: putting the same content twice stores
+// it once.
+//
+// Threading: every method may be called from many threads at once.
+// Ownership: the archive owns nothing the caller passes; streams it returns
+// are owned by the caller.
+// Errors: Error(kArchive). Retryable (down, 5xx, timeout, disk full) means
+// nothing was recorded and the caller should try again later; not retryable
+// means the request itself is wrong (e.g. a locator that does not exist).
+
+#include <filesystem>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "buildd/export.hpp"
+#include "buildd/plugin.hpp"
+
+namespace buildd {
+
+struct ContentDigest {
+  std::string sha1;    // 40 lowercase hex
+  std::string sha256;  // 64 lowercase hex
+  std::uint64_t size = 0;
+};
+
+class BUILDD_API LogArchive : public PluginObject {
+ public:
+  // Stores the complete local file `source`, whose digest the caller computed,
+  // and returns the locator to record. Idempotent per digest; must never leave
+  // a partial object visible under the locator (write aside, then publish).
+  virtual std::string put(const ContentDigest& digest, const std::filesystem::path& source) = 0;
+
+  // True when the object is present under the locator.
+  virtual bool contains(const std::string& locator) = 0;
+
+  // Opens the stored bytes for reading. Throws kArchive (not retryable) when
+  // absent.
+  virtual std::unique_ptr<std::istream> open(const std::string& locator) = 0;
+
+  // A URL that a slave can GET the object from directly, or nullopt when the
+  // archive cannot be reached by slaves and the master must serve it itself
+  // (GET /+files/<id>/<filename> on its embedded HTTP server).
+  virtual std::optional<std::string> public_url(const std::string& locator) = 0;
+};
+
+}  // namespace buildd

@@ -1,0 +1,151 @@
+#pragma once
+
+// The plugin boundary.
+//
+// A plugin is a MODULE library (buildd-plugin-<name>.so) that exports exactly
+// one entry point, the Boost.DLL alias `buildd_plugin_descriptor`, a function
+// returning a pointer to a static PluginDescriptor. The loader (plugin_loader.hpp)
+// reads `struct_size` and `abi_version` first and refuses a plugin built
+// against another ABI before reading anything else, then checks the kind, then
+// validates the plugin's config section against `config_keys`, and only then
+// calls `create`.
+//
+// Contract for plugin authors:
+// - `create` receives a PluginConfig already validated against config_keys
+//   (every required key present, every value of its declared type, defaults
+//   filled in). It may throw buildd::Error (or any std::exception): the loader
+//   catches everything and reports it with the plugin's name and file.
+// - The object returned must derive from the interface of the declared kind
+//   (SlaveTransport, BuildStore or LogArchive). The loader keeps the library
+//   loaded for as long as any object created by it lives.
+// - Methods of plugin objects report failures by throwing buildd::Error, never
+//   any other type; the core catches them at the call site.
+//
+// A plugin's plugin.cpp holds only the descriptor, its config keys and the
+// factory (see plugins/*/plugin.cpp); the implementation is ordinary code that
+// tests link directly.
+
+#include <boost/dll/alias.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "buildd/export.hpp"
+
+namespace buildd {
+
+// Bumped whenever PluginDescriptor, PluginConfig or an interface changes
+// layout or meaning.
+inline constexpr std::uint32_t kPluginAbiVersion = 1;
+
+enum class PluginKind : std::uint32_t {
+  kSlaveTransport = 1,
+  kStore = 2,
+  kLogArchive = 3,
+};
+
+BUILDD_API const char* kind_name(PluginKind kind);  // "slave-transport", "store", "log-archive"
+
+enum class ConfigType : std::uint32_t {
+  kString = 1,
+  kInteger = 2,
+  kBoolean = 3,
+  kPath = 4,        // a string; relative paths resolve against the config file's folder
+  kSeconds = 5,     // a number of seconds (integer or decimal)
+  kStringList = 6,  // a YAML sequence of strings
+};
+
+BUILDD_API const char* type_name(ConfigType type);
+
+// One key of a config section. Plain data so that it can live in a static
+// array of a plugin.
+struct ConfigKey {
+  const char* name;
+  ConfigType type;
+  bool required;
+  const char* default_value;  // nullptr: no default (key absent unless given)
+  const char* description;    // one line, shown by `plugins list --verbose` and in etc/
+};
+
+// A validated config section. Values have the key's declared type.
+class BUILDD_API PluginConfig {
+ public:
+  using Value = std::variant<std::string, std::int64_t, bool, double, std::vector<std::string>>;
+
+  PluginConfig() = default;
+  PluginConfig(std::string origin, std::map<std::string, Value> values);
+
+  // "file.yaml, section plugins.store.config": where the values came from.
+  const std::string& origin() const { return origin_; }
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+
+  // Each throws Error(kConfig) naming the key when absent or of another type.
+  std::string get_string(const std::string& key) const;
+  std::int64_t get_int(const std::string& key) const;
+  bool get_bool(const std::string& key) const;
+  std::filesystem::path get_path(const std::string& key) const;
+  double get_seconds(const std::string& key) const;
+  std::vector<std::string> get_string_list(const std::string& key) const;
+
+  // The same with a fallback when the key is absent.
+  std::string get_string_or(const std::string& key, const std::string& fallback) const;
+  std::int64_t get_int_or(const std::string& key, std::int64_t fallback) const;
+  bool get_bool_or(const std::string& key, bool fallback) const;
+  double get_seconds_or(const std::string& key, double fallback) const;
+
+  const std::map<std::string, Value>& values() const { return values_; }
+
+ private:
+  const Value& at(const std::string& key) const;
+  std::string origin_;
+  std::map<std::string, Value> values_;
+};
+
+// Base of every object a plugin creates.
+class BUILDD_API PluginObject {
+ public:
+  virtual ~PluginObject();
+};
+
+using PluginFactory = std::unique_ptr<PluginObject> (*)(const PluginConfig& config);
+
+struct PluginDescriptor {
+  // These two first, always: the loader reads them before anything else.
+  std::uint32_t struct_size;
+  std::uint32_t abi_version;
+
+  PluginKind kind;
+  const char* name;         // "soci-store"
+  const char* version;      // "0.1.0"
+  const char* description;  // one line
+  const ConfigKey* config_keys;
+  std::size_t config_key_count;
+  PluginFactory create;
+};
+
+// The entry point's type and name.
+using PluginEntryPoint = const PluginDescriptor*();
+inline constexpr const char* kPluginEntryPointName = "buildd_plugin_descriptor";
+
+}  // namespace buildd
+
+// Exports `fn` (a `const buildd::PluginDescriptor* fn()`) as the plugin's entry
+// point. Use once per plugin, in plugin.cpp, at namespace scope.
+#define BUILDD_PLUGIN_ENTRY_POINT(fn) BOOST_DLL_ALIAS(fn, buildd_plugin_descriptor)
+
+// Builds a descriptor for the current ABI. Use in the entry point:
+//   static const auto d = buildd::make_descriptor(kind, "name", "1.0", "...", kKeys, &create);
+namespace buildd {
+template <std::size_t N>
+constexpr PluginDescriptor make_descriptor(PluginKind kind, const char* name, const char* version,
+                                           const char* description, const ConfigKey (&keys)[N],
+                                           PluginFactory create) {
+  return PluginDescriptor{sizeof(PluginDescriptor), kPluginAbiVersion, kind, name, version,
+                          description, keys, N, create};
+}
+}  // namespace buildd

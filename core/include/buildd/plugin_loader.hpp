@@ -1,0 +1,76 @@
+#pragma once
+
+// Loads plugins with Boost.DLL and creates their objects.
+//
+// Checks, in this order, each failing with an Error(kPlugin) that names the
+// plugin and its file (and, for the ABI, both versions): the file exists and
+// loads; it exports `buildd_plugin_descriptor`; the descriptor's struct_size and
+// abi_version match this core; its kind is the one asked for; the config
+// section validates against its keys (that error is kConfig, with file and
+// line); the factory returns an object (an exception from it is caught and
+// reported); the object implements the kind's interface.
+//
+// Lifetime: every object returned holds its library loaded (the shared_ptr's
+// deleter destroys the object first, then releases the library). Libraries
+// are loaded with RTLD_NODELETE as well, because SOCI and xmlrpc-c register
+// exit-time handlers that must stay mapped.
+//
+// Threading: a PluginLoader may be used from one thread at a time.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "buildd/build_store.hpp"
+#include "buildd/config.hpp"
+#include "buildd/export.hpp"
+#include "buildd/log_archive.hpp"
+#include "buildd/plugin.hpp"
+#include "buildd/slave_transport.hpp"
+
+namespace buildd {
+
+struct PluginInfo {
+  std::string name;
+  PluginKind kind = PluginKind::kStore;
+  std::string version;
+  std::string description;
+  std::filesystem::path file;
+  std::vector<ConfigKey> config_keys;
+};
+
+class BUILDD_API PluginLoader {
+ public:
+  explicit PluginLoader(std::filesystem::path plugin_dir = default_plugin_dir());
+
+  // <folder of the running executable>/../lib/buildd-master/plugins: the same
+  // in the build tree and the install tree.
+  static std::filesystem::path default_plugin_dir();
+
+  const std::filesystem::path& plugin_dir() const { return plugin_dir_; }
+
+  // "soci-store" -> <plugin_dir>/buildd-plugin-soci-store.so; a value with a
+  // '/' or ending in ".so" is taken as a path.
+  std::filesystem::path resolve(const std::string& name_or_path) const;
+
+  // Loads the file and reads its descriptor (all checks but kind and config).
+  PluginInfo inspect(const std::string& name_or_path) const;
+  // Every buildd-plugin-*.so in plugin_dir, sorted by name.
+  std::vector<PluginInfo> list() const;
+
+  // Creates the object of the plugin named for `kind` in `config`.
+  std::shared_ptr<PluginObject> create(PluginKind kind, const Config& config) const;
+  // Creates from an explicit plugin and an already validated config.
+  std::shared_ptr<PluginObject> create(PluginKind kind, const std::string& name_or_path,
+                                       const Config& config) const;
+
+  std::shared_ptr<BuildStore> create_store(const Config& config) const;
+  std::shared_ptr<SlaveTransport> create_transport(const Config& config) const;
+  std::shared_ptr<LogArchive> create_archive(const Config& config) const;
+
+ private:
+  std::filesystem::path plugin_dir_;
+};
+
+}  // namespace buildd

@@ -1,0 +1,107 @@
+#include "buildd/librarian.hpp"
+
+#include <atomic>
+#include <fstream>
+#include <unistd.h>
+
+#include "buildd/compression.hpp"
+#include "buildd/digest.hpp"
+#include "buildd/error.hpp"
+
+namespace buildd {
+namespace {
+
+// Removes a temporary file when the scope ends, whatever happened.
+struct TempFile {
+  std::filesystem::path path;
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
+}  // namespace
+
+Librarian::Librarian(BuildStore& store, LogArchive& archive, std::filesystem::path temp_dir,
+                     std::string files_base_url)
+    : store_(store),
+      archive_(archive),
+      temp_dir_(std::move(temp_dir)),
+      files_base_url_(std::move(files_base_url)) {
+  std::filesystem::create_directories(temp_dir_);
+  while (!files_base_url_.empty() && files_base_url_.back() == '/') files_base_url_.pop_back();
+}
+
+std::filesystem::path Librarian::temp_path(std::string_view hint) {
+  static std::atomic<unsigned long> counter{0};
+  return temp_dir_ / ("tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
+                      std::string(hint));
+}
+
+LibraryFile Librarian::record(const std::filesystem::path& content, const std::string& filename,
+                              const std::string& mime) {
+  ContentDigest digest = digest_file(content);
+  // Identical content is stored once; a new name for it still gets its own
+  // record only when the name differs (a record is a name for content, and
+  // shares the bytes already archived).
+  auto existing = store_.find_library_file_by_sha256(digest.sha256);
+  if (existing && existing->filename == filename) return *existing;
+  std::string locator = existing ? existing->locator : archive_.put(digest, content);
+  LibraryFile file;
+  file.filename = filename;
+  file.size = digest.size;
+  file.sha1 = digest.sha1;
+  file.sha256 = digest.sha256;
+  file.mime = mime;
+  file.locator = locator;
+  file.created = Clock::now();
+  return store_.add_library_file(file);
+}
+
+LibraryFile Librarian::store_file(const std::filesystem::path& source, const std::string& filename,
+                                  const std::string& mime) {
+  return record(source, filename, mime);
+}
+
+LibraryFile Librarian::store_bytes(std::string_view bytes, const std::string& filename,
+                                   const std::string& mime) {
+  TempFile tmp{temp_path("bytes")};
+  {
+    std::ofstream out(tmp.path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw Error(ErrorCategory::kArchive, "cannot write " + tmp.path.string(), true);
+  }
+  return record(tmp.path, filename, mime);
+}
+
+LibraryFile Librarian::store_stream(std::istream& in, const std::string& filename,
+                                    const std::string& mime) {
+  TempFile tmp{temp_path("stream")};
+  {
+    std::ofstream out(tmp.path, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+    if (!out) throw Error(ErrorCategory::kArchive, "cannot write " + tmp.path.string(), true);
+  }
+  return record(tmp.path, filename, mime);
+}
+
+LibraryFile Librarian::store_gzipped(const std::filesystem::path& source, const std::string& filename) {
+  TempFile tmp{temp_path("gz")};
+  gzip_file(source, tmp.path);
+  return record(tmp.path, filename, "application/gzip");
+}
+
+std::string Librarian::url_for(const LibraryFile& file) {
+  if (auto url = archive_.public_url(file.locator)) return *url;
+  return files_base_url_ + "/+files/" + std::to_string(file.id) + "/" + file.filename;
+}
+
+std::unique_ptr<std::istream> Librarian::open(const LibraryFile& file) {
+  return archive_.open(file.locator);
+}
+
+std::optional<LibraryFile> Librarian::find_by_sha256(const std::string& sha256) {
+  return store_.find_library_file_by_sha256(sha256);
+}
+
+}  // namespace buildd
