@@ -67,6 +67,10 @@ struct Command {
 
 const std::vector<Command>& command_table();
 
+// The URL slaves use to reach the embedded HTTP server: master.public_url, or
+// http://<master.http_listen>.
+std::string files_base_url(const PluginConfig& master);
+
 // Adds "--format text|json" to a command's options; read it back with
 // output_format(vm).
 void add_format_option(po::options_description& options);

@@ -1,2 +1,175 @@
-// Placeholder until the plugin loader lands (same session).
 #include "buildd/plugin_loader.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include "buildd/error.hpp"
+
+namespace buildd {
+namespace {
+
+namespace dll = boost::dll;
+
+constexpr const char* kFilePrefix = "buildd-plugin-";
+constexpr const char* kFileSuffix = ".so";
+
+[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCategory::kPlugin, message); }
+
+// A loaded library and its checked descriptor. The library handle is shared
+// with every object created from it.
+struct Loaded {
+  std::shared_ptr<dll::shared_library> library;
+  const PluginDescriptor* descriptor = nullptr;
+  std::filesystem::path file;
+
+  std::string who() const {
+    return "plugin '" + std::string(descriptor->name) + "' (" + file.string() + ")";
+  }
+};
+
+Loaded load(const std::filesystem::path& file) {
+  Loaded loaded;
+  loaded.file = file;
+  if (!std::filesystem::exists(file)) fail("plugin file " + file.string() + " does not exist");
+  // RTLD_NODELETE: libraries the plugin pulls in (SOCI, xmlrpc-c, curl)
+  // register exit-time handlers that must stay mapped (TOOLCHAIN.md pitfall 2).
+  const auto mode = static_cast<dll::load_mode::type>(dll::load_mode::rtld_now |
+                                                       dll::load_mode::rtld_local | RTLD_NODELETE);
+  try {
+    loaded.library = std::make_shared<dll::shared_library>(file.string(), mode);
+  } catch (const std::exception& e) {
+    const char* reason = ::dlerror();
+    fail("cannot load plugin file " + file.string() + ": " + (reason ? reason : e.what()));
+  }
+  if (!loaded.library->has(kPluginEntryPointName))
+    fail("plugin file " + file.string() + " does not export " + kPluginEntryPointName +
+         " (not a buildd-master plugin?)");
+  auto& entry = loaded.library->get_alias<PluginEntryPoint>(kPluginEntryPointName);
+  try {
+    loaded.descriptor = entry();
+  } catch (...) {
+    fail("plugin file " + file.string() + ": its entry point threw");
+  }
+  if (loaded.descriptor == nullptr) fail("plugin file " + file.string() + " returned no descriptor");
+  // Read only the two leading fields until the ABI is known to match.
+  if (loaded.descriptor->abi_version != kPluginAbiVersion)
+    fail("plugin file " + file.string() + " was built for plugin ABI " +
+         std::to_string(loaded.descriptor->abi_version) + ", but this buildd-master speaks ABI " +
+         std::to_string(kPluginAbiVersion));
+  if (loaded.descriptor->struct_size != sizeof(PluginDescriptor))
+    fail("plugin file " + file.string() + " has a descriptor of " +
+         std::to_string(loaded.descriptor->struct_size) + " bytes, but ABI " +
+         std::to_string(kPluginAbiVersion) + " needs " + std::to_string(sizeof(PluginDescriptor)));
+  const PluginDescriptor& d = *loaded.descriptor;
+  if (d.name == nullptr || d.version == nullptr || d.create == nullptr ||
+      (d.config_key_count > 0 && d.config_keys == nullptr))
+    fail("plugin file " + file.string() + " has an incomplete descriptor");
+  return loaded;
+}
+
+PluginInfo info_of(const Loaded& loaded) {
+  const PluginDescriptor& d = *loaded.descriptor;
+  PluginInfo info;
+  info.name = d.name;
+  info.kind = d.kind;
+  info.version = d.version;
+  info.description = d.description ? d.description : "";
+  info.file = loaded.file;
+  info.config_keys.assign(d.config_keys, d.config_keys + d.config_key_count);
+  return info;
+}
+
+bool implements(PluginKind kind, PluginObject* object) {
+  switch (kind) {
+    case PluginKind::kSlaveTransport: return dynamic_cast<SlaveTransport*>(object) != nullptr;
+    case PluginKind::kStore: return dynamic_cast<BuildStore*>(object) != nullptr;
+    case PluginKind::kLogArchive: return dynamic_cast<LogArchive*>(object) != nullptr;
+  }
+  return false;
+}
+
+}  // namespace
+
+PluginLoader::PluginLoader(std::filesystem::path plugin_dir) : plugin_dir_(std::move(plugin_dir)) {}
+
+std::filesystem::path PluginLoader::default_plugin_dir() {
+  std::filesystem::path exe = dll::program_location().string();
+  return (exe.parent_path() / ".." / "lib" / "buildd-master" / "plugins").lexically_normal();
+}
+
+std::filesystem::path PluginLoader::resolve(const std::string& name_or_path) const {
+  if (name_or_path.find('/') != std::string::npos ||
+      (name_or_path.size() > 3 && name_or_path.ends_with(kFileSuffix)))
+    return name_or_path;
+  return plugin_dir_ / (kFilePrefix + name_or_path + kFileSuffix);
+}
+
+PluginInfo PluginLoader::inspect(const std::string& name_or_path) const {
+  return info_of(load(resolve(name_or_path)));
+}
+
+std::vector<PluginInfo> PluginLoader::list() const {
+  std::vector<PluginInfo> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(plugin_dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(kFilePrefix) && name.ends_with(kFileSuffix))
+      out.push_back(info_of(load(entry.path())));
+  }
+  if (ec) fail("cannot list the plugin folder " + plugin_dir_.string() + ": " + ec.message());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::shared_ptr<PluginObject> PluginLoader::create(PluginKind kind, const Config& config) const {
+  return create(kind, config.plugin_for(kind), config);
+}
+
+std::shared_ptr<PluginObject> PluginLoader::create(PluginKind kind, const std::string& name_or_path,
+                                                   const Config& config) const {
+  Loaded loaded = load(resolve(name_or_path));
+  const PluginDescriptor& d = *loaded.descriptor;
+  if (d.kind != kind)
+    fail(loaded.who() + " is a " + kind_name(d.kind) + " plugin, but section '" +
+         section_name(kind) + "' needs a " + kind_name(kind) + " plugin");
+  PluginConfig plugin_config = config.plugin_config(kind, d.config_keys, d.config_key_count);
+  std::unique_ptr<PluginObject> object;
+  try {
+    object = d.create(plugin_config);
+  } catch (const std::exception& e) {
+    fail(loaded.who() + " failed to start: " + e.what());
+  } catch (...) {
+    fail(loaded.who() + " failed to start: unknown exception");
+  }
+  if (!object) fail(loaded.who() + " returned no object");
+  if (!implements(kind, object.get()))
+    fail(loaded.who() + " returned an object that is not a " + kind_name(kind));
+  // The deleter destroys the object first, then lets the library go.
+  auto library = loaded.library;
+  return std::shared_ptr<PluginObject>(object.release(), [library](PluginObject* p) mutable {
+    delete p;
+    library.reset();
+  });
+}
+
+namespace {
+template <typename T>
+std::shared_ptr<T> as(std::shared_ptr<PluginObject> object) {
+  return std::dynamic_pointer_cast<T>(std::move(object));
+}
+}  // namespace
+
+std::shared_ptr<BuildStore> PluginLoader::create_store(const Config& config) const {
+  return as<BuildStore>(create(PluginKind::kStore, config));
+}
+std::shared_ptr<SlaveTransport> PluginLoader::create_transport(const Config& config) const {
+  return as<SlaveTransport>(create(PluginKind::kSlaveTransport, config));
+}
+std::shared_ptr<LogArchive> PluginLoader::create_archive(const Config& config) const {
+  return as<LogArchive>(create(PluginKind::kLogArchive, config));
+}
+
+}  // namespace buildd

@@ -1,0 +1,748 @@
+#include "commands_admin.hpp"
+
+#include <charconv>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "buildd/compression.hpp"
+#include "buildd/error.hpp"
+
+namespace buildd::cli {
+namespace {
+
+using nlohmann::json;
+
+// ---- input ------------------------------------------------------------------
+
+struct DarName {
+  std::string distribution, release, arch_tag;
+};
+
+DarName parse_dar_name(const std::string& text) {
+  DarName out;
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, '/');) parts.push_back(part);
+  bool ok = parts.size() == 3 && text.back() != '/';
+  for (const auto& p : parts) ok = ok && !p.empty();
+  if (!ok) {
+    throw Error(ErrorCategory::kUsage,
+                "'" + text + "' is not an arch release: expected DISTRO/RELEASE/ARCH, e.g. "
+                             "ubuntu/warty/i386");
+  }
+  return DarName{parts[0], parts[1], parts[2]};
+}
+
+DistroArchRelease require_dar(BuildStore& store, const std::string& text) {
+  DarName n = parse_dar_name(text);
+  auto dar = store.find_distro_arch_release(n.distribution, n.release, n.arch_tag);
+  if (!dar) throw Error(ErrorCategory::kNotFound, "no arch release " + text);
+  return *dar;
+}
+
+Id parse_id(const std::string& text, const char* what) {
+  Id id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+    throw Error(ErrorCategory::kUsage, std::string(what) + " must be a positive number, not '" +
+                                           text + "'");
+  }
+  return id;
+}
+
+Build require_build(BuildStore& store, const std::string& text) {
+  Id id = parse_id(text, "build id");
+  auto build = store.find_build(id);
+  if (!build) throw Error(ErrorCategory::kNotFound, "no build " + text);
+  return *build;
+}
+
+Builder require_builder(BuildStore& store, const std::string& name) {
+  auto builder = store.find_builder(name);
+  if (!builder) throw Error(ErrorCategory::kNotFound, "no builder " + name);
+  return *builder;
+}
+
+void require_regular_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error(ErrorCategory::kUsage, "no such file: " + path.string());
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string guess_mime(const std::string& filename) {
+  static const std::vector<std::pair<std::string, std::string>> kTypes = {
+      {".dsc", "text/plain"},
+      {".changes", "text/plain"},
+      {".txt", "text/plain"},
+      {".deb", "application/vnd.debian.binary-package"},
+      {".udeb", "application/vnd.debian.binary-package"},
+      {".tar.gz", "application/x-tar"},
+      {".tgz", "application/x-tar"},
+      {".tar.bz2", "application/x-tar"},
+      {".tar.xz", "application/x-tar"},
+      {".tar", "application/x-tar"},
+      {".gz", "application/gzip"},
+      {".bz2", "application/x-bzip2"},
+      {".xz", "application/x-xz"},
+  };
+  for (const auto& [ext, mime] : kTypes)
+    if (ends_with(filename, ext)) return mime;
+  return "application/octet-stream";
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// ---- output -----------------------------------------------------------------
+
+std::string iso8601(TimePoint t) {
+  std::time_t seconds = Clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+json json_time(const std::optional<TimePoint>& t) { return t ? json(iso8601(*t)) : json(nullptr); }
+std::string text_time(const std::optional<TimePoint>& t) { return t ? iso8601(*t) : "-"; }
+
+std::string text_duration(Duration d) {
+  auto total = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", static_cast<long long>(total / 3600),
+                static_cast<long long>(total / 60 % 60), static_cast<long long>(total % 60));
+  return buffer;
+}
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+// Names of the records that rows refer to by id.
+struct Names {
+  std::map<Id, std::string> families, processors, builders, dars;
+  std::map<Id, Id> dar_family;
+
+  explicit Names(BuildStore& store) {
+    for (const auto& f : store.processor_families()) families[f.id] = f.name;
+    for (const auto& p : store.processors()) processors[p.id] = p.name;
+    for (const auto& b : store.builders()) builders[b.id] = b.name;
+    for (const auto& d : store.distro_arch_releases()) {
+      dars[d.id] = d.display_name();
+      dar_family[d.id] = d.family_id;
+    }
+  }
+  static std::string of(const std::map<Id, std::string>& m, std::optional<Id> id) {
+    if (!id) return "";
+    auto it = m.find(*id);
+    return it == m.end() ? std::to_string(*id) : it->second;
+  }
+  std::string family_of_dar(Id dar) const {
+    auto it = dar_family.find(dar);
+    return it == dar_family.end() ? "" : of(families, it->second);
+  }
+};
+
+json nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+std::string state_text(BuildState s) { return std::string(title(s)); }
+
+// ---- db -----------------------------------------------------------------------
+
+int db_upgrade(CommandContext& ctx, const po::variables_map&) {
+  BuildStore& store = ctx.store();
+  int before = store.schema_version();
+  int applied = store.upgrade();
+  int after = store.schema_version();
+  if (applied == 0) {
+    ctx.out << "database schema is up to date (version " << after << ")\n";
+  } else {
+    for (int v = before + 1; v <= after; ++v) ctx.out << "applied migration " << v << "\n";
+    ctx.out << "database schema upgraded from version " << before << " to " << after << " ("
+            << applied << " migration" << (applied == 1 ? "" : "s") << ")\n";
+  }
+  return 0;
+}
+
+// ---- family -------------------------------------------------------------------
+
+int family_add(CommandContext& ctx, const po::variables_map& vm) {
+  const auto name = vm["name"].as<std::string>();
+  auto processors = split_list(vm["processors"].as<std::string>());
+  if (name.empty()) throw Error(ErrorCategory::kUsage, "the family name must not be empty");
+  if (processors.empty())
+    throw Error(ErrorCategory::kUsage, "--processors needs at least one processor name");
+  auto family = ctx.store().add_processor_family(name, processors);
+  std::string list;
+  for (const auto& p : processors) list += (list.empty() ? "" : ", ") + p;
+  ctx.out << "added processor family " << family.name << " (" << list << ")\n";
+  return 0;
+}
+
+// ---- archrelease ------------------------------------------------------------------
+
+int archrelease_add(CommandContext& ctx, const po::variables_map& vm) {
+  const auto text = vm["archrelease"].as<std::string>();
+  DarName n = parse_dar_name(text);
+  const auto family = vm["family"].as<std::string>();
+  BuildStore& store = ctx.store();
+  bool known = false;
+  for (const auto& f : store.processor_families()) known = known || f.name == family;
+  if (!known) throw Error(ErrorCategory::kNotFound, "unknown processor family " + family);
+  if (store.find_distro_arch_release(n.distribution, n.release, n.arch_tag))
+    throw Error(ErrorCategory::kConflict, "arch release " + text + " already exists");
+  NewDistroArchRelease dar{n.distribution, n.release, n.arch_tag, family, std::nullopt, true};
+  if (vm.count("chroot")) {
+    std::filesystem::path chroot = vm["chroot"].as<std::string>();
+    require_regular_file(chroot);
+    auto file = ctx.librarian().store_file(chroot, chroot.filename().string(),
+                                           guess_mime(chroot.filename().string()));
+    dar.chroot_file_id = file.id;
+  }
+  auto added = store.add_distro_arch_release(dar);
+  ctx.out << "added arch release " << added.display_name() << " (id " << added.id << ")\n";
+  return 0;
+}
+
+int archrelease_set_chroot(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  auto dar = require_dar(store, vm["archrelease"].as<std::string>());
+  std::filesystem::path chroot = vm["file"].as<std::string>();
+  require_regular_file(chroot);
+  auto file = ctx.librarian().store_file(chroot, chroot.filename().string(),
+                                         guess_mime(chroot.filename().string()));
+  store.set_chroot(dar.id, file.id);
+  ctx.out << "chroot of " << dar.display_name() << " is now " << file.filename << " (sha1 "
+          << file.sha1 << ")\n";
+  return 0;
+}
+
+int archrelease_list(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  Names names(store);
+  auto dars = store.distro_arch_releases();
+  if (output_format(vm) == OutputFormat::kJson) {
+    json out = json::array();
+    for (const auto& d : dars) {
+      json chroot = nullptr;
+      if (d.chroot_file_id) {
+        if (auto f = store.find_library_file(*d.chroot_file_id))
+          chroot = {{"id", f->id}, {"filename", f->filename}, {"size", f->size},
+                    {"sha1", f->sha1}};
+      }
+      out.push_back({{"id", d.id},
+                     {"name", d.display_name()},
+                     {"distribution", d.distribution},
+                     {"release", d.release},
+                     {"arch_tag", d.arch_tag},
+                     {"family", Names::of(names.families, d.family_id)},
+                     {"chroot", chroot},
+                     {"official", d.official}});
+    }
+    ctx.out << out.dump(2) << '\n';
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& d : dars) {
+    std::string chroot = "-";
+    if (d.chroot_file_id) {
+      auto f = store.find_library_file(*d.chroot_file_id);
+      chroot = f ? f->filename : std::to_string(*d.chroot_file_id);
+    }
+    rows.push_back({std::to_string(d.id), d.display_name(), Names::of(names.families, d.family_id),
+                    chroot, yes_no(d.official)});
+  }
+  print_table(ctx.out, {"ID", "ARCHRELEASE", "FAMILY", "CHROOT", "OFFICIAL"}, rows);
+  return 0;
+}
+
+// ---- builder ----------------------------------------------------------------------
+
+json builder_json(const Builder& b, const Names& names, const std::vector<QueuedBuild>& active) {
+  json job = nullptr;
+  for (const auto& q : active) {
+    if (q.entry.builder_id == b.id) {
+      job = {{"build_id", q.build.id},
+             {"queue_id", q.entry.id},
+             {"source", q.build.source_name},
+             {"version", q.build.source_version},
+             {"state", q.build.state == BuildState::kBuilding ? "BUILDING"
+                                                              : std::string(name(q.build.state))},
+             {"buildstart", json_time(q.entry.buildstart)},
+             {"logtail", q.entry.logtail}};
+    }
+  }
+  return {{"id", b.id},
+          {"name", b.name},
+          {"url", b.url},
+          {"processor", Names::of(names.processors, b.processor_id)},
+          {"family", Names::of(names.families, b.family_id)},
+          {"builderok", b.builderok},
+          {"failnotes", nullable(b.failnotes)},
+          {"manual", b.manual},
+          {"virtualized", b.virtualized},
+          {"speed_index", b.speed_index},
+          {"failure_count", b.failure_count},
+          {"current_job", job}};
+}
+
+int builder_add(CommandContext& ctx, const po::variables_map& vm) {
+  NewBuilder b;
+  b.name = vm["name"].as<std::string>();
+  b.url = vm["url"].as<std::string>();
+  b.processor = vm["processor"].as<std::string>();
+  b.manual = vm.count("manual") > 0;
+  b.virtualized = vm.count("virtualized") > 0;
+  if (b.url.rfind("http://", 0) != 0 && b.url.rfind("https://", 0) != 0)
+    throw Error(ErrorCategory::kUsage, "builder URL must be absolute http(s), not '" + b.url + "'");
+  if (b.url.back() != '/') b.url += '/';
+  auto added = ctx.store().add_builder(b);
+  ctx.out << "added builder " << added.name << " (id " << added.id << ")\n";
+  return 0;
+}
+
+int builder_list(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  Names names(store);
+  auto builders = store.builders();
+  auto active = store.active_jobs();
+  if (output_format(vm) == OutputFormat::kJson) {
+    json out = json::array();
+    for (const auto& b : builders) out.push_back(builder_json(b, names, active));
+    ctx.out << out.dump(2) << '\n';
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : builders) {
+    std::string job = "-";
+    for (const auto& q : active)
+      if (q.entry.builder_id == b.id) job = std::to_string(q.build.id);
+    rows.push_back({std::to_string(b.id), b.name, b.url, Names::of(names.processors, b.processor_id),
+                    Names::of(names.families, b.family_id), yes_no(b.builderok), yes_no(b.manual),
+                    std::to_string(b.failure_count), job, b.failnotes});
+  }
+  print_table(ctx.out,
+              {"ID", "NAME", "URL", "PROCESSOR", "FAMILY", "OK", "MANUAL", "FAILURES", "BUILD",
+               "FAILNOTES"},
+              rows);
+  return 0;
+}
+
+int builder_show(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  Builder b = require_builder(store, vm["name"].as<std::string>());
+  Names names(store);
+  json j = builder_json(b, names, store.active_jobs());
+  if (output_format(vm) == OutputFormat::kJson) {
+    ctx.out << j.dump(2) << '\n';
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"id", std::to_string(b.id)},
+      {"name", b.name},
+      {"url", b.url},
+      {"processor", j["processor"]},
+      {"family", j["family"]},
+      {"builderok", yes_no(b.builderok)},
+      {"failnotes", b.failnotes.empty() ? "-" : b.failnotes},
+      {"manual", yes_no(b.manual)},
+      {"virtualized", yes_no(b.virtualized)},
+      {"speed_index", std::to_string(b.speed_index)},
+      {"failure_count", std::to_string(b.failure_count)},
+      {"current_job", j["current_job"].is_null()
+                          ? "-"
+                          : "build " + std::to_string(j["current_job"]["build_id"].get<Id>()) +
+                                " (" + j["current_job"]["source"].get<std::string>() + " " +
+                                j["current_job"]["version"].get<std::string>() + ")"},
+  };
+  print_table(ctx.out, {"FIELD", "VALUE"}, rows);
+  return 0;
+}
+
+int builder_enable(CommandContext& ctx, const po::variables_map& vm) {
+  Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
+  ctx.store().set_builder_ok(b.id, true, "");
+  ctx.out << "builder " << b.name << " enabled\n";
+  return 0;
+}
+
+int builder_disable(CommandContext& ctx, const po::variables_map& vm) {
+  Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
+  const auto reason = vm["reason"].as<std::string>();
+  if (reason.empty()) throw Error(ErrorCategory::kUsage, "--reason must not be empty");
+  ctx.store().set_builder_ok(b.id, false, reason);
+  ctx.out << "builder " << b.name << " disabled: " << reason << "\n";
+  return 0;
+}
+
+// ---- build --------------------------------------------------------------------------
+
+int build_add(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  NewBuild nb;
+  nb.source_name = vm["source"].as<std::string>();
+  nb.source_version = vm["version"].as<std::string>();
+  if (nb.source_name.empty() || nb.source_version.empty())
+    throw Error(ErrorCategory::kUsage, "SOURCE and VERSION must not be empty");
+  auto dar = require_dar(store, vm["archrelease"].as<std::string>());
+  nb.distro_arch_release_id = dar.id;
+  nb.component = vm["component"].as<std::string>();
+  nb.pocket = vm["pocket"].as<std::string>();
+  nb.urgency = vm["urgency"].as<std::string>();
+  if (vm.count("score")) {
+    nb.score = vm["score"].as<int>();
+    nb.manual_score = true;
+  }
+  std::vector<std::filesystem::path> files;
+  if (vm.count("file")) {
+    for (const auto& f : vm["file"].as<std::vector<std::string>>()) files.emplace_back(f);
+  }
+  if (files.empty()) throw Error(ErrorCategory::kUsage, "--file is required (the .dsc at least)");
+  for (const auto& f : files) require_regular_file(f);  // all checked before anything is stored
+  for (const auto& f : files) {
+    auto name = f.filename().string();
+    auto stored = ctx.librarian().store_file(f, name, guess_mime(name));
+    nb.source_files.emplace_back(name, stored.id);
+  }
+  auto build = store.add_build(nb);
+  ctx.out << build.id << '\n';
+  return 0;
+}
+
+int build_list(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  std::optional<BuildState> state;
+  if (vm.count("state")) {
+    const auto text = vm["state"].as<std::string>();
+    state = parse_build_state(text);
+    if (!state) throw Error(ErrorCategory::kUsage, "unknown build state '" + text + "'");
+  }
+  auto limit = vm["limit"].as<std::size_t>();
+  Names names(store);
+  auto builds = store.builds(state, limit);
+  if (output_format(vm) == OutputFormat::kJson) {
+    json out = json::array();
+    for (const auto& b : builds) {
+      out.push_back({{"id", b.id},
+                     {"source", b.source_name},
+                     {"version", b.source_version},
+                     {"archrelease", Names::of(names.dars, b.distro_arch_release_id)},
+                     {"state", std::string(name(b.state))},
+                     {"state_title", state_text(b.state)},
+                     {"state_value", static_cast<int>(b.state)},
+                     {"builder", nullable(Names::of(names.builders, b.builder_id))},
+                     {"created", iso8601(b.created)},
+                     {"built", json_time(b.built)}});
+    }
+    ctx.out << out.dump(2) << '\n';
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : builds) {
+    std::string builder = Names::of(names.builders, b.builder_id);
+    rows.push_back({std::to_string(b.id), b.source_name, b.source_version,
+                    Names::of(names.dars, b.distro_arch_release_id), state_text(b.state),
+                    builder.empty() ? "-" : builder, iso8601(b.created)});
+  }
+  print_table(ctx.out, {"ID", "SOURCE", "VERSION", "ARCHRELEASE", "STATE", "BUILDER", "CREATED"},
+              rows);
+  return 0;
+}
+
+json file_json(CommandContext& ctx, const BuildFile& f) {
+  return {{"filename", f.filename},
+          {"size", f.file.size},
+          {"sha1", f.file.sha1},
+          {"url", ctx.librarian().url_for(f.file)}};
+}
+
+int build_show(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  Build b = require_build(store, vm["id"].as<std::string>());
+  Names names(store);
+  json sources = json::array(), results = json::array();
+  for (const auto& f : store.source_files(b.id)) sources.push_back(file_json(ctx, f));
+  for (const auto& f : store.result_files(b.id)) results.push_back(file_json(ctx, f));
+  json log_url = nullptr;
+  if (b.buildlog_id) {
+    if (auto f = store.find_library_file(*b.buildlog_id)) log_url = ctx.librarian().url_for(*f);
+  }
+  auto entry = store.queue_entry_for_build(b.id);
+  json queue = nullptr;
+  if (entry) {
+    queue = {{"id", entry->id},
+             {"score", entry->score},
+             {"manual", entry->manual},
+             {"builder", nullable(Names::of(names.builders, entry->builder_id))},
+             {"buildstart", json_time(entry->buildstart)},
+             {"logtail", entry->logtail}};
+  }
+  json j = {
+      {"id", b.id},
+      {"source", b.source_name},
+      {"version", b.source_version},
+      {"archrelease", Names::of(names.dars, b.distro_arch_release_id)},
+      {"family", b.distro_arch_release_id ? names.family_of_dar(b.distro_arch_release_id) : ""},
+      {"state", std::string(name(b.state))},
+      {"state_title", state_text(b.state)},
+      {"state_value", static_cast<int>(b.state)},
+      {"builder", nullable(Names::of(names.builders, b.builder_id))},
+      {"created", iso8601(b.created)},
+      {"started", json_time(b.started)},
+      {"built", json_time(b.built)},
+      {"duration_seconds",
+       b.duration ? json(std::chrono::duration<double>(*b.duration).count()) : json(nullptr)},
+      {"log_url", log_url},
+      {"dependencies", nullable(b.dependencies)},
+      {"failure_count", b.failure_count},
+      {"component", b.component},
+      {"pocket", b.pocket},
+      {"urgency", b.urgency},
+      {"source_files", sources},
+      {"result_files", results},
+      {"queue", queue},
+  };
+  if (output_format(vm) == OutputFormat::kJson) {
+    ctx.out << j.dump(2) << '\n';
+    return 0;
+  }
+  auto or_dash = [](const json& v) {
+    return v.is_null() ? std::string("-") : v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  std::vector<std::vector<std::string>> rows = {
+      {"id", std::to_string(b.id)},
+      {"source", b.source_name},
+      {"version", b.source_version},
+      {"archrelease", j["archrelease"]},
+      {"state", state_text(b.state) + " (" + std::to_string(static_cast<int>(b.state)) + ")"},
+      {"builder", or_dash(j["builder"])},
+      {"created", iso8601(b.created)},
+      {"started", text_time(b.started)},
+      {"built", text_time(b.built)},
+      {"duration", b.duration ? text_duration(*b.duration) : "-"},
+      {"log", or_dash(log_url)},
+      {"dependencies", or_dash(j["dependencies"])},
+      {"component", b.component},
+      {"pocket", b.pocket},
+      {"urgency", b.urgency},
+      {"score", entry ? std::to_string(entry->score) : "-"},
+  };
+  for (const auto& f : sources)
+    rows.push_back({"source file", f["filename"].get<std::string>() + " " + f["url"].get<std::string>()});
+  for (const auto& f : results)
+    rows.push_back({"result file", f["filename"].get<std::string>() + " (" +
+                                       std::to_string(f["size"].get<std::uint64_t>()) + " bytes) " +
+                                       f["url"].get<std::string>()});
+  print_table(ctx.out, {"FIELD", "VALUE"}, rows);
+  return 0;
+}
+
+int build_retry(CommandContext& ctx, const po::variables_map& vm) {
+  Build b = require_build(ctx.store(), vm["id"].as<std::string>());
+  ctx.store().retry_build(b.id);
+  ctx.out << "build " << b.id << " (" << b.source_name << " " << b.source_version
+          << ") queued again\n";
+  return 0;
+}
+
+int build_cancel(CommandContext& ctx, const po::variables_map& vm) {
+  Build b = require_build(ctx.store(), vm["id"].as<std::string>());
+  switch (ctx.store().cancel_build(b.id)) {
+    case CancelOutcome::kCancelled:
+      ctx.out << "build " << b.id << " cancelled\n";
+      return 0;
+    case CancelOutcome::kCancelling:
+      ctx.out << "build " << b.id << " is being cancelled (the builder will be aborted)\n";
+      return 0;
+    case CancelOutcome::kAlreadyFinal:
+      break;
+  }
+  throw Error(ErrorCategory::kConflict, "build " + std::to_string(b.id) + " is already final (" +
+                                            state_text(b.state) + ")");
+}
+
+int build_log(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  Build b = require_build(store, vm["id"].as<std::string>());
+  if (!b.buildlog_id) throw Error(ErrorCategory::kNotFound, "build " + std::to_string(b.id) + " has no log");
+  auto file = store.find_library_file(*b.buildlog_id);
+  if (!file) throw Error(ErrorCategory::kNotFound, "the log of build " + std::to_string(b.id) + " is missing");
+  auto in = ctx.librarian().open(*file);
+  std::string bytes((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
+  bool gzipped = bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+                 static_cast<unsigned char>(bytes[1]) == 0x8b;
+  ctx.out << (gzipped ? gunzip_string(bytes) : bytes);
+  return 0;
+}
+
+// ---- queue ------------------------------------------------------------------------------
+
+int queue_list(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  Names names(store);
+  // Running first (they are being dispatched or built), then the waiting ones
+  // in the order the next cycles will dispatch them.
+  auto entries = store.active_jobs();
+  auto waiting = store.waiting(vm["limit"].as<std::size_t>());
+  entries.insert(entries.end(), waiting.begin(), waiting.end());
+  if (output_format(vm) == OutputFormat::kJson) {
+    json out = json::array();
+    for (const auto& q : entries) {
+      out.push_back({{"queue_id", q.entry.id},
+                     {"build_id", q.build.id},
+                     {"source", q.build.source_name},
+                     {"version", q.build.source_version},
+                     {"archrelease", Names::of(names.dars, q.build.distro_arch_release_id)},
+                     {"family", names.family_of_dar(q.build.distro_arch_release_id)},
+                     {"score", q.entry.score},
+                     {"manual", q.entry.manual},
+                     {"builder", nullable(Names::of(names.builders, q.entry.builder_id))},
+                     {"buildstart", json_time(q.entry.buildstart)},
+                     {"state", std::string(name(q.build.state))},
+                     {"state_title", state_text(q.build.state)}});
+    }
+    ctx.out << out.dump(2) << '\n';
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& q : entries) {
+    std::string builder = Names::of(names.builders, q.entry.builder_id);
+    rows.push_back({std::to_string(q.entry.id), std::to_string(q.build.id), q.build.source_name,
+                    q.build.source_version, Names::of(names.dars, q.build.distro_arch_release_id),
+                    names.family_of_dar(q.build.distro_arch_release_id),
+                    std::to_string(q.entry.score), builder.empty() ? "-" : builder,
+                    state_text(q.build.state)});
+  }
+  print_table(ctx.out,
+              {"QUEUE", "BUILD", "SOURCE", "VERSION", "ARCHRELEASE", "FAMILY", "SCORE", "BUILDER",
+               "STATE"},
+              rows);
+  return 0;
+}
+
+// ---- declarations ---------------------------------------------------------------------
+
+using Declare = std::function<void(po::options_description&, po::positional_options_description&)>;
+
+Declare positionals(std::vector<std::string> names, std::function<void(po::options_description&)> more = nullptr) {
+  return [names, more](po::options_description& o, po::positional_options_description& p) {
+    for (const auto& n : names) {
+      o.add_options()(n.c_str(), po::value<std::string>()->required(), "");
+      p.add(n.c_str(), 1);
+    }
+    if (more) more(o);
+  };
+}
+
+}  // namespace
+
+void add_admin_commands(std::vector<Command>& t) {
+  t.push_back({{"db", "upgrade"}, "", "apply the missing database schema migrations", nullptr,
+               db_upgrade});
+  t.push_back({{"family", "add"}, "NAME --processors P1,P2…",
+               "add a processor family and its processors",
+               positionals({"name"},
+                           [](po::options_description& o) {
+                             o.add_options()("processors", po::value<std::string>()->required(),
+                                             "comma-separated processor names");
+                           }),
+               family_add});
+  t.push_back({{"archrelease", "add"}, "DISTRO/RELEASE/ARCH --family NAME [--chroot FILE]",
+               "add an arch release built by a processor family",
+               positionals({"archrelease"},
+                           [](po::options_description& o) {
+                             o.add_options()("family", po::value<std::string>()->required(),
+                                             "processor family")(
+                                 "chroot", po::value<std::string>(), "chroot tarball to store");
+                           }),
+               archrelease_add});
+  t.push_back({{"archrelease", "set-chroot"}, "DISTRO/RELEASE/ARCH FILE",
+               "store FILE as the arch release's chroot", positionals({"archrelease", "file"}),
+               archrelease_set_chroot});
+  t.push_back({{"archrelease", "list"}, "[--format json]", "list the arch releases",
+               [](po::options_description& o, po::positional_options_description&) {
+                 add_format_option(o);
+               },
+               archrelease_list});
+  t.push_back({{"builder", "add"}, "NAME URL --processor P [--manual] [--virtualized]",
+               "add a builder (a slave)",
+               positionals({"name", "url"},
+                           [](po::options_description& o) {
+                             o.add_options()("processor", po::value<std::string>()->required(),
+                                             "processor name")(
+                                 "manual", "collect results only, never dispatch to it")(
+                                 "virtualized", "the builder is a virtual machine");
+                           }),
+               builder_add});
+  t.push_back({{"builder", "list"}, "[--format json]", "list the builders",
+               [](po::options_description& o, po::positional_options_description&) {
+                 add_format_option(o);
+               },
+               builder_list});
+  t.push_back({{"builder", "show"}, "NAME [--format json]", "show one builder and its job",
+               positionals({"name"}, add_format_option), builder_show});
+  t.push_back({{"builder", "enable"}, "NAME", "mark a builder OK (zeroes its failure count)",
+               positionals({"name"}), builder_enable});
+  t.push_back({{"builder", "disable"}, "NAME --reason TEXT", "take a builder out of dispatch",
+               positionals({"name"},
+                           [](po::options_description& o) {
+                             o.add_options()("reason", po::value<std::string>()->required(),
+                                             "why (shown as failnotes)");
+                           }),
+               builder_disable});
+  t.push_back(
+      {{"build", "add"},
+       "SOURCE VERSION --archrelease D/R/A --file PATH… [--component C] [--pocket P] "
+       "[--urgency U] [--score N]",
+       "queue a build of a source package; prints the new build id",
+       positionals({"source", "version"},
+                   [](po::options_description& o) {
+                     o.add_options()("archrelease", po::value<std::string>()->required(),
+                                     "DISTRO/RELEASE/ARCH")(
+                         "file", po::value<std::vector<std::string>>()->multitoken(),
+                         "source files (.dsc, tarballs)")(
+                         "component", po::value<std::string>()->default_value("main"), "")(
+                         "pocket", po::value<std::string>()->default_value("release"), "")(
+                         "urgency", po::value<std::string>()->default_value("medium"), "")(
+                         "score", po::value<int>(), "pin the queue score");
+                   }),
+       build_add});
+  t.push_back({{"build", "list"}, "[--state NAME] [--limit N] [--format json]",
+               "list builds, newest first",
+               [](po::options_description& o, po::positional_options_description&) {
+                 o.add_options()("state", po::value<std::string>(),
+                                 "only builds in this state (name, title or number)")(
+                     "limit", po::value<std::size_t>()->default_value(0), "at most N (0: all)");
+                 add_format_option(o);
+               },
+               build_list});
+  t.push_back({{"build", "show"}, "ID [--format json]", "show one build, its files and its log URL",
+               positionals({"id"}, add_format_option), build_show});
+  t.push_back({{"build", "retry"}, "ID", "queue a failed or cancelled build again",
+               positionals({"id"}), build_retry});
+  t.push_back({{"build", "cancel"}, "ID", "cancel a waiting or running build",
+               positionals({"id"}), build_cancel});
+  t.push_back({{"build", "log"}, "ID", "print a build's log", positionals({"id"}), build_log});
+  t.push_back({{"queue", "list"}, "[--limit N] [--format json]",
+               "the queue: running entries, then waiting ones in dispatch order",
+               [](po::options_description& o, po::positional_options_description&) {
+                 o.add_options()("limit", po::value<std::size_t>()->default_value(0),
+                                 "at most N waiting entries (0: all)");
+                 add_format_option(o);
+               },
+               queue_list});
+}
+
+}  // namespace buildd::cli

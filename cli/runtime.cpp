@@ -1,0 +1,82 @@
+#include "runtime.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "buildd/logging.hpp"
+
+namespace buildd::cli {
+
+MasterSettings master_settings_from(const PluginConfig& master) {
+  using std::chrono::duration;
+  using std::chrono::duration_cast;
+  MasterSettings s;
+  s.scan_interval =
+      duration_cast<std::chrono::milliseconds>(duration<double>(master.get_seconds("scan_interval")));
+  s.max_in_flight = static_cast<std::size_t>(std::max<std::int64_t>(1, master.get_int("max_in_flight")));
+  s.give_back_limit = static_cast<int>(master.get_int("give_back_limit"));
+  s.cancel_timeout =
+      duration_cast<std::chrono::seconds>(duration<double>(master.get_seconds("cancel_timeout")));
+  s.transport_grace_scans = static_cast<int>(master.get_int("transport_grace_scans"));
+  s.job_reset_threshold = static_cast<int>(master.get_int("job_reset_threshold"));
+  s.builder_failure_threshold = static_cast<int>(master.get_int("builder_failure_threshold"));
+  s.max_log_bytes = static_cast<std::uint64_t>(master.get_int("max_log_bytes"));
+  s.max_result_bytes = static_cast<std::uint64_t>(master.get_int("max_result_bytes"));
+  return s;
+}
+
+MasterRuntime::MasterRuntime(CommandContext& context, bool upgrade_schema) : context_(context) {
+  const PluginConfig& master = context.config().master();
+  if (master.has("log_file")) log_to_file(master.get_path("log_file").string());
+  BuildStore& store = context.store();
+  if (upgrade_schema) store.upgrade();
+  if (store.schema_version() != store.latest_schema_version())
+    throw Error(ErrorCategory::kStore,
+                "the database schema is at version " + std::to_string(store.schema_version()) +
+                    ", this buildd-master needs " + std::to_string(store.latest_schema_version()) +
+                    ": run 'buildd-master db upgrade'");
+  http_ = std::make_unique<HttpServer>(master.get_string("http_listen"));
+  http_->serve_library(context.librarian());
+  http_->start();
+  master_ = std::make_unique<BuilddMaster>(store, context.transport(), context.librarian(), time_,
+                                           master_settings_from(master));
+  logger("master")->info("serving files for slaves on {}", http_->base_url());
+}
+
+MasterRuntime::~MasterRuntime() {
+  master_.reset();
+  if (http_) http_->stop();
+}
+
+CycleReport MasterRuntime::cycle() {
+  CycleReport report = master_->run_cycle();
+  auto log = logger("master");
+  if (report.scanned || report.dispatched || report.reset || report.failed_builders)
+    log->info("cycle: {}", report.summary());
+  else
+    log->debug("cycle: {}", report.summary());
+  return report;
+}
+
+void MasterRuntime::apply_settings(const MasterSettings& settings) {
+  master_ = std::make_unique<BuilddMaster>(context_.store(), context_.transport(),
+                                           context_.librarian(), time_, settings);
+}
+
+std::filesystem::path pid_file(const PluginConfig& master) {
+  return master.get_path("work_dir") / "buildd-master.pid";
+}
+
+void wake_daemon(CommandContext& context) {
+  try {
+    std::ifstream in(pid_file(context.config().master()));
+    long pid = 0;
+    if (in >> pid && pid > 1) ::kill(static_cast<pid_t>(pid), SIGUSR1);
+  } catch (...) {
+    // No daemon, or no config: nothing to wake.
+  }
+}
+
+}  // namespace buildd::cli

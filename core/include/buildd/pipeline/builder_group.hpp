@@ -1,0 +1,130 @@
+#pragma once
+
+// BuilderGroup: the builders of one processor family and the scan of their
+// jobs (the seed's BuilderGroup: firstAvailable, countAvailable, updateBuild).
+//
+// A QueueItem is the in-memory queue entry with its build, named as the seed
+// reads them (item.build.buildstate, item.build.datebuilt, item.builder,
+// item.logtail…). update_build() changes the item in place AND records the
+// same changes in item.changes (buildd::CycleChanges) for the store; nothing
+// is written to the store here, the cycle commits the changes.
+//
+// Threading: a BuilderGroup is used by one thread, except update_build(),
+// which may run concurrently for items whose builders differ (each builder's
+// Slave is used by one thread at a time).
+// Errors: update_build() never throws for slave, archive or store trouble: a
+// retryable one leaves the item untouched (item.deferred, the next cycle
+// tries again); the others are judged by failure counting. first_available()
+// and count_available() skip builders whose status() throws.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "buildd/build_store.hpp"
+#include "buildd/clock.hpp"
+#include "buildd/domain.hpp"
+#include "buildd/error.hpp"
+#include "buildd/export.hpp"
+#include "buildd/librarian.hpp"
+#include "buildd/pipeline/decisions.hpp"
+#include "buildd/pipeline/settings.hpp"
+#include "buildd/slave_transport.hpp"
+
+namespace buildd {
+
+// A builder row with its slave connection (the seed's MockBuilder: name,
+// url, builderok, slave).
+struct BUILDD_API BuilderHandle : Builder {
+  BuilderHandle(Builder row, std::unique_ptr<Slave> connection)
+      : Builder(std::move(row)), slave(std::move(connection)) {}
+
+  std::unique_ptr<Slave> slave;
+  std::vector<std::string> builder_types;  // from info() when probed
+  bool probed = false;
+  bool has_job = false;        // the database gives it a job: never dispatch to it
+  int transport_failures = 0;  // consecutive scans it could not be reached (memory only)
+};
+
+// The build of a queue entry, with the seed's names.
+struct BUILDD_API BuildRecord {
+  Id id = 0;
+  std::string source_name;
+  std::string source_version;
+  Id distro_arch_release_id = 0;
+  BuildState buildstate = BuildState::kNeedsBuild;
+  TimePoint created{};
+  std::optional<TimePoint> started;
+  std::optional<TimePoint> datebuilt;
+  std::optional<Duration> buildduration;
+  std::optional<Id> builder;   // builder id, set when the build finishes
+  std::optional<Id> buildlog;  // library file of the gzipped log
+  std::string dependencies;
+  int failure_count = 0;
+  int give_back_count = 0;
+  std::string component = "main";
+  std::string pocket = "release";
+  std::string urgency = "medium";
+  std::vector<std::pair<std::string, Id>> result_files;  // filename, library file id
+
+  static BuildRecord from(const Build& build);
+  Build to_build() const;
+};
+
+struct BUILDD_API QueueItem {
+  Id id = 0;
+  BuildRecord build;
+  BuilderHandle* builder = nullptr;  // not owned; null after a reset
+  std::optional<TimePoint> buildstart;
+  std::string logtail;
+  int score = 0;
+  bool manual = false;
+  std::optional<TimePoint> abort_sent;
+  DistroArchRelease dar;
+
+  bool removed = false;   // the entry is deleted (its build reached a final state)
+  bool deferred = false;  // a retryable error: collect again next cycle
+  CycleChanges changes;   // what update_build changed, for BuildStore::commit
+
+  static QueueItem from(const QueuedBuild& row, BuilderHandle* builder,
+                        const DistroArchRelease& dar);
+  JobView job_view() const;
+};
+
+class BUILDD_API BuilderGroup {
+ public:
+  BuilderGroup(Id family_id, const TimeSource& time, MasterSettings settings = {});
+
+  Id family_id() const { return family_id_; }
+
+  // First builder that is builderok, not manual, has no job in the database,
+  // answers status() and reports IDLE; nullptr when none.
+  BuilderHandle* first_available();
+  std::size_t count_available();
+  BuilderHandle* find(Id builder_id);
+
+  // Asks item.builder for its status and applies it (see decisions.hpp).
+  void update_build(QueueItem& item, Librarian& librarian);
+
+  // Applies an already obtained status (update_build after its status() call).
+  void apply_status(QueueItem& item, const SlaveStatus& status, Librarian& librarian);
+  // Counts a failure of the item's builder and job and acts on the judgement.
+  void handle_failure(QueueItem& item, const Error& error, bool retry);
+
+  std::vector<std::unique_ptr<BuilderHandle>> builders;
+
+ private:
+  bool is_available(BuilderHandle& builder);
+  void reset_job(QueueItem& item);
+  void fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes);
+  void complete(QueueItem& item, BuildState state, std::optional<Id> log,
+                std::vector<std::pair<std::string, Id>> files, std::string dependencies);
+  void collect(QueueItem& item, const ScanDecision& decision, Librarian& librarian);
+
+  Id family_id_;
+  const TimeSource& time_;
+  MasterSettings settings_;
+};
+
+}  // namespace buildd

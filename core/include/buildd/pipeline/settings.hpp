@@ -1,0 +1,56 @@
+#pragma once
+
+// The knobs of the pipeline and what one cycle reports. Plain values; the
+// lead maps the YAML config onto MasterSettings.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "buildd/build_state.hpp"
+#include "buildd/export.hpp"
+
+namespace buildd {
+
+struct BUILDD_API MasterSettings {
+  std::chrono::milliseconds scan_interval{std::chrono::seconds(15)};
+  // Builders asked concurrently during a scan (worker threads of the cycle).
+  std::size_t max_in_flight = 16;
+  // GIVENBACK replies accepted for one build before it is FAILEDTOBUILD.
+  int give_back_limit = 5;
+  // How long a cancelled build may take to reach WAITING after abort(), and
+  // how long a slave may stay ABORTING, before its builder is failed.
+  std::chrono::seconds cancel_timeout{180};
+  // Consecutive scans in which a builder could not be reached before its
+  // failure is counted (modern Launchpad counts every error; a short network
+  // blip should not cost a job).
+  int transport_grace_scans = 5;
+  int job_reset_threshold = 3;
+  int builder_failure_threshold = 5;
+  std::uint64_t max_log_bytes = 512ull << 20;
+  std::uint64_t max_result_bytes = 4ull << 30;
+  // Waiting entries read per family beyond its idle builders (Launchpad: 10).
+  std::size_t candidate_lookahead = 10;
+};
+
+struct BUILDD_API CycleReport {
+  std::size_t scanned = 0;                      // builders whose job was scanned
+  std::map<BuildState, std::size_t> completed;  // by final state
+  std::size_t dispatched = 0;
+  std::size_t reset = 0;            // jobs put back in the queue
+  std::size_t failed_builders = 0;  // builders marked not OK this cycle
+  std::size_t deferred = 0;         // collections left for the next cycle
+  std::chrono::microseconds duration{0};
+
+  std::size_t completed_total() const {
+    std::size_t n = 0;
+    for (const auto& [state, count] : completed) n += count;
+    return n;
+  }
+  // One line for the daemon log, the demo and the benchmarks.
+  std::string summary() const;
+};
+
+}  // namespace buildd

@@ -1,0 +1,379 @@
+#include "buildd/pipeline/builder_group.hpp"
+
+#include <chrono>
+#include <filesystem>
+
+#include "buildd/error.hpp"
+#include "buildd/logging.hpp"
+
+namespace buildd {
+namespace {
+
+struct TempFile {
+  std::filesystem::path path;
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
+std::string mime_for(const std::string& filename) {
+  auto ends_with = [&](std::string_view suffix) {
+    return filename.size() >= suffix.size() &&
+           filename.compare(filename.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".deb") || ends_with(".udeb")) return "application/vnd.debian.binary-package";
+  if (ends_with(".changes") || ends_with(".txt")) return "text/plain";
+  return "application/octet-stream";
+}
+
+}  // namespace
+
+BuildRecord BuildRecord::from(const Build& b) {
+  BuildRecord r;
+  r.id = b.id;
+  r.source_name = b.source_name;
+  r.source_version = b.source_version;
+  r.distro_arch_release_id = b.distro_arch_release_id;
+  r.buildstate = b.state;
+  r.created = b.created;
+  r.started = b.started;
+  r.datebuilt = b.built;
+  r.buildduration = b.duration;
+  r.builder = b.builder_id;
+  r.buildlog = b.buildlog_id;
+  r.dependencies = b.dependencies;
+  r.failure_count = b.failure_count;
+  r.give_back_count = b.give_back_count;
+  r.component = b.component;
+  r.pocket = b.pocket;
+  r.urgency = b.urgency;
+  return r;
+}
+
+Build BuildRecord::to_build() const {
+  Build b;
+  b.id = id;
+  b.source_name = source_name;
+  b.source_version = source_version;
+  b.distro_arch_release_id = distro_arch_release_id;
+  b.state = buildstate;
+  b.created = created;
+  b.started = started;
+  b.built = datebuilt;
+  b.duration = buildduration;
+  b.builder_id = builder;
+  b.buildlog_id = buildlog;
+  b.dependencies = dependencies;
+  b.failure_count = failure_count;
+  b.give_back_count = give_back_count;
+  b.component = component;
+  b.pocket = pocket;
+  b.urgency = urgency;
+  return b;
+}
+
+QueueItem QueueItem::from(const QueuedBuild& row, BuilderHandle* builder,
+                          const DistroArchRelease& dar) {
+  QueueItem item;
+  item.id = row.entry.id;
+  item.build = BuildRecord::from(row.build);
+  item.builder = builder;
+  item.buildstart = row.entry.buildstart;
+  item.logtail = row.entry.logtail;
+  item.score = row.entry.score;
+  item.manual = row.entry.manual;
+  item.abort_sent = row.entry.abort_sent;
+  item.dar = dar;
+  return item;
+}
+
+JobView QueueItem::job_view() const {
+  return JobView{build.id, id, build.buildstate, build.give_back_count, abort_sent};
+}
+
+BuilderGroup::BuilderGroup(Id family_id, const TimeSource& time, MasterSettings settings)
+    : family_id_(family_id), time_(time), settings_(std::move(settings)) {}
+
+bool BuilderGroup::is_available(BuilderHandle& builder) {
+  if (!builder.builderok || builder.manual || builder.has_job || !builder.slave) return false;
+  try {
+    return builder.slave->status().state == BuilderState::kIdle;
+  } catch (const std::exception& e) {
+    logger("dispatch")->debug("{}: status() failed: {}", builder.name, e.what());
+    return false;
+  }
+}
+
+BuilderHandle* BuilderGroup::first_available() {
+  for (auto& builder : builders) {
+    if (is_available(*builder)) return builder.get();
+  }
+  return nullptr;
+}
+
+std::size_t BuilderGroup::count_available() {
+  std::size_t n = 0;
+  for (auto& builder : builders) n += is_available(*builder) ? 1 : 0;
+  return n;
+}
+
+BuilderHandle* BuilderGroup::find(Id builder_id) {
+  for (auto& builder : builders) {
+    if (builder->id == builder_id) return builder.get();
+  }
+  return nullptr;
+}
+
+namespace {
+
+void record_builder(QueueItem& item, const BuilderHandle& b) {
+  BuilderUpdate update{b.id, b.builderok, b.failnotes, b.failure_count};
+  for (auto& existing : item.changes.builders) {
+    if (existing.builder_id == b.id) {
+      existing = update;
+      return;
+    }
+  }
+  item.changes.builders.push_back(update);
+}
+
+void record_counters(QueueItem& item) {
+  BuildCountersUpdate update{item.build.id, item.build.failure_count, item.build.give_back_count};
+  for (auto& existing : item.changes.counters) {
+    if (existing.build_id == item.build.id) {
+      existing = update;
+      return;
+    }
+  }
+  item.changes.counters.push_back(update);
+}
+
+}  // namespace
+
+void BuilderGroup::reset_job(QueueItem& item) {
+  if (item.builder) item.builder->has_job = false;
+  item.builder = nullptr;
+  item.buildstart.reset();
+  item.logtail.clear();
+  item.abort_sent.reset();
+  item.build.buildstate = BuildState::kNeedsBuild;
+  item.build.started.reset();
+  item.changes.resets.push_back(JobReset{item.id, item.build.id});
+}
+
+void BuilderGroup::fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes) {
+  logger("scan")->error("{}: builder failed: {}", builder.name, notes);
+  builder.builderok = false;
+  builder.failnotes = notes;
+  record_builder(item, builder);
+}
+
+void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<Id> log,
+                            std::vector<std::pair<std::string, Id>> files,
+                            std::string dependencies) {
+  const TimePoint now = time_.now();
+  item.build.buildstate = state;
+  item.build.datebuilt = now;
+  const auto start = item.buildstart ? item.buildstart : item.build.started;
+  item.build.buildduration =
+      start ? std::chrono::duration_cast<Duration>(now - *start) : Duration::zero();
+  if (item.builder) {
+    item.build.builder = item.builder->id;
+    item.builder->has_job = false;
+  }
+  if (log) item.build.buildlog = log;
+  item.build.dependencies = std::move(dependencies);
+  item.build.result_files = std::move(files);
+  item.removed = true;
+
+  BuildCompletion c;
+  c.build_id = item.build.id;
+  c.queue_id = item.id;
+  c.state = state;
+  c.built = item.build.datebuilt;
+  c.duration = item.build.buildduration;
+  c.builder_id = item.build.builder;
+  c.buildlog_id = item.build.buildlog;
+  c.dependencies = item.build.dependencies;
+  c.result_files = item.build.result_files;
+  item.changes.completions.push_back(std::move(c));
+  logger("scan")->info("{}: build {} ({} {}) is {}", item.builder ? item.builder->name : "-",
+                       build_cookie(item.build.id, item.id), item.build.source_name,
+                       item.build.source_version, title(state));
+}
+
+void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librarian& librarian) {
+  BuilderHandle& b = *item.builder;
+  const BuildState old_state = item.build.buildstate;
+  // The state comes first: its name is part of the log's file name.
+  item.build.buildstate = decision.new_state;
+  std::optional<Id> log_id;
+  std::vector<std::pair<std::string, Id>> files;
+  try {
+    TempFile log{librarian.temp_path("buildlog")};
+    b.slave->fetch_file("buildlog", log.path, settings_.max_log_bytes);
+    log_id = librarian
+                 .store_gzipped(log.path, build_log_filename(item.dar, item.build.to_build(),
+                                                             decision.new_state))
+                 .id;
+    for (const auto& [filename, sha1] : decision.files) {
+      TempFile part{librarian.temp_path("result")};
+      b.slave->fetch_file(sha1, part.path, settings_.max_result_bytes);
+      files.emplace_back(filename,
+                         librarian.store_file(part.path, filename, mime_for(filename)).id);
+    }
+    // Cleaning last: until it succeeds the slave keeps everything, so a
+    // failure above loses nothing.
+    b.slave->clean();
+  } catch (...) {
+    item.build.buildstate = old_state;
+    throw;
+  }
+  std::string dependencies = decision.note.empty() ? decision.dependencies : decision.note;
+  if (!decision.note.empty()) {
+    logger("scan")->warn("{}: build {}: {}", b.name, build_cookie(item.build.id, item.id),
+                         decision.note);
+  }
+  complete(item, decision.new_state, log_id, std::move(files), std::move(dependencies));
+}
+
+void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
+  if (!item.builder || !item.builder->slave) return;
+  BuilderHandle& b = *item.builder;
+  SlaveStatus status;
+  try {
+    status = b.slave->status();
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::kTransport) {
+      ++b.transport_failures;
+      logger("scan")->warn("{}: build {}: status() failed ({} in a row): {}", b.name,
+                           build_cookie(item.build.id, item.id), b.transport_failures, e.what());
+      if (!transport_grace_exhausted(b.transport_failures, settings_)) {
+        item.deferred = true;
+        return;
+      }
+    }
+    handle_failure(item, e, true);
+    return;
+  }
+  b.transport_failures = 0;
+  apply_status(item, status, librarian);
+}
+
+void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Librarian& librarian) {
+  BuilderHandle& b = *item.builder;
+  const TimePoint now = time_.now();
+  const ScanDecision d = decide_scan(item.job_view(), status, settings_, now);
+  const std::string cookie = build_cookie(item.build.id, item.id);
+  auto log = logger("scan");
+  try {
+    switch (d.action) {
+      case ScanAction::kNothing:
+        log->critical("{}: build {}: {}", b.name, cookie, d.note);
+        break;
+      case ScanAction::kLogTail:
+        if (status.state == BuilderState::kAborting && !item.abort_sent) {
+          // The cancel deadline runs from the first ABORTING seen.
+          item.abort_sent = now;
+          item.changes.aborts.push_back(AbortSent{item.id, now});
+        }
+        item.logtail = d.logtail;
+        item.changes.logtails.push_back(LogTailUpdate{item.id, item.logtail});
+        break;
+      case ScanAction::kResetLost:
+        log->warn("{}: forgot build {} (IDLE): resetting it", b.name, cookie);
+        reset_job(item);
+        break;
+      case ScanAction::kAbortLost:
+        log->warn("{}: {}: aborting it and resetting ours", b.name, d.note);
+        b.slave->abort();
+        reset_job(item);
+        break;
+      case ScanAction::kCleanLost:
+        log->warn("{}: {}: cleaning it and resetting ours", b.name, d.note);
+        b.slave->clean();
+        reset_job(item);
+        break;
+      case ScanAction::kCleanAndReset:
+        log->info("{}: build {} was aborted: resetting it", b.name, cookie);
+        b.slave->clean();
+        reset_job(item);
+        break;
+      case ScanAction::kCollect:
+      case ScanAction::kCancelled:
+      case ScanAction::kGiveBackLimit:
+        collect(item, d, librarian);
+        break;
+      case ScanAction::kCancelledIdle:
+        complete(item, BuildState::kCancelled, std::nullopt, {}, "");
+        break;
+      case ScanAction::kSendAbort:
+        log->info("{}: cancelling build {}: abort()", b.name, cookie);
+        b.slave->abort();
+        item.abort_sent = now;
+        item.changes.aborts.push_back(AbortSent{item.id, now});
+        break;
+      case ScanAction::kAbortTimeout:
+        fail_builder(item, b, d.note);
+        if (d.new_state == BuildState::kCancelled) {
+          complete(item, BuildState::kCancelled, std::nullopt, {}, "");
+        } else {
+          reset_job(item);
+        }
+        break;
+      case ScanAction::kBuilderFail:
+      case ScanAction::kUnknownState:
+        if (d.action == ScanAction::kUnknownState) log->critical("{}: {}", b.name, d.note);
+        fail_builder(item, b, d.note);
+        reset_job(item);
+        break;
+      case ScanAction::kGiveBack:
+        log->info("{}: build {} given back", b.name, cookie);
+        b.slave->clean();
+        reset_job(item);
+        ++item.build.give_back_count;
+        record_counters(item);
+        break;
+    }
+  } catch (const Error& e) {
+    if (e.retryable()) {
+      log->warn("{}: build {}: {} (collect again next cycle)", b.name, cookie, e.what());
+      item.deferred = true;
+      return;
+    }
+    handle_failure(item, e, true);
+  }
+}
+
+void BuilderGroup::handle_failure(QueueItem& item, const Error& error, bool retry) {
+  if (!item.builder) return;
+  BuilderHandle& b = *item.builder;
+  const std::string cookie = build_cookie(item.build.id, item.id);
+  ++b.failure_count;
+  ++item.build.failure_count;
+  record_counters(item);
+  const FailureJudgement j =
+      judge_failure(b.failure_count, item.build.failure_count,
+                    retry && item.build.buildstate != BuildState::kCancelling, settings_);
+  logger("scan")->warn("{}: build {}: {} (builder failures {}, job failures {})", b.name, cookie,
+                       error.what(), b.failure_count, item.build.failure_count);
+  if (j.builder == BuilderVerdict::kFail) {
+    b.builderok = false;
+    b.failnotes = error.what();
+  }
+  if (item.build.buildstate == BuildState::kCancelling) {
+    complete(item, BuildState::kCancelled, std::nullopt, {}, "");
+  } else if (j.job == JobVerdict::kFail) {
+    complete(item, BuildState::kFailedToBuild, std::nullopt, {},
+             std::string("Failed by the build farm: ") + error.what());
+    b.failure_count = 0;
+  } else if (j.job == JobVerdict::kReset) {
+    reset_job(item);
+  } else {
+    item.deferred = true;
+  }
+  record_builder(item, b);
+}
+
+}  // namespace buildd

@@ -1,0 +1,337 @@
+#include "buildd/pipeline/master.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "buildd/logging.hpp"
+
+namespace buildd {
+
+std::string CycleReport::summary() const {
+  std::ostringstream out;
+  out << "scanned=" << scanned << " completed=" << completed_total();
+  for (const auto& [state, count] : completed) out << " " << name(state) << "=" << count;
+  out << " dispatched=" << dispatched << " reset=" << reset
+      << " failed_builders=" << failed_builders << " deferred=" << deferred
+      << " duration_ms=" << std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+  return out.str();
+}
+
+SetupError::SetupError(const DistroArchRelease& dar)
+    : Error(ErrorCategory::kNotFound, "Unable to setup builder for " + dar.display_name() + ".") {}
+
+BuilddMaster::BuilddMaster(BuildStore& store, SlaveTransport& transport, Librarian& librarian,
+                           const TimeSource& time, MasterSettings settings)
+    : store_(store),
+      transport_(transport),
+      librarian_(librarian),
+      time_(time),
+      settings_(std::move(settings)),
+      scoring_(std::make_unique<DefaultScoringPolicy>()) {}
+
+void BuilddMaster::set_scoring_policy(std::unique_ptr<ScoringPolicy> policy) {
+  scoring_ = std::move(policy);
+}
+
+bool BuilddMaster::add_distro_arch_release(const DistroArchRelease& dar) {
+  if (!dar.chroot_file_id) {
+    logger("master")->info("Disabling {}: No CHROOT found", dar.display_name());
+    archreleases_.erase(dar.id);
+    return false;
+  }
+  archreleases_[dar.id] = dar;
+  return true;
+}
+
+BuilderGroup* BuilddMaster::group(Id family_id) {
+  auto it = groups_.find(family_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+void BuilddMaster::probe(BuilderHandle& builder, const DistroArchRelease& dar) {
+  builder.probed = true;
+  std::string reason;
+  try {
+    auto echoed = builder.slave->echo({"Test"});
+    SlaveInfo info;
+    if (echoed != std::vector<std::string>{"Test"}) {
+      reason = "echo(\"Test\") did not return [\"Test\"]";
+    } else if ((info = builder.slave->info()).protocol_version != "1.0") {
+      reason = "Protocol version mismatch: " + info.protocol_version + " (expected 1.0)";
+    } else if (info.arch_tag != dar.arch_tag) {
+      reason = "Architecture tag mismatch: " + info.arch_tag + " (expected " + dar.arch_tag + ")";
+    } else {
+      builder.builder_types = info.builder_types;
+    }
+  } catch (const std::exception& e) {
+    reason = e.what();
+  }
+  if (reason.empty()) return;
+  logger("master")->error("{}: probe failed: {}", builder.name, reason);
+  builder.builderok = false;
+  builder.failnotes = reason;
+  store_.set_builder_ok(builder.id, false, reason);
+}
+
+BuilderGroup& BuilddMaster::setup_builders(const DistroArchRelease& dar) {
+  if (!archreleases_.count(dar.id)) throw SetupError(dar);
+  auto& slot = groups_[dar.family_id];
+  if (!slot) slot = std::make_unique<BuilderGroup>(dar.family_id, time_, settings_);
+  BuilderGroup& group = *slot;
+  for (const Builder& row : store_.builders()) {
+    if (row.family_id != dar.family_id) continue;
+    BuilderHandle* handle = group.find(row.id);
+    if (!handle) {
+      group.builders.push_back(std::make_unique<BuilderHandle>(row, transport_.connect(row)));
+      handle = group.builders.back().get();
+    } else {
+      // Operator changes (enable, manual) come from the database.
+      const bool reenabled = row.builderok && !handle->builderok;
+      static_cast<Builder&>(*handle) = row;
+      if (reenabled) handle->probed = false;
+    }
+    if (handle->builderok && !handle->probed) probe(*handle, dar);
+  }
+  const bool usable = std::any_of(group.builders.begin(), group.builders.end(),
+                                  [](const auto& b) { return b->builderok; });
+  if (!usable) throw SetupError(dar);
+  return group;
+}
+
+void BuilddMaster::refresh() {
+  for (const auto& dar : store_.distro_arch_releases()) {
+    if (!add_distro_arch_release(dar)) continue;
+    try {
+      setup_builders(dar);
+    } catch (const SetupError& e) {
+      logger("master")->warn("{}", e.what());
+    }
+  }
+}
+
+CycleReport BuilddMaster::scan_active_builders() {
+  CycleReport report;
+  std::vector<QueuedBuild> jobs = store_.active_jobs();
+  std::vector<QueueItem> items;
+  std::vector<BuilderGroup*> item_groups;
+  for (auto& group : groups_) {
+    for (auto& b : group.second->builders) b->has_job = false;
+  }
+  for (const auto& job : jobs) {
+    auto dar = archreleases_.find(job.build.distro_arch_release_id);
+    if (dar == archreleases_.end() || !job.entry.builder_id) continue;
+    BuilderGroup* group = this->group(dar->second.family_id);
+    BuilderHandle* builder = group ? group->find(*job.entry.builder_id) : nullptr;
+    if (!builder) continue;  // no group for it this run: the 2005 scanner skipped it too
+    builder->has_job = true;
+    items.push_back(QueueItem::from(job, builder, dar->second));
+    item_groups.push_back(group);
+  }
+
+  // Each item has its own builder, so items are independent: a bounded pool
+  // of workers takes them in turn, and a hung builder holds one worker only
+  // (for its own per-call deadline).
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < items.size(); i = next++) {
+      try {
+        item_groups[i]->update_build(items[i], librarian_);
+      } catch (const std::exception& e) {
+        logger("scan")->error("{}: build {}: {}", items[i].builder ? items[i].builder->name : "-",
+                              items[i].build.id, e.what());
+        items[i].deferred = true;
+      }
+    }
+  };
+  const std::size_t threads =
+      std::min(items.size(), std::max<std::size_t>(1, settings_.max_in_flight));
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
+  }
+
+  CycleChanges all;
+  std::set<Id> failed;
+  for (auto& item : items) {
+    ++report.scanned;
+    auto& c = item.changes;
+    for (auto& x : c.completions) ++report.completed[x.state];
+    report.reset += c.resets.size();
+    report.deferred += item.deferred ? 1 : 0;
+    for (auto& b : c.builders) {
+      if (!b.builderok) failed.insert(b.builder_id);
+    }
+    all.logtails.insert(all.logtails.end(), c.logtails.begin(), c.logtails.end());
+    all.resets.insert(all.resets.end(), c.resets.begin(), c.resets.end());
+    all.completions.insert(all.completions.end(), c.completions.begin(), c.completions.end());
+    all.builders.insert(all.builders.end(), c.builders.begin(), c.builders.end());
+    all.counters.insert(all.counters.end(), c.counters.begin(), c.counters.end());
+    all.aborts.insert(all.aborts.end(), c.aborts.begin(), c.aborts.end());
+  }
+  report.failed_builders = failed.size();
+  if (!all.empty()) store_.commit(all);
+  return report;
+}
+
+std::map<Id, std::vector<QueuedBuild>> BuilddMaster::sort_and_split_by_processor() {
+  std::map<Id, std::vector<QueuedBuild>> result;
+  std::map<Id, std::vector<Id>> dars_by_family;
+  for (const auto& [id, dar] : archreleases_) dars_by_family[dar.family_id].push_back(id);
+  const TimePoint now = time_.now();
+  for (const auto& [family, dar_ids] : dars_by_family) {
+    std::size_t usable = 0;
+    if (auto* g = group(family)) {
+      for (const auto& b : g->builders) usable += (b->builderok && !b->manual && !b->has_job);
+    }
+    auto rows = store_.candidates(dar_ids, usable + settings_.candidate_lookahead);
+    if (rows.empty()) continue;
+    // Rescore in memory so that time in queue counts; a pinned score stays.
+    for (auto& row : rows) {
+      if (auto s = scoring_->score(row.build, row.entry, now)) row.entry.score = *s;
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const QueuedBuild& a, const QueuedBuild& b) {
+      if (a.entry.score != b.entry.score) return a.entry.score > b.entry.score;
+      return a.entry.id < b.entry.id;
+    });
+    result[family] = std::move(rows);
+  }
+  return result;
+}
+
+bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, const QueuedBuild& row,
+                               CycleChanges& changes, CycleReport& report) {
+  auto log = logger("dispatch");
+  const DistroArchRelease& dar = archreleases_.at(row.build.distro_arch_release_id);
+  const std::string cookie = build_cookie(row.build.id, row.entry.id);
+  std::optional<LibraryFile> chroot;
+  if (dar.chroot_file_id) chroot = store_.find_library_file(*dar.chroot_file_id);
+  if (!chroot) {
+    log->warn("Missing CHROOT for {}", dar.display_name());
+    return false;
+  }
+  const TimePoint now = time_.now();
+  if (!store_.claim(row.entry.id, row.build.id, builder.id, now)) {
+    log->info("{}: build {} was taken by someone else", builder.name, cookie);
+    return false;
+  }
+  builder.has_job = true;
+  QueueItem item = QueueItem::from(row, &builder, dar);
+  item.buildstart = now;
+  item.build.buildstate = BuildState::kBuilding;
+  try {
+    auto send = [&](const LibraryFile& file) {
+      auto r = builder.slave->ensure_present(file.sha1, librarian_.url_for(file), "", "");
+      if (!r.present) {
+        throw Error(ErrorCategory::kProtocol,
+                    "slave refused " + file.filename + " (" + file.sha1 + "): " + r.info);
+      }
+    };
+    send(*chroot);
+    std::map<std::string, std::string> filemap;
+    for (const auto& f : store_.source_files(row.build.id)) {
+      send(f.file);
+      filemap[f.filename] = f.file.sha1;
+    }
+    // build() on a busy launchpad-buildd wipes its log and renames its job.
+    if (builder.slave->status().state != BuilderState::kIdle) {
+      log->warn("{}: no longer IDLE; build {} goes back to the queue", builder.name, cookie);
+      builder.has_job = false;
+      changes.resets.push_back(JobReset{row.entry.id, row.build.id});
+      ++report.reset;
+      return false;
+    }
+    const bool binarypackage = std::find(builder.builder_types.begin(), builder.builder_types.end(),
+                                         "binarypackage") != builder.builder_types.end();
+    BuildArgs args;
+    args["series"] = dar.release;
+    args["suite"] =
+        row.build.pocket == "release" ? dar.release : dar.release + "-" + row.build.pocket;
+    args["ogrecomponent"] = row.build.component;
+    args["arch_tag"] = dar.arch_tag;
+    // The release's first architecture (lowest id) builds the arch-all
+    // packages, as the nominated arch-independent one did in 2005.
+    bool arch_indep = true;
+    for (const auto& [id, other] : archreleases_) {
+      if (other.distribution == dar.distribution && other.release == dar.release && id < dar.id) {
+        arch_indep = false;
+      }
+    }
+    args["arch_indep"] = arch_indep;
+    auto r = builder.slave->build(cookie, binarypackage ? "binarypackage" : "debian", chroot->sha1,
+                                  filemap, args);
+    if (r.status != BuildStartStatus::kBuilding) {
+      throw Error(ErrorCategory::kProtocol, "build() answered " + r.status_text + ": " + r.info);
+    }
+  } catch (const Error& e) {
+    log->error("{}: dispatching build {} failed: {}", builder.name, cookie, e.what());
+    group.handle_failure(item, e, false);
+    if (item.changes.resets.empty() && !item.removed) {
+      changes.resets.push_back(JobReset{row.entry.id, row.build.id});
+    }
+    builder.has_job = false;
+    auto& c = item.changes;
+    changes.resets.insert(changes.resets.end(), c.resets.begin(), c.resets.end());
+    changes.completions.insert(changes.completions.end(), c.completions.begin(),
+                               c.completions.end());
+    changes.builders.insert(changes.builders.end(), c.builders.begin(), c.builders.end());
+    changes.counters.insert(changes.counters.end(), c.counters.begin(), c.counters.end());
+    report.reset += 1;
+    if (!builder.builderok) ++report.failed_builders;
+    return false;
+  }
+  log->info("{}: dispatched build {} ({} {} on {})", builder.name, cookie, row.build.source_name,
+            row.build.source_version, dar.display_name());
+  if (builder.failure_count != 0) {
+    builder.failure_count = 0;
+    changes.builders.push_back(BuilderUpdate{builder.id, builder.builderok, builder.failnotes, 0});
+  }
+  return true;
+}
+
+std::size_t BuilddMaster::dispatch_by_processor(Id family_id,
+                                                const std::vector<QueuedBuild>& items) {
+  BuilderGroup* g = group(family_id);
+  if (!g) return 0;
+  CycleReport local;
+  CycleReport& report = report_ ? *report_ : local;
+  CycleChanges changes;
+  std::size_t started = 0;
+  for (const auto& row : items) {
+    if (!archreleases_.count(row.build.distro_arch_release_id)) continue;
+    BuilderHandle* builder = g->first_available();
+    if (!builder) break;
+    if (start_build(*g, *builder, row, changes, report)) ++started;
+  }
+  report.dispatched += started;
+  if (!changes.empty()) store_.commit(changes);
+  return started;
+}
+
+CycleReport BuilddMaster::run_cycle() {
+  const auto begin = std::chrono::steady_clock::now();
+  refresh();
+  CycleReport report = scan_active_builders();
+  report_ = &report;
+  try {
+    for (const auto& [family, items] : sort_and_split_by_processor()) {
+      dispatch_by_processor(family, items);
+    }
+  } catch (...) {
+    report_ = nullptr;
+    throw;
+  }
+  report_ = nullptr;
+  report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - begin);
+  logger("master")->info("cycle: {}", report.summary());
+  return report;
+}
+
+}  // namespace buildd

@@ -1,0 +1,173 @@
+#include "file_librarian.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "buildd/error.hpp"
+
+namespace buildd {
+namespace {
+
+constexpr const char* kLocatorPrefix = "sha256/";
+
+// Write-side failures are the archive's condition (read-only, full, quota),
+// not the request's: the caller can retry once an operator fixed it.
+[[noreturn]] void throw_write_error(const std::string& what, const std::filesystem::path& path,
+                                    int err) {
+  throw Error(ErrorCategory::kArchive,
+              "file-librarian: " + what + " " + path.string() + ": " + std::strerror(err), true);
+}
+
+// Closes a descriptor and removes the temp file unless it was published.
+struct TempObject {
+  std::filesystem::path path;
+  int fd = -1;
+  bool published = false;
+  ~TempObject() {
+    if (fd >= 0) ::close(fd);
+    if (!published) ::unlink(path.c_str());
+  }
+};
+
+void fsync_dir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);  // best effort: the rename is already visible to readers
+  ::close(fd);
+}
+
+std::string unique_suffix() {
+  static std::atomic<unsigned long> counter{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+}  // namespace
+
+bool is_sha256_hex(const std::string& text) {
+  if (text.size() != 64) return false;
+  for (char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string sha256_locator(const std::string& sha256_hex) {
+  if (!is_sha256_hex(sha256_hex))
+    throw Error(ErrorCategory::kArchive, "not a SHA-256 digest: '" + sha256_hex + "'");
+  return kLocatorPrefix + sha256_hex;
+}
+
+std::string sha256_from_locator(const std::string& locator) {
+  const std::string prefix = kLocatorPrefix;
+  if (locator.rfind(prefix, 0) != 0 || !is_sha256_hex(locator.substr(prefix.size())))
+    throw Error(ErrorCategory::kArchive, "not a librarian locator: '" + locator + "'");
+  return locator.substr(prefix.size());
+}
+
+FileLibrarian::FileLibrarian(std::filesystem::path root) : root_(std::move(root)) {
+  std::error_code ec;
+  std::filesystem::create_directories(root_, ec);
+}
+
+std::filesystem::path FileLibrarian::object_path(const std::string& locator) const {
+  std::string hex = sha256_from_locator(locator);
+  return root_ / hex.substr(0, 2) / hex;
+}
+
+std::string FileLibrarian::put(const ContentDigest& digest, const std::filesystem::path& source) {
+  std::string locator = sha256_locator(digest.sha256);
+  std::filesystem::path target = object_path(locator);
+  std::filesystem::path dir = target.parent_path();
+
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == digest.size)
+    return locator;
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw_write_error("cannot create", dir, ec.value());
+
+  int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0)
+    throw Error(ErrorCategory::kArchive,
+                "file-librarian: cannot read " + source.string() + ": " + std::strerror(errno));
+  TempObject tmp{dir / (digest.sha256 + ".tmp-" + unique_suffix())};
+  tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (tmp.fd < 0) {
+    int err = errno;
+    ::close(in);
+    throw_write_error("cannot create", tmp.path, err);
+  }
+
+  std::uint64_t copied = 0;
+  char buffer[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(in);
+      throw Error(ErrorCategory::kArchive,
+                  "file-librarian: cannot read " + source.string() + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(tmp.fd, buffer + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        int err = errno;
+        ::close(in);
+        throw_write_error("cannot write", tmp.path, err);
+      }
+      off += w;
+    }
+    copied += static_cast<std::uint64_t>(n);
+  }
+  ::close(in);
+  if (copied != digest.size)
+    throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() + " has " +
+                                             std::to_string(copied) + " bytes, the digest says " +
+                                             std::to_string(digest.size));
+  if (::fsync(tmp.fd) != 0) throw_write_error("cannot sync", tmp.path, errno);
+  if (::close(tmp.fd) != 0) {
+    tmp.fd = -1;
+    throw_write_error("cannot close", tmp.path, errno);
+  }
+  tmp.fd = -1;
+  if (::rename(tmp.path.c_str(), target.c_str()) != 0)
+    throw_write_error("cannot publish", target, errno);
+  tmp.published = true;
+  fsync_dir(dir);
+  return locator;
+}
+
+bool FileLibrarian::contains(const std::string& locator) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(object_path(locator), ec);
+}
+
+std::unique_ptr<std::istream> FileLibrarian::open(const std::string& locator) {
+  auto path = object_path(locator);
+  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!*in) {
+    // Present but unreadable is the archive's condition (permissions, I/O);
+    // absent is the caller's mistake.
+    std::error_code ec;
+    bool exists = std::filesystem::exists(path, ec);
+    throw Error(ErrorCategory::kArchive,
+                "file-librarian: " + locator + (exists ? " cannot be read" : " does not exist"),
+                exists);
+  }
+  return in;
+}
+
+std::optional<std::string> FileLibrarian::public_url(const std::string&) {
+  return std::nullopt;
+}
+
+}  // namespace buildd

@@ -1,0 +1,66 @@
+#include "soci_store.hpp"
+
+namespace buildd::soci_store {
+
+// Append only: a released migration is never edited, a change is a new one.
+// Booleans are INTEGER 0/1, times BIGINT microseconds since the epoch (UTC),
+// so that both engines store the same values.
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1,
+       "tables: processor_family, processor, library_file, distro_arch_release, builder, build, "
+       "build_queue, build_source_file, build_result_file",
+       {
+           "CREATE TABLE processor_family (id @ID@, name TEXT NOT NULL UNIQUE)",
+           "CREATE TABLE processor (id @ID@, family_id BIGINT NOT NULL REFERENCES "
+           "processor_family(id), name TEXT NOT NULL UNIQUE)",
+           "CREATE TABLE library_file (id @ID@, filename TEXT NOT NULL, size BIGINT NOT NULL, "
+           "sha1 TEXT NOT NULL, sha256 TEXT NOT NULL, mime TEXT NOT NULL, locator TEXT NOT NULL, "
+           "created BIGINT NOT NULL)",
+           "CREATE TABLE distro_arch_release (id @ID@, distribution TEXT NOT NULL, "
+           "release_name TEXT NOT NULL, arch_tag TEXT NOT NULL, family_id BIGINT NOT NULL "
+           "REFERENCES processor_family(id), chroot_file_id BIGINT REFERENCES library_file(id), "
+           "official INTEGER NOT NULL DEFAULT 1, UNIQUE (distribution, release_name, arch_tag))",
+           "CREATE TABLE builder (id @ID@, name TEXT NOT NULL UNIQUE, url TEXT NOT NULL, "
+           "processor_id BIGINT NOT NULL REFERENCES processor(id), builderok INTEGER NOT NULL "
+           "DEFAULT 1, failnotes TEXT NOT NULL DEFAULT '', manual INTEGER NOT NULL DEFAULT 0, "
+           "virtualized INTEGER NOT NULL DEFAULT 0, speed_index INTEGER NOT NULL DEFAULT 0, "
+           "failure_count INTEGER NOT NULL DEFAULT 0, clean_status INTEGER NOT NULL DEFAULT 0)",
+           "CREATE TABLE build (id @ID@, source_name TEXT NOT NULL, source_version TEXT NOT NULL, "
+           "distro_arch_release_id BIGINT NOT NULL REFERENCES distro_arch_release(id), "
+           "state INTEGER NOT NULL, created BIGINT NOT NULL, started BIGINT, built BIGINT, "
+           "duration BIGINT, builder_id BIGINT REFERENCES builder(id), buildlog_id BIGINT "
+           "REFERENCES library_file(id), dependencies TEXT NOT NULL DEFAULT '', failure_count "
+           "INTEGER NOT NULL DEFAULT 0, give_back_count INTEGER NOT NULL DEFAULT 0, component "
+           "TEXT NOT NULL, pocket TEXT NOT NULL, urgency TEXT NOT NULL, score INTEGER NOT NULL "
+           "DEFAULT 0, manual_score INTEGER NOT NULL DEFAULT 0)",
+           // distro_arch_release_id is a copy of the build's, so that the
+           // dispatch index below covers the whole candidate query.
+           "CREATE TABLE build_queue (id @ID@, build_id BIGINT NOT NULL UNIQUE REFERENCES "
+           "build(id), distro_arch_release_id BIGINT NOT NULL REFERENCES distro_arch_release(id), "
+           "builder_id BIGINT REFERENCES builder(id), buildstart BIGINT, logtail TEXT NOT NULL "
+           "DEFAULT '', score INTEGER NOT NULL DEFAULT 0, manual INTEGER NOT NULL DEFAULT 0, "
+           "created BIGINT NOT NULL, abort_sent BIGINT)",
+           "CREATE TABLE build_source_file (id @ID@, build_id BIGINT NOT NULL REFERENCES "
+           "build(id), filename TEXT NOT NULL, library_file_id BIGINT NOT NULL REFERENCES "
+           "library_file(id))",
+           "CREATE TABLE build_result_file (id @ID@, build_id BIGINT NOT NULL REFERENCES "
+           "build(id), filename TEXT NOT NULL, library_file_id BIGINT NOT NULL REFERENCES "
+           "library_file(id))",
+       }},
+      {2,
+       "indexes: dispatch order of waiting queue entries, active jobs, builds by state, files",
+       {
+           "CREATE INDEX build_queue_waiting ON build_queue (distro_arch_release_id, score DESC, "
+           "id) WHERE builder_id IS NULL",
+           "CREATE INDEX build_queue_builder ON build_queue (builder_id)",
+           "CREATE INDEX build_state ON build (state, id)",
+           "CREATE INDEX library_file_sha256 ON library_file (sha256)",
+           "CREATE INDEX build_source_file_build ON build_source_file (build_id)",
+           "CREATE INDEX build_result_file_build ON build_result_file (build_id)",
+       }},
+  };
+  return kMigrations;
+}
+
+}  // namespace buildd::soci_store

@@ -1,0 +1,109 @@
+#pragma once
+
+// SociStore: the BuildStore (build_store.hpp) on SOCI 4.0, with SQLite (the
+// embedded default) or PostgreSQL 15.
+//
+// Threading: thread-safe. The store owns a soci::connection_pool of
+// `pool_size` sessions; every method borrows one for its duration, so at most
+// `pool_size` calls run at once and the others wait for a free session.
+// SQLite runs in WAL mode with a busy timeout, and its write transactions
+// start with BEGIN IMMEDIATE so that two writers queue on the busy timeout
+// instead of failing on a lock upgrade.
+//
+// Errors: as build_store.hpp. Database failures are Error(kStore); they are
+// retryable when the database was unreachable, busy or locked, or the
+// transaction lost a serialisation race (nothing was written then). A
+// constraint violation the store did not check first is kConflict.
+//
+// Time: timestamps are BIGINT microseconds since the Unix epoch (UTC) and
+// durations BIGINT microseconds, on both engines.
+
+#include <memory>
+#include <string>
+
+#include "buildd/build_store.hpp"
+
+namespace soci {
+class connection_pool;
+class session;
+}  // namespace soci
+
+namespace buildd::soci_store {
+
+struct SociStoreOptions {
+  std::string backend;     // "sqlite3" or "postgresql"
+  std::string connection;  // a file path (sqlite3) or a libpq connection string
+  int pool_size = 4;
+  int busy_timeout_seconds = 10;
+  bool auto_upgrade = false;  // run upgrade() when opening
+};
+
+enum class Engine { kSqlite, kPostgresql };
+
+class SociStore final : public BuildStore {
+ public:
+  // Opens every session of the pool. Throws Error(kConfig) for an unknown
+  // backend and Error(kStore, retryable) when the database cannot be opened.
+  explicit SociStore(const SociStoreOptions& options);
+  ~SociStore() override;
+
+  int upgrade() override;
+  int schema_version() override;
+  int latest_schema_version() override;
+
+  ProcessorFamily add_processor_family(const std::string& name,
+                                       const std::vector<std::string>& processors) override;
+  std::vector<ProcessorFamily> processor_families() override;
+  std::vector<Processor> processors() override;
+  DistroArchRelease add_distro_arch_release(const NewDistroArchRelease& dar) override;
+  std::vector<DistroArchRelease> distro_arch_releases() override;
+  std::optional<DistroArchRelease> find_distro_arch_release(const std::string& distribution,
+                                                            const std::string& release,
+                                                            const std::string& arch_tag) override;
+  void set_chroot(Id distro_arch_release_id, Id library_file_id) override;
+
+  Builder add_builder(const NewBuilder& builder) override;
+  std::vector<Builder> builders() override;
+  std::optional<Builder> find_builder(const std::string& name) override;
+  void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) override;
+
+  Build add_build(const NewBuild& build) override;
+  std::optional<Build> find_build(Id build_id) override;
+  std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) override;
+  std::vector<BuildFile> source_files(Id build_id) override;
+  std::vector<BuildFile> result_files(Id build_id) override;
+  std::optional<BuildQueueEntry> queue_entry_for_build(Id build_id) override;
+  void retry_build(Id build_id) override;
+  CancelOutcome cancel_build(Id build_id) override;
+
+  std::vector<QueuedBuild> active_jobs() override;
+  std::vector<QueuedBuild> candidates(const std::vector<Id>& distro_arch_release_ids,
+                                      std::size_t limit) override;
+  std::vector<QueuedBuild> waiting(std::size_t limit) override;
+  bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
+  void commit(const CycleChanges& changes) override;
+
+  LibraryFile add_library_file(const LibraryFile& file) override;
+  std::optional<LibraryFile> find_library_file(Id id) override;
+  std::optional<LibraryFile> find_library_file_by_sha256(const std::string& sha256) override;
+
+  Engine engine() const { return engine_; }
+
+ private:
+  template <typename F>
+  auto with_session(const char* what, F&& body);
+
+  Engine engine_;
+  std::unique_ptr<soci::connection_pool> pool_;
+};
+
+// The numbered schema migrations (migrations.cpp). Migration N's statements
+// are written once; "@ID@" becomes the engine's auto-increment primary key.
+struct Migration {
+  int version;
+  const char* description;
+  std::vector<const char*> statements;
+};
+const std::vector<Migration>& migrations();
+
+}  // namespace buildd::soci_store

@@ -1,0 +1,707 @@
+#include "xmlrpc_slave.hpp"
+
+#include <curl/curl.h>
+
+#include <xmlrpc-c/base.h>
+#include <xmlrpc-c/base.hpp>
+#include <xmlrpc-c/client.hpp>
+#include <xmlrpc-c/client_transport.hpp>
+#include <xmlrpc-c/girerr.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+#include "buildd/digest.hpp"
+#include "buildd/error.hpp"
+#include "buildd/logging.hpp"
+
+namespace buildd::xmlrpc_slave {
+
+namespace {
+
+using xmlrpc_c::value;
+using ValueMap = std::map<std::string, value>;
+
+constexpr int kFaultApplicationError = 8002;  // launchpad-buildd: any Python exception
+
+long to_ms(double seconds) {
+  return static_cast<long>(std::ceil(seconds * 1000.0));
+}
+
+// xmlrpc-c's parser refuses documents over a process-wide limit (512 KiB by
+// default). Our own carriage already caps each reply at max_xml_bytes, so the
+// global limit only has to be at least as large; raise it, never lower it (other
+// transports in the process may need more).
+void raise_xml_size_limit(std::uint64_t bytes) {
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto wanted = static_cast<size_t>(bytes) + 1024;
+  if (xmlrpc_limit_get(XMLRPC_XML_SIZE_LIMIT_ID) < wanted) {
+    xmlrpc_limit_set(XMLRPC_XML_SIZE_LIMIT_ID, wanted);
+  }
+}
+
+const char* type_word(const value& v) {
+  switch (v.type()) {
+    case value::TYPE_INT:
+      return "an int";
+    case value::TYPE_BOOLEAN:
+      return "a boolean";
+    case value::TYPE_DOUBLE:
+      return "a double";
+    case value::TYPE_DATETIME:
+      return "a dateTime";
+    case value::TYPE_STRING:
+      return "a string";
+    case value::TYPE_BYTESTRING:
+      return "base64";
+    case value::TYPE_ARRAY:
+      return "an array";
+    case value::TYPE_STRUCT:
+      return "a struct";
+    case value::TYPE_NIL:
+      return "nil";
+    case value::TYPE_I8:
+      return "an i8";
+    default:
+      return "an unknown type";
+  }
+}
+
+BuilderState builder_state_of(const std::string& text) {
+  if (text == "BuilderStatus.IDLE") return BuilderState::kIdle;
+  if (text == "BuilderStatus.BUILDING") return BuilderState::kBuilding;
+  if (text == "BuilderStatus.WAITING") return BuilderState::kWaiting;
+  if (text == "BuilderStatus.ABORTING") return BuilderState::kAborting;
+  if (text == "BuilderStatus.ABORTED") return BuilderState::kAborted;
+  return BuilderState::kUnknown;
+}
+
+BuildResult build_result_of(const std::string& text) {
+  if (text == "BuildStatus.OK") return BuildResult::kOk;
+  if (text == "BuildStatus.PACKAGEFAIL") return BuildResult::kPackageFail;
+  if (text == "BuildStatus.DEPFAIL") return BuildResult::kDepFail;
+  if (text == "BuildStatus.GIVENBACK") return BuildResult::kGivenBack;
+  if (text == "BuildStatus.CHROOTFAIL") return BuildResult::kChrootFail;
+  if (text == "BuildStatus.BUILDERFAIL") return BuildResult::kBuilderFail;
+  if (text == "BuildStatus.ABORTED") return BuildResult::kAborted;
+  return BuildResult::kUnknown;
+}
+
+BuildStartStatus start_status_of(const std::string& text) {
+  if (text == "BuilderStatus.BUILDING") return BuildStartStatus::kBuilding;
+  // The hyphenated spellings are the slave's before 2005-09.
+  if (text == "BuilderStatus.UNKNOWNSUM" || text == "BuilderStatus.UNKNOWN-SUM") {
+    return BuildStartStatus::kUnknownSum;
+  }
+  if (text == "BuilderStatus.UNKNOWNBUILDER" || text == "BuilderStatus.UNKNOWN-BUILDER") {
+    return BuildStartStatus::kUnknownBuilder;
+  }
+  return BuildStartStatus::kOther;
+}
+
+// Shape checks of an untrusted reply. Each failure names builder, method and field.
+class Reply {
+ public:
+  Reply(const std::string& builder, const char* method) : builder_(builder), method_(method) {}
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(ErrorCategory::kProtocol, "builder " + builder_ + ": " + method_ + "(): " + what);
+  }
+  [[noreturn]] void wrong(const std::string& field, const char* expected, const value& v) const {
+    fail("'" + field + "' is not " + expected + " (got " + type_word(v) + ")");
+  }
+
+  std::string string(const value& v, const std::string& field) const {
+    if (v.type() != value::TYPE_STRING) wrong(field, "a string", v);
+    return static_cast<std::string>(xmlrpc_c::value_string(v));
+  }
+  // A string that may also come as nil (allowNone peers); nil reads as "".
+  std::string string_or_nil(const value& v, const std::string& field) const {
+    if (v.type() == value::TYPE_NIL) return {};
+    return string(v, field);
+  }
+  bool boolean(const value& v, const std::string& field) const {
+    if (v.type() != value::TYPE_BOOLEAN) wrong(field, "a boolean", v);
+    return static_cast<bool>(xmlrpc_c::value_boolean(v));
+  }
+  std::vector<value> array(const value& v, const std::string& field) const {
+    if (v.type() != value::TYPE_ARRAY) wrong(field, "an array", v);
+    return xmlrpc_c::value_array(v).vectorValueValue();
+  }
+  ValueMap map(const value& v, const std::string& field) const {
+    if (v.type() != value::TYPE_STRUCT) wrong(field, "a struct", v);
+    return static_cast<ValueMap>(xmlrpc_c::value_struct(v));
+  }
+  // Raw bytes from base64 (modern) or a plain string (pre-v1.0 tails).
+  std::string bytes(const value& v, const std::string& field) const {
+    if (v.type() == value::TYPE_BYTESTRING) {
+      const auto raw = xmlrpc_c::value_bytestring(v).vectorUcharValue();
+      return std::string(raw.begin(), raw.end());
+    }
+    if (v.type() == value::TYPE_STRING) return string(v, field);
+    wrong(field, "base64 or a string", v);
+  }
+  std::map<std::string, std::string> filemap(const value& v, const std::string& field) const {
+    std::map<std::string, std::string> out;
+    for (const auto& [name, sha1_value] : map(v, field)) {
+      const std::string sha1 = string(sha1_value, field + "[" + name + "]");
+      if (!is_sha1_hex(sha1)) fail("'" + field + "[" + name + "]' is not a sha1");
+      out.emplace(name, sha1);
+    }
+    return out;
+  }
+
+ private:
+  const std::string& builder_;
+  const char* method_;
+};
+
+// The XML carriage under xmlrpc_c::client_xml: one libcurl easy handle, reused
+// for every call of one Slave so the builder's connection is kept alive.
+class CurlCarriage : public xmlrpc_c::clientXmlTransport {
+ public:
+  CurlCarriage(const Options& options, std::string url) : options_(options), url_(std::move(url)) {
+    handle_ = curl_easy_init();
+    if (handle_ == nullptr) throw Error(ErrorCategory::kInternal, "curl_easy_init failed");
+  }
+  ~CurlCarriage() override { curl_easy_cleanup(handle_); }
+  CurlCarriage(const CurlCarriage&) = delete;
+  CurlCarriage& operator=(const CurlCarriage&) = delete;
+
+  CURL* handle() { return handle_; }
+  void set_deadline(double seconds) { deadline_ = seconds; }
+  const std::string& url() const { return url_; }
+
+  // Options common to RPC and downloads: timeouts, TLS, no signals (threads),
+  // http(s) only, no redirects.
+  void prepare(const std::string& url, double total_seconds) {
+    curl_easy_reset(handle_);  // keeps the connection cache
+    curl_easy_setopt(handle_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(handle_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle_, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(handle_, CURLOPT_CONNECTTIMEOUT_MS, to_ms(options_.connect_timeout));
+    curl_easy_setopt(handle_, CURLOPT_TIMEOUT_MS, to_ms(total_seconds));
+    curl_easy_setopt(handle_, CURLOPT_ERRORBUFFER, error_buffer_);
+    curl_easy_setopt(handle_, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
+    curl_easy_setopt(handle_, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
+    if (!options_.ca_file.empty())
+      curl_easy_setopt(handle_, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (!options_.client_cert.empty()) {
+      curl_easy_setopt(handle_, CURLOPT_SSLCERT, options_.client_cert.c_str());
+    }
+    if (!options_.client_key.empty()) {
+      curl_easy_setopt(handle_, CURLOPT_SSLKEY, options_.client_key.c_str());
+    }
+    error_buffer_[0] = '\0';
+  }
+
+  // Throws kTransport (retryable) for a failed transfer; `limit_hit` turns the
+  // write abort into the caller's own error.
+  void check(CURLcode code, const std::string& what, double seconds) {
+    if (code == CURLE_OK) return;
+    std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(code);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      detail = "timed out after " + std::to_string(seconds) + " s (" + detail + ")";
+    }
+    throw Error(ErrorCategory::kTransport, what + ": " + detail, true);
+  }
+
+  long http_status() {
+    long status = 0;
+    curl_easy_getinfo(handle_, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+  }
+
+  // client_xml rewraps whatever the carriage throws; our own Error is parked
+  // here and a girerr::error carries the failure through the library.
+  std::optional<Error> take_pending() {
+    std::optional<Error> out;
+    out.swap(pending_);
+    return out;
+  }
+
+  void call(xmlrpc_c::carriageParm* parm, const std::string& call_xml,
+            std::string* response_xml) override {
+    pending_.reset();
+    try {
+      post(parm, call_xml, response_xml);
+    } catch (const Error& error) {
+      pending_ = error;
+      throw girerr::error(error.message());
+    }
+  }
+
+  void post(xmlrpc_c::carriageParm* /*unused*/, const std::string& call_xml,
+            std::string* response_xml) {
+    struct Sink {
+      std::string* out;
+      std::uint64_t cap;
+      bool over = false;
+    } sink{response_xml, options_.max_xml_bytes};
+    response_xml->clear();
+    prepare(url_, deadline_);
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: text/xml");
+    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(handle_, CURLOPT_POST, 1L);
+    curl_easy_setopt(handle_, CURLOPT_POSTFIELDS, call_xml.data());
+    curl_easy_setopt(handle_, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(call_xml.size()));
+    curl_easy_setopt(handle_, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(
+        handle_, CURLOPT_WRITEFUNCTION,
+        +[](char* data, size_t size, size_t count, void* user) -> size_t {
+          auto* s = static_cast<Sink*>(user);
+          const size_t n = size * count;
+          if (s->out->size() + n > s->cap) {
+            s->over = true;
+            return 0;  // aborts the transfer
+          }
+          s->out->append(data, n);
+          return n;
+        });
+    const CURLcode code = curl_easy_perform(handle_);
+    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, nullptr);
+    curl_slist_free_all(headers);
+    if (sink.over) {
+      throw Error(ErrorCategory::kProtocol,
+                  "reply larger than max_xml_bytes (" + std::to_string(sink.cap) + ")");
+    }
+    check(code, "POST " + url_, deadline_);
+    const long status = http_status();
+    if (status != 200) {
+      throw Error(ErrorCategory::kTransport, "POST " + url_ + ": HTTP " + std::to_string(status),
+                  true);
+    }
+  }
+
+ private:
+  const Options& options_;
+  std::string url_;
+  CURL* handle_ = nullptr;
+  double deadline_ = 30;
+  std::optional<Error> pending_;
+  char error_buffer_[CURL_ERROR_SIZE] = {};
+};
+
+// client_xml wants a carriage parameter; ours carries nothing (the carriage
+// knows its URL), and the library's own ones have protected destructors.
+class NoCarriageParm : public xmlrpc_c::carriageParm {
+ public:
+  NoCarriageParm() = default;
+  ~NoCarriageParm() override = default;
+};
+
+class XmlRpcSlave : public Slave {
+ public:
+  XmlRpcSlave(const Builder& builder, const Options& options)
+      : name_(builder.name.empty() ? builder.url : builder.name),
+        base_url_(builder.url),
+        options_(options),
+        carriage_(options_, join_url(builder.url, "rpc")),
+        client_(&carriage_) {}
+
+  const std::string& builder_name() const override { return name_; }
+
+  std::vector<std::string> echo(const std::vector<std::string>& args) override {
+    xmlrpc_c::paramList params;
+    for (const auto& arg : args) params.add(xmlrpc_c::value_string(arg));
+    const value result = call("echo", params, options_.call_timeout);
+    const Reply reply(name_, "echo");
+    std::vector<std::string> out;
+    const auto items = reply.array(result, "result");
+    for (size_t i = 0; i < items.size(); ++i) {
+      out.push_back(reply.string(items[i], "result[" + std::to_string(i) + "]"));
+    }
+    return out;
+  }
+
+  SlaveInfo info() override {
+    const value result = call("info", xmlrpc_c::paramList(), options_.call_timeout);
+    const Reply reply(name_, "info");
+    const auto items = reply.array(result, "result");
+    if (items.size() != 3) {
+      reply.fail("expected 3 elements, got " + std::to_string(items.size()));
+    }
+    SlaveInfo info;
+    info.protocol_version = reply.string(items[0], "protocol_version");
+    info.arch_tag = reply.string(items[1], "arch_tag");
+    const auto types = reply.array(items[2], "builder_types");
+    for (size_t i = 0; i < types.size(); ++i) {
+      info.builder_types.push_back(
+          reply.string(types[i], "builder_types[" + std::to_string(i) + "]"));
+    }
+    return info;
+  }
+
+  SlaveStatus status() override {
+    const value result = call("status", xmlrpc_c::paramList(), options_.call_timeout);
+    const Reply reply(name_, "status");
+    SlaveStatus status;
+    if (result.type() == value::TYPE_STRUCT) {
+      parse_modern(reply, reply.map(result, "result"), status);
+    } else if (result.type() == value::TYPE_ARRAY) {
+      parse_legacy(reply, reply.array(result, "result"), status);
+    } else {
+      reply.wrong("result", "a struct or an array", result);
+    }
+    cap_logtail(status.logtail);
+    return status;
+  }
+
+  EnsurePresentResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
+                                     const std::string& username,
+                                     const std::string& password) override {
+    const value url_value =
+        url ? value(xmlrpc_c::value_string(*url)) : value(xmlrpc_c::value_nil());
+    value result;
+    if (!legacy_ensurepresent_) {
+      xmlrpc_c::paramList params;
+      params.add(xmlrpc_c::value_string(sha1));
+      params.add(url_value);
+      params.add(xmlrpc_c::value_string(username));
+      params.add(xmlrpc_c::value_string(password));
+      try {
+        result = call("ensurepresent", params, options_.ensurepresent_timeout);
+      } catch (const Error& error) {
+        if (error.category() != ErrorCategory::kFault ||
+            error.fault_code() != kFaultApplicationError) {
+          throw;
+        }
+        // A 2005 slave takes (sha1, url) only and faults on 4 args. A modern one
+        // faults for other reasons too; then the 2-arg retry faults as well and we
+        // report the original fault.
+        try {
+          result =
+              call("ensurepresent", legacy_params(sha1, url_value), options_.ensurepresent_timeout);
+        } catch (const Error& retry_error) {
+          if (retry_error.category() == ErrorCategory::kFault) throw error;
+          throw;
+        }
+        legacy_ensurepresent_ = true;
+        logger("transport")
+            ->info("builder {}: ensurepresent takes 2 arguments (2005 slave)", name_);
+      }
+    } else {
+      result =
+          call("ensurepresent", legacy_params(sha1, url_value), options_.ensurepresent_timeout);
+    }
+    const Reply reply(name_, "ensurepresent");
+    EnsurePresentResult out;
+    if (result.type() == value::TYPE_BOOLEAN) {  // 2005: a bare bool
+      out.present = reply.boolean(result, "result");
+      return out;
+    }
+    const auto items = reply.array(result, "result");
+    if (items.size() != 2) reply.fail("expected 2 elements, got " + std::to_string(items.size()));
+    out.present = reply.boolean(items[0], "present");
+    out.info = reply.string_or_nil(items[1], "info");
+    return out;
+  }
+
+  BuildStartResult build(const std::string& build_id, const std::string& builder_type,
+                         const std::string& chroot_sha1,
+                         const std::map<std::string, std::string>& filemap,
+                         const BuildArgs& args) override {
+    std::map<std::string, value> files;
+    for (const auto& [name, sha1] : filemap) files.emplace(name, xmlrpc_c::value_string(sha1));
+    std::map<std::string, value> extra;
+    for (const auto& [key, arg] : args) {
+      if (const auto* text = std::get_if<std::string>(&arg)) {
+        extra.emplace(key, xmlrpc_c::value_string(*text));
+      } else {
+        extra.emplace(key, xmlrpc_c::value_boolean(std::get<bool>(arg)));
+      }
+    }
+    xmlrpc_c::paramList params;
+    params.add(xmlrpc_c::value_string(build_id));
+    params.add(xmlrpc_c::value_string(builder_type));
+    params.add(xmlrpc_c::value_string(chroot_sha1));
+    params.add(xmlrpc_c::value_struct(files));
+    params.add(xmlrpc_c::value_struct(extra));
+    const value result = call("build", params, options_.call_timeout);
+    const Reply reply(name_, "build");
+    BuildStartResult out;
+    if (result.type() == value::TYPE_STRING) {  // 2005: a bare state string
+      out.status_text = reply.string(result, "result");
+    } else {
+      const auto items = reply.array(result, "result");
+      if (items.size() != 2) reply.fail("expected 2 elements, got " + std::to_string(items.size()));
+      out.status_text = reply.string(items[0], "status");
+      out.info = reply.string_or_nil(items[1], "info");
+    }
+    out.status = start_status_of(out.status_text);
+    return out;
+  }
+
+  std::string abort() override { return simple_call("abort"); }
+  std::string clean() override { return simple_call("clean"); }
+
+  FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
+                         std::uint64_t max_bytes) override {
+    const bool by_sha1 = is_sha1_hex(name);
+    if (!by_sha1 && name != "buildlog") {
+      throw Error(ErrorCategory::kProtocol, "builder " + name_ + ": fetch_file(): '" + name +
+                                                "' is not a sha1 or 'buildlog'");
+    }
+    const std::string url = join_url(base_url_, "filecache/" + name);
+    const std::string what = "builder " + name_ + ": GET " + url;
+    std::FILE* file = std::fopen(destination.c_str(), "wb");
+    if (file == nullptr) {
+      throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string() + ": " +
+                                                std::system_category().message(errno));
+    }
+    struct Sink {
+      Sink(std::FILE* f, std::uint64_t c) : file(f), cap(c) {}
+      std::FILE* file;
+      Hasher hasher{DigestAlgorithm::kSha1};
+      std::uint64_t size = 0;
+      std::uint64_t cap;
+      bool over = false;
+      bool write_failed = false;
+    } sink(file, max_bytes);
+    const auto discard = [&]() {
+      std::fclose(file);
+      std::error_code ignored;
+      std::filesystem::remove(destination, ignored);
+    };
+    try {
+      carriage_.prepare(url, options_.download_timeout);
+      CURL* handle = carriage_.handle();
+      curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+      curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
+      curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
+      curl_easy_setopt(
+          handle, CURLOPT_WRITEFUNCTION,
+          +[](char* data, size_t size, size_t count, void* user) -> size_t {
+            auto* s = static_cast<Sink*>(user);
+            const size_t n = size * count;
+            if (s->size + n > s->cap) {
+              s->over = true;
+              return 0;
+            }
+            if (std::fwrite(data, 1, n, s->file) != n) {
+              s->write_failed = true;
+              return 0;
+            }
+            s->hasher.update(data, n);
+            s->size += n;
+            return n;
+          });
+      const CURLcode code = curl_easy_perform(handle);
+      if (sink.over) {
+        throw Error(ErrorCategory::kProtocol,
+                    what + ": more than " + std::to_string(max_bytes) + " bytes");
+      }
+      if (sink.write_failed) {
+        throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
+      }
+      carriage_.check(code, what, options_.download_timeout);
+      if (std::fflush(file) != 0) {
+        throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
+      }
+    } catch (...) {
+      discard();
+      throw;
+    }
+    FetchedFile out;
+    out.size = sink.size;
+    out.sha1 = sink.hasher.hex_digest();
+    if (std::fclose(file) != 0) {
+      std::error_code ignored;
+      std::filesystem::remove(destination, ignored);
+      throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
+    }
+    if (by_sha1 && out.sha1 != name) {
+      std::error_code ignored;
+      std::filesystem::remove(destination, ignored);
+      throw Error(ErrorCategory::kProtocol, what + ": content has SHA-1 " + out.sha1);
+    }
+    return out;
+  }
+
+ private:
+  static xmlrpc_c::paramList legacy_params(const std::string& sha1, const value& url_value) {
+    xmlrpc_c::paramList params;
+    params.add(xmlrpc_c::value_string(sha1));
+    params.add(url_value);
+    return params;
+  }
+
+  std::string simple_call(const char* method) {
+    const value result = call(method, xmlrpc_c::paramList(), options_.call_timeout);
+    return Reply(name_, method).string(result, "result");
+  }
+
+  // One RPC. Converts every failure into buildd::Error naming the builder and
+  // method; the parameters are never part of a message (they may hold credentials).
+  value call(const std::string& method, const xmlrpc_c::paramList& params, double deadline) {
+    const std::string where = "builder " + name_ + ": " + method + "()";
+    xmlrpc_c::rpcOutcome outcome;
+    carriage_.set_deadline(deadline);
+    try {
+      client_.call(&parm_, method, params, &outcome);
+    } catch (Error& error) {
+      error.add_context(where);
+      throw;
+    } catch (const std::exception& error) {
+      if (auto pending = carriage_.take_pending()) {
+        pending->add_context(where);
+        throw *pending;
+      }
+      // Anything else comes from xmlrpc-c's parser: the reply is not XML-RPC.
+      throw Error(ErrorCategory::kProtocol, where + ": " + error.what());
+    }
+    try {
+      if (!outcome.succeeded()) {
+        const xmlrpc_c::fault fault = outcome.getFault();
+        throw Error(ErrorCategory::kFault, where + ": Fault " + std::to_string(fault.getCode()) +
+                                               ": " + fault.getDescription())
+            .with_fault_code(fault.getCode());
+      }
+      return outcome.getResult();
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& error) {
+      throw Error(ErrorCategory::kProtocol, where + ": " + error.what());
+    }
+  }
+
+  void cap_logtail(std::string& tail) const {
+    if (tail.size() > options_.max_logtail_bytes) {
+      tail.erase(0, tail.size() - options_.max_logtail_bytes);
+    }
+  }
+
+  void parse_modern(const Reply& reply, const ValueMap& fields, SlaveStatus& status) const {
+    const auto get = [&](const char* key) -> const value* {
+      const auto it = fields.find(key);
+      return it == fields.end() ? nullptr : &it->second;
+    };
+    const value* state = get("builder_status");
+    if (state == nullptr) reply.fail("'builder_status' is missing");
+    status.state_text = reply.string(*state, "builder_status");
+    status.state = builder_state_of(status.state_text);
+    const bool needs_id = status.state == BuilderState::kBuilding ||
+                          status.state == BuilderState::kWaiting ||
+                          status.state == BuilderState::kAborting;
+    if (const value* id = get("build_id")) {
+      status.build_id = reply.string(*id, "build_id");
+    } else if (needs_id) {
+      reply.fail("'build_id' is missing");
+    }
+    if (status.state == BuilderState::kBuilding) {
+      if (const value* tail = get("logtail")) status.logtail = reply.bytes(*tail, "logtail");
+    }
+    if (status.state == BuilderState::kWaiting) {
+      const value* result = get("build_status");
+      if (result == nullptr) reply.fail("'build_status' is missing");
+      status.result_text = reply.string(*result, "build_status");
+      status.result = build_result_of(status.result_text);
+      if (const value* files = get("filemap")) status.filemap = reply.filemap(*files, "filemap");
+      if (const value* deps = get("dependencies")) {
+        status.dependencies = reply.string_or_nil(*deps, "dependencies");
+      }
+    }
+    if (const value* version = get("builder_version")) {
+      status.builder_version = reply.string(*version, "builder_version");
+    }
+  }
+
+  void parse_legacy(const Reply& reply, const std::vector<value>& items,
+                    SlaveStatus& status) const {
+    status.legacy_array = true;
+    if (items.empty()) reply.fail("empty array");
+    status.state_text = reply.string(items[0], "result[0]");
+    status.state = builder_state_of(status.state_text);
+    const auto need = [&](size_t count) {
+      if (items.size() < count) {
+        reply.fail(status.state_text + " needs " + std::to_string(count) + " elements, got " +
+                   std::to_string(items.size()));
+      }
+    };
+    switch (status.state) {
+      case BuilderState::kIdle:  // ('BuilderStatus.IDLE', '') or the 1-tuple
+        break;
+      case BuilderState::kBuilding:
+        need(2);
+        status.build_id = reply.string(items[1], "build_id");
+        if (items.size() > 2) status.logtail = reply.bytes(items[2], "logtail");
+        break;
+      case BuilderState::kWaiting:
+        need(3);
+        status.result_text = reply.string(items[1], "build_status");
+        status.result = build_result_of(status.result_text);
+        status.build_id = reply.string(items[2], "build_id");
+        if (items.size() > 3) status.filemap = reply.filemap(items[3], "filemap");
+        if (items.size() > 4) status.dependencies = reply.string_or_nil(items[4], "dependencies");
+        break;
+      case BuilderState::kAborting:
+      case BuilderState::kAborted:
+        need(2);
+        status.build_id = reply.string(items[1], "build_id");
+        break;
+      case BuilderState::kUnknown:
+        break;
+    }
+  }
+
+  std::string name_;
+  std::string base_url_;
+  Options options_;
+  CurlCarriage carriage_;
+  xmlrpc_c::client_xml client_;
+  NoCarriageParm parm_;
+  bool legacy_ensurepresent_ = false;
+};
+
+}  // namespace
+
+std::string join_url(const std::string& base, const std::string& rest) {
+  if (!base.empty() && base.back() == '/') return base + rest;
+  return base + "/" + rest;
+}
+
+Options options_from_config(const PluginConfig& config) {
+  Options o;
+  o.connect_timeout = config.get_seconds_or("connect_timeout", o.connect_timeout);
+  o.call_timeout = config.get_seconds_or("call_timeout", o.call_timeout);
+  o.ensurepresent_timeout = config.get_seconds_or("ensurepresent_timeout", 5 * o.call_timeout);
+  o.download_timeout = config.get_seconds_or("download_timeout", o.download_timeout);
+  for (const auto& [key, seconds] : {std::pair{"connect_timeout", o.connect_timeout},
+                                     {"call_timeout", o.call_timeout},
+                                     {"ensurepresent_timeout", o.ensurepresent_timeout},
+                                     {"download_timeout", o.download_timeout}}) {
+    if (!(seconds > 0)) {
+      throw Error(ErrorCategory::kConfig,
+                  config.origin() + ": " + key + " must be a positive number of seconds");
+    }
+  }
+  const auto positive = [&](const char* key, std::uint64_t fallback) -> std::uint64_t {
+    const std::int64_t v = config.get_int_or(key, static_cast<std::int64_t>(fallback));
+    if (v <= 0) throw Error(ErrorCategory::kConfig, config.origin() + ": " + key + " must be > 0");
+    return static_cast<std::uint64_t>(v);
+  };
+  o.max_xml_bytes = positive("max_xml_bytes", o.max_xml_bytes);
+  o.max_logtail_bytes = positive("max_logtail_bytes", o.max_logtail_bytes);
+  if (config.has("ca_file")) o.ca_file = config.get_path("ca_file").string();
+  if (config.has("client_cert")) o.client_cert = config.get_path("client_cert").string();
+  if (config.has("client_key")) o.client_key = config.get_path("client_key").string();
+  o.tls_verify = config.get_bool_or("tls_verify", o.tls_verify);
+  return o;
+}
+
+XmlRpcSlaveTransport::XmlRpcSlaveTransport(Options options) : options_(std::move(options)) {
+  raise_xml_size_limit(options_.max_xml_bytes);
+}
+
+std::unique_ptr<Slave> XmlRpcSlaveTransport::connect(const Builder& builder) {
+  return std::make_unique<XmlRpcSlave>(builder, options_);
+}
+
+}  // namespace buildd::xmlrpc_slave

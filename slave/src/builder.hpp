@@ -1,0 +1,139 @@
+#pragma once
+
+// One simulated launchpad-buildd builder: its state machine (protocol.md §4),
+// its file cache and its fake build, which writes an sbuild-like log over a
+// scripted duration and produces result files.
+//
+// Threading: every public method may be called from any HTTP worker thread;
+// one mutex guards the state. A build runs on the builder's own thread,
+// started by build() and joined by the next build(), by shutdown() or by the
+// destructor.
+// Errors: a call the real slave refuses because of its state or its
+// arguments throws SlaveRefusal (the RPC layer turns it into Fault 8002
+// "error"). Cache I/O failures throw std::runtime_error (also 8002).
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace buildd::slave {
+
+enum class Protocol { kModern, k2005 };
+
+enum class BuilderState { kIdle, kBuilding, kWaiting, kAborting, kAborted };
+
+enum class BuildResult { kOk, kPackageFail, kDepFail, kGivenBack, kChrootFail, kBuilderFail, kAborted };
+
+// "BuilderStatus.IDLE", "BuildStatus.OK", …: the exact wire strings.
+std::string wire_name(BuilderState state);
+std::string wire_name(BuildResult result);
+// Parses "OK", "packagefail", "DEPFAIL", "depwait", …; nullopt when unknown.
+std::optional<BuildResult> parse_build_result(const std::string& text);
+
+class SlaveRefusal : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StatusSnapshot {
+  BuilderState state = BuilderState::kIdle;
+  BuildResult result = BuildResult::kOk;
+  std::string build_id;
+  std::string logtail;  // last <= 2048 bytes of the log; only filled while BUILDING
+  std::map<std::string, std::string> filemap;
+  std::string dependencies;
+};
+
+struct EnsureResult {
+  bool present = false;
+  std::string info;
+};
+
+struct BuildReply {
+  std::string status;  // "BuilderStatus.BUILDING", "…UNKNOWNBUILDER", "…UNKNOWNSUM"
+  std::string info;    // build id, or the reason
+};
+
+// The build arguments the binarypackage manager looks at.
+struct BuildArgs {
+  std::set<std::string> keys;                  // every key present
+  std::map<std::string, std::string> strings;  // the string-valued ones
+};
+
+struct BuilderOptions {
+  std::filesystem::path cache_dir;
+  std::string arch = "amd64";
+  Protocol protocol = Protocol::kModern;
+  // How long the process scan and cleanup take after abort().
+  std::chrono::milliseconds abort_delay{200};
+};
+
+class Builder {
+ public:
+  static constexpr std::size_t kLogtailBytes = 2048;
+
+  explicit Builder(BuilderOptions options);
+  ~Builder();
+  Builder(const Builder&) = delete;
+  Builder& operator=(const Builder&) = delete;
+
+  const BuilderOptions& options() const { return options_; }
+  std::vector<std::string> builder_types() const;
+
+  StatusSnapshot status() const;
+  // url nullopt means "only check". Blocks while it downloads.
+  EnsureResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
+                              const std::string& username, const std::string& password);
+  BuildReply build(const std::string& build_id, const std::string& builder_type,
+                   const std::string& chroot_sha1, const std::map<std::string, std::string>& filemap,
+                   const BuildArgs& args);
+  std::string abort();
+  std::string clean();
+
+  // Puts the builder straight into a state, as if a build had got there
+  // (the seed's mock builders). BUILDING never finishes by itself; ABORTING
+  // never ends. WAITING/OK gets one small result file and a log.
+  void start_in_state(BuilderState state, BuildResult result, const std::string& build_id);
+
+  // The file behind /filecache/<name>: a sha1 or "buildlog".
+  std::optional<std::filesystem::path> cache_file(const std::string& name) const;
+  std::filesystem::path log_path() const { return options_.cache_dir / "buildlog"; }
+
+  // Stops a running build thread (used at exit).
+  void shutdown();
+
+ private:
+  struct Plan;
+  void run_build(Plan plan);
+  // Waits up to `d`; true when the build must stop (abort or shutdown).
+  bool wait_interrupted(std::chrono::duration<double> d);
+  void finish_aborted(const Plan& plan);
+  void append_log(const std::string& text);
+  std::string store_in_cache(const std::string& content);
+  bool in_cache(const std::string& sha1) const;
+  void join_worker();
+
+  BuilderOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  BuilderState state_ = BuilderState::kIdle;
+  BuildResult result_ = BuildResult::kOk;
+  std::string build_id_;
+  std::map<std::string, std::string> result_files_;
+  std::string dependencies_;
+  bool abort_requested_ = false;
+  bool stopping_ = false;
+  std::mutex log_mu_;
+  std::mutex worker_mu_;  // serialises build() and start_in_state() around worker_
+  std::thread worker_;
+};
+
+}  // namespace buildd::slave

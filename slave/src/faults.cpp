@@ -1,0 +1,68 @@
+#include "faults.hpp"
+
+#include <stdexcept>
+
+namespace buildd::slave {
+
+FaultSpec parse_fault_spec(const std::string& text) {
+  FaultSpec spec;
+  std::string rest = text;
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    try {
+      spec.builder = std::stoi(rest.substr(at + 1));
+    } catch (const std::exception&) {
+      throw std::invalid_argument("bad builder index in --fault " + text);
+    }
+    rest = rest.substr(0, at);
+  }
+  if (auto colon = rest.find(':'); colon != std::string::npos) {
+    spec.arg = rest.substr(colon + 1);
+    rest = rest.substr(0, colon);
+  }
+  spec.kind = rest;
+  static const std::set<std::string> kKinds = {"hang",           "slow",      "reset",
+                                               "garbage",        "fault",     "oversized-tail",
+                                               "bad-sha1",       "hostile-filemap", "huge-xml"};
+  if (!kKinds.count(spec.kind)) throw std::invalid_argument("unknown fault kind: " + spec.kind);
+  if (spec.kind == "slow") {
+    try {
+      std::size_t used = 0;
+      long ms = std::stol(spec.arg, &used);
+      if (used != spec.arg.size() || ms < 0) throw std::invalid_argument(spec.arg);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("--fault slow needs milliseconds, e.g. slow:250");
+    }
+  }
+  return spec;
+}
+
+BuilderFaults faults_for_builder(const std::vector<FaultSpec>& specs, int builder) {
+  BuilderFaults faults;
+  for (const auto& spec : specs) {
+    if (spec.builder && *spec.builder != builder) continue;
+    const std::string method = spec.arg.empty() ? "*" : spec.arg;
+    if (spec.kind == "hang") {
+      faults.hang.insert(spec.arg.empty() ? "status" : spec.arg);
+    } else if (spec.kind == "reset") {
+      faults.reset.insert(method);
+    } else if (spec.kind == "garbage") {
+      faults.garbage.insert(method);
+    } else if (spec.kind == "fault") {
+      faults.fault.insert(method);
+    } else if (spec.kind == "slow") {
+      faults.slow = std::chrono::milliseconds(std::stol(spec.arg));
+    } else if (spec.kind == "oversized-tail") {
+      faults.oversized_tail = true;
+    } else if (spec.kind == "bad-sha1") {
+      faults.bad_sha1 = true;
+    } else if (spec.kind == "hostile-filemap") {
+      faults.hostile_filemap = true;
+      faults.hostile_filemap_nul = faults.hostile_filemap_nul || spec.arg == "nul";
+    } else if (spec.kind == "huge-xml") {
+      faults.huge_xml = true;
+    }
+  }
+  return faults;
+}
+
+}  // namespace buildd::slave

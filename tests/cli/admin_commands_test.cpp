@@ -1,0 +1,232 @@
+// The admin commands of the real buildd-master binary, against a SQLite store
+// and the file librarian in a temp dir.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "buildd/compression.hpp"
+#include "support/test_support.hpp"
+
+namespace buildd {
+namespace {
+
+using nlohmann::json;
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+class AdminCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::write_file(dir_ / "master.yaml",
+                     "master:\n  work_dir: " + (dir_ / "work").string() +
+                         "\nstore:\n  plugin: soci-store\n  config:\n    backend: sqlite3\n"
+                         "    connection: " +
+                         (dir_ / "db.sqlite").string() +
+                         "\narchive:\n  plugin: file-librarian\n  config:\n    root: " +
+                         (dir_ / "archive").string() + "\n");
+    std::filesystem::create_directories(dir_ / "work");
+    test::write_file(dir_ / "foo_1.0-1.dsc", "Source: foo\nVersion: 1.0-1\n");
+    test::write_file(dir_ / "foo_1.0.orig.tar.gz", "not really a tarball");
+    test::write_file(dir_ / "chroot-warty-i386.tar.bz2", "chroot bytes");
+  }
+
+  Result run(const std::vector<std::string>& args) {
+    std::string command = quote(test::executable("buildd-master").string()) + " --config " +
+                          quote((dir_ / "master.yaml").string());
+    for (const auto& a : args) command += " " + quote(a);
+    command += " >" + quote((dir_ / "out").string()) + " 2>" + quote((dir_ / "err").string());
+    int status = std::system(command.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = test::read_file(dir_ / "out");
+    r.err = test::read_file(dir_ / "err");
+    return r;
+  }
+  Result ok(const std::vector<std::string>& args) {
+    Result r = run(args);
+    EXPECT_EQ(r.code, 0) << args[0] << " " << (args.size() > 1 ? args[1] : "") << ": " << r.err;
+    return r;
+  }
+  json ok_json(std::vector<std::string> args) {
+    args.push_back("--format");
+    args.push_back("json");
+    return json::parse(ok(args).out);
+  }
+  // Bad input: exit code 2, a message naming the problem.
+  void bad(const std::vector<std::string>& args, const std::string& message) {
+    Result r = run(args);
+    EXPECT_EQ(r.code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << "stderr: " << r.err;
+  }
+
+  void seed() {
+    ok({"db", "upgrade"});
+    ok({"family", "add", "x86", "--processors", "386,amd64"});
+    ok({"archrelease", "add", "ubuntu/warty/i386", "--family", "x86", "--chroot",
+        (dir_ / "chroot-warty-i386.tar.bz2").string()});
+    ok({"builder", "add", "bob", "http://127.0.0.1:8221/", "--processor", "386"});
+  }
+  std::string add_build(const std::string& source, const std::string& score) {
+    Result r = ok({"build", "add", source, "1.0-1", "--archrelease", "ubuntu/warty/i386", "--file",
+                   (dir_ / "foo_1.0-1.dsc").string(), (dir_ / "foo_1.0.orig.tar.gz").string(),
+                   "--score", score});
+    std::string id = r.out.substr(0, r.out.find('\n'));
+    return id;
+  }
+
+  test::TempDir dir_;
+};
+
+TEST_F(AdminCli, DbUpgradeAppliesThenNothing) {
+  Result first = ok({"db", "upgrade"});
+  EXPECT_NE(first.out.find("applied migration 1"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("to 2"), std::string::npos) << first.out;
+  Result second = ok({"db", "upgrade"});
+  EXPECT_NE(second.out.find("up to date (version 2)"), std::string::npos) << second.out;
+}
+
+TEST_F(AdminCli, FamilyArchReleaseAndTheirErrors) {
+  seed();
+  auto dars = ok_json({"archrelease", "list"});
+  ASSERT_EQ(dars.size(), 1u);
+  EXPECT_EQ(dars[0]["name"], "ubuntu/warty/i386");
+  EXPECT_EQ(dars[0]["family"], "x86");
+  EXPECT_EQ(dars[0]["chroot"]["filename"], "chroot-warty-i386.tar.bz2");
+  Result text = ok({"archrelease", "list"});
+  EXPECT_NE(text.out.find("ubuntu/warty/i386"), std::string::npos);
+  EXPECT_NE(text.out.find("ARCHRELEASE"), std::string::npos);
+
+  bad({"family", "add", "x86", "--processors", "ppc"}, "already exists");
+  bad({"family", "add", "arm", "--processors", "386"}, "processor 386 already exists");
+  bad({"archrelease", "add", "ubuntu/hoary/i386", "--family", "vax"}, "unknown processor family");
+  bad({"archrelease", "add", "ubuntu/warty/i386", "--family", "x86"}, "already exists");
+  bad({"archrelease", "add", "ubuntu/warty", "--family", "x86"}, "DISTRO/RELEASE/ARCH");
+  bad({"archrelease", "add", "ubuntu//i386", "--family", "x86"}, "DISTRO/RELEASE/ARCH");
+  bad({"archrelease", "add", "ubuntu/hoary/i386", "--family", "x86", "--chroot",
+       (dir_ / "missing.tar").string()},
+      "no such file");
+  EXPECT_EQ(ok_json({"archrelease", "list"}).size(), 1u);  // nothing written
+
+  ok({"archrelease", "add", "ubuntu/hoary/i386", "--family", "x86"});
+  EXPECT_TRUE(ok_json({"archrelease", "list"})[1]["chroot"].is_null());
+  ok({"archrelease", "set-chroot", "ubuntu/hoary/i386",
+      (dir_ / "chroot-warty-i386.tar.bz2").string()});
+  EXPECT_EQ(ok_json({"archrelease", "list"})[1]["chroot"]["filename"],
+            "chroot-warty-i386.tar.bz2");
+  bad({"archrelease", "set-chroot", "ubuntu/breezy/i386",
+       (dir_ / "chroot-warty-i386.tar.bz2").string()},
+      "no arch release ubuntu/breezy/i386");
+}
+
+TEST_F(AdminCli, Builders) {
+  seed();
+  ok({"builder", "add", "frog", "http://127.0.0.1:9/", "--processor", "amd64", "--manual",
+      "--virtualized"});
+  auto list = ok_json({"builder", "list"});
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "bob");
+  EXPECT_EQ(list[0]["processor"], "386");
+  EXPECT_EQ(list[0]["family"], "x86");
+  EXPECT_EQ(list[0]["builderok"], true);
+  EXPECT_EQ(list[1]["manual"], true);
+  EXPECT_EQ(list[1]["virtualized"], true);
+  EXPECT_NE(ok({"builder", "list"}).out.find("frog"), std::string::npos);
+
+  ok({"builder", "disable", "bob", "--reason", "disk full"});
+  auto bob = ok_json({"builder", "show", "bob"});
+  EXPECT_EQ(bob["builderok"], false);
+  EXPECT_EQ(bob["failnotes"], "disk full");
+  EXPECT_NE(ok({"builder", "show", "bob"}).out.find("disk full"), std::string::npos);
+  ok({"builder", "enable", "bob"});
+  EXPECT_EQ(ok_json({"builder", "show", "bob"})["builderok"], true);
+
+  bad({"builder", "add", "bob", "http://127.0.0.1:1/", "--processor", "386"}, "already exists");
+  bad({"builder", "add", "newt", "http://127.0.0.1:1/", "--processor", "vax"},
+      "unknown processor vax");
+  bad({"builder", "add", "newt", "not-a-url", "--processor", "386"}, "URL");
+  bad({"builder", "show", "nobody"}, "no builder nobody");
+  bad({"builder", "enable", "nobody"}, "no builder nobody");
+  EXPECT_EQ(ok_json({"builder", "list"}).size(), 2u);
+}
+
+TEST_F(AdminCli, BuildsAndQueue) {
+  seed();
+  std::string low = add_build("low", "10");
+  std::string high = add_build("high", "500");
+  EXPECT_EQ(low, "1");
+  EXPECT_EQ(high, "2");
+
+  auto queue = ok_json({"queue", "list"});
+  ASSERT_EQ(queue.size(), 2u);
+  EXPECT_EQ(queue[0]["source"], "high");  // dispatch order: score first
+  EXPECT_EQ(queue[0]["family"], "x86");
+  EXPECT_EQ(queue[0]["score"], 500);
+  EXPECT_TRUE(queue[0]["builder"].is_null());
+  EXPECT_NE(ok({"queue", "list"}).out.find("high"), std::string::npos);
+
+  auto show = ok_json({"build", "show", high});
+  EXPECT_EQ(show["id"], 2);
+  EXPECT_EQ(show["source"], "high");
+  EXPECT_EQ(show["version"], "1.0-1");
+  EXPECT_EQ(show["archrelease"], "ubuntu/warty/i386");
+  EXPECT_EQ(show["state"], "NEEDSBUILD");
+  EXPECT_EQ(show["state_title"], "Needs building");
+  EXPECT_EQ(show["state_value"], 0);
+  EXPECT_TRUE(show["builder"].is_null());
+  EXPECT_EQ(show["created"].get<std::string>().size(), 20u);  // 2026-01-01T00:00:00Z
+  EXPECT_EQ(show["created"].get<std::string>().back(), 'Z');
+  ASSERT_EQ(show["source_files"].size(), 2u);
+  EXPECT_EQ(show["source_files"][0]["filename"], "foo_1.0-1.dsc");
+  EXPECT_EQ(show["source_files"][0]["sha1"].get<std::string>().size(), 40u);
+  EXPECT_TRUE(show["result_files"].empty());
+  Result text = ok({"build", "show", high});
+  EXPECT_NE(text.out.find("Needs building (0)"), std::string::npos) << text.out;
+
+  auto list = ok_json({"build", "list"});
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["id"], 2);  // newest first
+
+  Result cancel = ok({"build", "cancel", low});
+  EXPECT_NE(cancel.out.find("cancelled"), std::string::npos);
+  auto cancelled = ok_json({"build", "list", "--state", "CANCELLED"});
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0]["id"], 1);
+  EXPECT_EQ(cancelled[0]["state_title"], "Cancelled build");
+  EXPECT_EQ(ok_json({"queue", "list"}).size(), 1u);
+  bad({"build", "cancel", low}, "already final");
+
+  ok({"build", "retry", low});
+  EXPECT_EQ(ok_json({"build", "show", low})["state"], "NEEDSBUILD");
+  EXPECT_EQ(ok_json({"queue", "list"}).size(), 2u);
+  bad({"build", "retry", low}, "cannot be retried");
+
+  bad({"build", "show", "99"}, "no build 99");
+  bad({"build", "show", "x"}, "positive number");
+  bad({"build", "list", "--state", "NOPE"}, "unknown build state");
+  bad({"build", "log", high}, "has no log");
+  bad({"build", "add", "foo", "1.0", "--archrelease", "ubuntu/breezy/i386", "--file",
+       (dir_ / "foo_1.0-1.dsc").string()},
+      "no arch release");
+  bad({"build", "add", "foo", "1.0", "--archrelease", "ubuntu/warty/i386", "--file",
+       (dir_ / "missing.dsc").string()},
+      "no such file");
+  bad({"build", "add", "foo", "1.0", "--archrelease", "warty", "--file",
+       (dir_ / "foo_1.0-1.dsc").string()},
+      "DISTRO/RELEASE/ARCH");
+  EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);  // nothing written
+}
+
+}  // namespace
+}  // namespace buildd

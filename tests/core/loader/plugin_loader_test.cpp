@@ -1,0 +1,149 @@
+// The loader's checks, one deliberately broken plugin each, with the exact
+// error. Each test would fail if its check were removed: the broken plugin
+// would then load (or crash) instead of being refused with this message.
+#include <gtest/gtest.h>
+
+#include "buildd/config.hpp"
+#include "buildd/error.hpp"
+#include "buildd/plugin_loader.hpp"
+#include "support/test_support.hpp"
+#include "test_plugin_api.hpp"
+
+namespace buildd {
+namespace {
+
+const std::filesystem::path kDir = BUILDD_TEST_PLUGIN_DIR;
+
+std::string file_of(const std::string& variant) {
+  return (kDir / ("buildd-plugin-test-" + variant + ".so")).string();
+}
+
+Config archive_config(const std::string& variant, const std::string& config_body,
+                      const std::filesystem::path& file = "/etc/buildd/test.yaml") {
+  return Config::parse("archive:\n  plugin: " + variant + "\n" + config_body, file);
+}
+
+// Runs `body`, expects an Error of `category`, returns its message.
+template <typename F>
+std::string error_of(F body, ErrorCategory category) {
+  try {
+    body();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), category) << e.what();
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a buildd::Error: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "";
+}
+
+TEST(PluginLoader, GoodPluginCreatesAnObjectWithItsConfig) {
+  PluginLoader loader(kDir);
+  auto config = archive_config("test-good", "  config:\n    greeting: hello\n");
+  auto object = loader.create_archive(config);
+  ASSERT_NE(object, nullptr);
+  auto* greeter = dynamic_cast<test::Greeter*>(object.get());
+  ASSERT_NE(greeter, nullptr);
+  EXPECT_EQ(greeter->greet(), "hello");
+}
+
+TEST(PluginLoader, ObjectKeepsItsLibraryLoadedAfterTheLoaderIsGone) {
+  std::shared_ptr<LogArchive> object;
+  {
+    PluginLoader loader(kDir);
+    object = loader.create_archive(archive_config("test-good", "  config: {greeting: still here}\n"));
+  }
+  // Calls a virtual function whose code lives in the plugin.
+  EXPECT_EQ(dynamic_cast<test::Greeter&>(*object).greet(), "still here");
+}
+
+TEST(PluginLoader, InspectReadsTheDescriptor) {
+  PluginInfo info = PluginLoader(kDir).inspect("test-good");
+  EXPECT_EQ(info.name, "test-good");
+  EXPECT_EQ(info.kind, PluginKind::kLogArchive);
+  EXPECT_EQ(info.version, "9.9.9");
+  EXPECT_EQ(info.file.string(), file_of("good"));
+  ASSERT_EQ(info.config_keys.size(), 2u);
+  EXPECT_STREQ(info.config_keys[0].name, "greeting");
+}
+
+TEST(PluginLoader, ResolvesNamesAndPaths) {
+  PluginLoader loader("/opt/plugins");
+  EXPECT_EQ(loader.resolve("soci-store"), "/opt/plugins/buildd-plugin-soci-store.so");
+  EXPECT_EQ(loader.resolve("./x.so"), "./x.so");
+  EXPECT_EQ(loader.resolve("/abs/y.so"), "/abs/y.so");
+}
+
+TEST(PluginLoader, MissingFileIsRefused) {
+  PluginLoader loader(kDir);
+  EXPECT_EQ(error_of([&] { loader.inspect("test-absent"); }, ErrorCategory::kPlugin),
+            "plugin file " + file_of("absent") + " does not exist");
+}
+
+TEST(PluginLoader, MissingEntryPointIsRefused) {
+  PluginLoader loader(kDir);
+  EXPECT_EQ(error_of([&] { loader.inspect("test-no-entry-point"); }, ErrorCategory::kPlugin),
+            "plugin file " + file_of("no-entry-point") +
+                " does not export buildd_plugin_descriptor (not a buildd-master plugin?)");
+}
+
+TEST(PluginLoader, AbiMismatchNamesBothVersions) {
+  PluginLoader loader(kDir);
+  EXPECT_EQ(error_of([&] { loader.inspect("test-abi-mismatch"); }, ErrorCategory::kPlugin),
+            "plugin file " + file_of("abi-mismatch") +
+                " was built for plugin ABI 99, but this buildd-master speaks ABI " +
+                std::to_string(kPluginAbiVersion));
+}
+
+TEST(PluginLoader, WrongKindIsRefusedBeforeAnyObjectIsCreated) {
+  PluginLoader loader(kDir);
+  auto config = archive_config("test-wrong-kind", "  config: {greeting: hi}\n");
+  EXPECT_EQ(error_of([&] { loader.create_archive(config); }, ErrorCategory::kPlugin),
+            "plugin 'test-wrong-kind' (" + file_of("wrong-kind") +
+                ") is a store plugin, but section 'archive' needs a log-archive plugin");
+}
+
+TEST(PluginLoader, ThrowingFactoryIsReportedNotPropagated) {
+  PluginLoader loader(kDir);
+  auto config = archive_config("test-throws", "  config: {greeting: hi}\n");
+  EXPECT_EQ(error_of([&] { loader.create_archive(config); }, ErrorCategory::kPlugin),
+            "plugin 'test-throws' (" + file_of("throws") +
+                ") failed to start: cannot reach the database at db.invalid");
+}
+
+TEST(PluginLoader, ObjectOfTheWrongInterfaceIsRefused) {
+  PluginLoader loader(kDir);
+  auto config = archive_config("test-wrong-object", "  config: {greeting: hi}\n");
+  EXPECT_EQ(error_of([&] { loader.create_archive(config); }, ErrorCategory::kPlugin),
+            "plugin 'test-wrong-object' (" + file_of("wrong-object") +
+                ") returned an object that is not a log-archive");
+}
+
+TEST(PluginLoader, BadConfigNamesFileLineAndKey) {
+  PluginLoader loader(kDir);
+  auto missing = archive_config("test-good", "  config:\n    retries: 4\n");
+  EXPECT_EQ(error_of([&] { loader.create_archive(missing); }, ErrorCategory::kConfig),
+            "/etc/buildd/test.yaml:4: missing required key 'greeting' in archive.config");
+  auto unknown = archive_config("test-good", "  config:\n    greeting: hi\n    colour: blue\n");
+  EXPECT_EQ(error_of([&] { loader.create_archive(unknown); }, ErrorCategory::kConfig),
+            "/etc/buildd/test.yaml:5: unknown key 'colour' in archive.config (known: greeting, "
+            "retries)");
+  auto wrong_type = archive_config("test-good", "  config:\n    greeting: hi\n    retries: many\n");
+  EXPECT_EQ(error_of([&] { loader.create_archive(wrong_type); }, ErrorCategory::kConfig),
+            "/etc/buildd/test.yaml:5: key 'retries' in archive.config must be a whole number "
+            "(integer)");
+}
+
+TEST(PluginLoader, ListFindsEveryPluginInTheFolder) {
+  test::TempDir dir;
+  std::filesystem::copy_file(file_of("good"), dir / "buildd-plugin-a.so");
+  std::filesystem::copy_file(file_of("good"), dir / "unrelated.so");
+  auto plugins = PluginLoader(dir.path()).list();
+  ASSERT_EQ(plugins.size(), 1u);
+  EXPECT_EQ(plugins[0].file, dir / "buildd-plugin-a.so");
+}
+
+}  // namespace
+}  // namespace buildd

@@ -1,0 +1,138 @@
+// The pure state handlers, scoring and failure judging: no fakes, no I/O.
+
+#include <gtest/gtest.h>
+
+#include "buildd/pipeline/decisions.hpp"
+#include "buildd/pipeline/scoring.hpp"
+#include "fakes/fake_slave.hpp"
+
+namespace buildd {
+namespace {
+
+using namespace buildd::test;
+using namespace std::chrono_literals;
+
+const TimePoint kNow = TimePoint(std::chrono::seconds(1700000000));
+JobView job(BuildState state = BuildState::kBuilding, int give_backs = 0) {
+  return JobView{7, 9, state, give_backs, std::nullopt};
+}
+
+TEST(Decisions, LogtailIsUtf8WithReplacementAndNoNul) {
+  EXPECT_EQ(decode_logtail(std::string("ok\0 \xff"
+                                       "x\xc3\xa9",
+                                       8)),
+            "ok \xEF\xBF\xBDx\xC3\xA9");
+  EXPECT_EQ(decode_logtail("\xed\xa0\x80"), "\xEF\xBF\xBD");  // a surrogate is invalid
+}
+
+TEST(Decisions, IdleMeansLostJob) {
+  EXPECT_EQ(decide_scan(job(), idle_status(), {}, kNow).action, ScanAction::kResetLost);
+}
+
+TEST(Decisions, CookieMismatchAbortsOrCleans) {
+  EXPECT_EQ(decide_scan(job(), building_status("1-1", ""), {}, kNow).action,
+            ScanAction::kAbortLost);
+  EXPECT_EQ(decide_scan(job(), waiting_status(BuildResult::kOk, "1-1"), {}, kNow).action,
+            ScanAction::kCleanLost);
+  EXPECT_EQ(decide_scan(job(), building_status("7-9", "x"), {}, kNow).action, ScanAction::kLogTail);
+}
+
+TEST(Decisions, WaitingResults) {
+  auto d = decide_scan(job(), waiting_status(BuildResult::kPackageFail, "7-9"), {}, kNow);
+  EXPECT_EQ(d.new_state, BuildState::kFailedToBuild);
+  auto dep = waiting_status(BuildResult::kDepFail, "7-9");
+  dep.dependencies = "libfoo (>= 2)";
+  d = decide_scan(job(), dep, {}, kNow);
+  EXPECT_EQ(d.new_state, BuildState::kManualDepWait);
+  EXPECT_EQ(d.dependencies, "libfoo (>= 2)");
+  EXPECT_EQ(decide_scan(job(), waiting_status(BuildResult::kChrootFail, "7-9"), {}, kNow).new_state,
+            BuildState::kChrootWait);
+  d = decide_scan(job(), waiting_status(BuildResult::kBuilderFail, "7-9"), {}, kNow);
+  EXPECT_EQ(d.action, ScanAction::kBuilderFail);
+  EXPECT_EQ(d.note, "Builder returned BUILDERFAIL when asked for its status");
+}
+
+TEST(Decisions, UnsafeResultNameFailsTheBuild) {
+  auto d = decide_scan(
+      job(), waiting_status(BuildResult::kOk, "7-9", {{"../evil.deb", "a"}, {"ok.deb", "b"}}), {},
+      kNow);
+  EXPECT_EQ(d.action, ScanAction::kCollect);
+  EXPECT_EQ(d.new_state, BuildState::kFailedToBuild);
+  EXPECT_TRUE(d.files.empty());
+  EXPECT_NE(d.note.find("../evil.deb"), std::string::npos);
+}
+
+TEST(Decisions, GiveBackLimit) {
+  MasterSettings s;
+  s.give_back_limit = 2;
+  auto given = waiting_status(BuildResult::kGivenBack, "7-9");
+  EXPECT_EQ(decide_scan(job(BuildState::kBuilding, 1), given, s, kNow).action,
+            ScanAction::kGiveBack);
+  auto d = decide_scan(job(BuildState::kBuilding, 2), given, s, kNow);
+  EXPECT_EQ(d.action, ScanAction::kGiveBackLimit);
+  EXPECT_EQ(d.new_state, BuildState::kFailedToBuild);
+}
+
+TEST(Decisions, UnknownStateFailsBuilder) {
+  SlaveStatus s;
+  s.state = BuilderState::kUnknown;
+  s.state_text = "BuilderStatus.FROBNICATING";
+  auto d = decide_scan(job(), s, {}, kNow);
+  EXPECT_EQ(d.action, ScanAction::kUnknownState);
+  EXPECT_EQ(d.note,
+            "Unknown status code (BuilderStatus.FROBNICATING) returned from status() probe");
+}
+
+TEST(Decisions, CancelAbortsOnceThenTimesOut) {
+  auto j = job(BuildState::kCancelling);
+  EXPECT_EQ(decide_scan(j, building_status("7-9", ""), {}, kNow).action, ScanAction::kSendAbort);
+  j.abort_sent = kNow;
+  EXPECT_EQ(decide_scan(j, aborting_status("7-9"), {}, kNow + 179s).action, ScanAction::kLogTail);
+  auto d = decide_scan(j, aborting_status("7-9"), {}, kNow + 181s);
+  EXPECT_EQ(d.action, ScanAction::kAbortTimeout);
+  EXPECT_EQ(d.new_state, BuildState::kCancelled);
+  EXPECT_EQ(decide_scan(j, waiting_status(BuildResult::kAborted, "7-9"), {}, kNow).action,
+            ScanAction::kCancelled);
+  EXPECT_EQ(decide_scan(job(), waiting_status(BuildResult::kAborted, "7-9"), {}, kNow).action,
+            ScanAction::kCleanAndReset);
+}
+
+TEST(Decisions, JudgeFailure) {
+  MasterSettings s;
+  EXPECT_EQ(judge_failure(1, 1, true, s).job, JobVerdict::kNone);
+  EXPECT_EQ(judge_failure(3, 3, true, s).job, JobVerdict::kReset);
+  EXPECT_EQ(judge_failure(1, 1, false, s).job, JobVerdict::kReset);
+  EXPECT_EQ(judge_failure(4, 1, true, s).builder, BuilderVerdict::kNone);
+  auto j = judge_failure(5, 1, true, s);
+  EXPECT_EQ(j.builder, BuilderVerdict::kFail);
+  EXPECT_EQ(j.job, JobVerdict::kReset);
+  EXPECT_EQ(judge_failure(1, 2, true, s).job, JobVerdict::kFail);
+  EXPECT_FALSE(transport_grace_exhausted(4, s));
+  EXPECT_TRUE(transport_grace_exhausted(5, s));
+}
+
+TEST(Scoring, LateTwentyOhFive) {
+  EXPECT_EQ(default_score("main", "medium", "release", Duration::zero()), 1000 + 10 + 1500);
+  EXPECT_EQ(default_score("universe", "low", "backports", std::chrono::hours(5)), 250 + 5 + 100);
+  EXPECT_EQ(default_score("multiverse", "emergency", "security", std::chrono::minutes(20)),
+            20 + 4500 + 10);
+  Build b;
+  BuildQueueEntry e;
+  e.created = kNow - 1h;
+  e.manual = true;
+  EXPECT_EQ(DefaultScoringPolicy().score(b, e, kNow), std::nullopt);
+  e.manual = false;
+  EXPECT_EQ(DefaultScoringPolicy().score(b, e, kNow), 1000 + 10 + 1500 + 15);
+}
+
+TEST(Decisions, LogFilename) {
+  DistroArchRelease dar{1, "ubuntu", "dapper", "i386", 1, std::nullopt, true};
+  Build b;
+  b.source_name = "foo";
+  b.source_version = "1.0-1";
+  EXPECT_EQ(build_log_filename(dar, b, BuildState::kFullyBuilt),
+            "buildlog_ubuntu-dapper-i386.foo_1.0-1_FULLYBUILT.txt.gz");
+}
+
+}  // namespace
+}  // namespace buildd

@@ -1,0 +1,155 @@
+#include "fakes/fake_slave.hpp"
+
+#include <fstream>
+
+#include "buildd/digest.hpp"
+
+namespace buildd::test {
+
+using Lock = std::lock_guard<std::mutex>;
+
+SlaveStatus idle_status() {
+  SlaveStatus s;
+  s.state = BuilderState::kIdle;
+  s.state_text = "BuilderStatus.IDLE";
+  return s;
+}
+
+SlaveStatus building_status(const std::string& cookie, const std::string& logtail) {
+  SlaveStatus s;
+  s.state = BuilderState::kBuilding;
+  s.state_text = "BuilderStatus.BUILDING";
+  s.build_id = cookie;
+  s.logtail = logtail;
+  return s;
+}
+
+SlaveStatus waiting_status(BuildResult result, const std::string& cookie,
+                           std::map<std::string, std::string> filemap) {
+  SlaveStatus s;
+  s.state = BuilderState::kWaiting;
+  s.state_text = "BuilderStatus.WAITING";
+  s.build_id = cookie;
+  s.result = result;
+  s.result_text = std::string("BuildStatus.") + to_string(result);
+  s.filemap = std::move(filemap);
+  return s;
+}
+
+SlaveStatus aborting_status(const std::string& cookie) {
+  SlaveStatus s;
+  s.state = BuilderState::kAborting;
+  s.state_text = "BuilderStatus.ABORTING";
+  s.build_id = cookie;
+  return s;
+}
+
+SlaveStatus aborted_status(const std::string& cookie) {
+  SlaveStatus s;
+  s.state = BuilderState::kAborted;
+  s.state_text = "BuilderStatus.ABORTED";
+  s.build_id = cookie;
+  s.legacy_array = true;
+  return s;
+}
+
+std::vector<std::string> FakeSlave::echo(const std::vector<std::string>& args) {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("echo");
+  return script_->echo_reply.empty() ? args : script_->echo_reply;
+}
+
+SlaveInfo FakeSlave::info() {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("info");
+  return script_->info;
+}
+
+SlaveStatus FakeSlave::status() {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("status");
+  if (script_->status_error) throw *script_->status_error;
+  return script_->status;
+}
+
+EnsurePresentResult FakeSlave::ensure_present(const std::string& sha1,
+                                              const std::optional<std::string>& url,
+                                              const std::string&, const std::string&) {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("ensure_present " + sha1 + " " + url.value_or("-"));
+  auto it = script_->present.find(sha1);
+  bool present = it == script_->present.end() || it->second;
+  return EnsurePresentResult{present, present ? "Download" : "refused"};
+}
+
+BuildStartResult FakeSlave::build(const std::string& build_id, const std::string& builder_type,
+                                  const std::string& chroot_sha1,
+                                  const std::map<std::string, std::string>& filemap,
+                                  const BuildArgs& args) {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("build " + build_id + " " + builder_type + " " + chroot_sha1);
+  script_->build_args.push_back(args);
+  script_->build_filemaps.push_back(filemap);
+  if (script_->build_reply.status == BuildStartStatus::kBuilding && script_->building_after_build) {
+    script_->status = building_status(build_id, "");
+  }
+  return script_->build_reply;
+}
+
+std::string FakeSlave::abort() {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("abort");
+  if (script_->abort_error) throw *script_->abort_error;
+  script_->status.state = BuilderState::kAborting;
+  script_->status.state_text = "BuilderStatus.ABORTING";
+  return "BuilderStatus.ABORTING";
+}
+
+std::string FakeSlave::clean() {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("clean");
+  if (script_->clean_error) throw *script_->clean_error;
+  script_->status = idle_status();
+  return "BuilderStatus.IDLE";
+}
+
+FetchedFile FakeSlave::fetch_file(const std::string& name, const std::filesystem::path& destination,
+                                  std::uint64_t max_bytes) {
+  Lock lock(script_->mutex);
+  script_->calls.push_back("fetch " + name);
+  if (script_->fetch_error) throw *script_->fetch_error;
+  auto it = script_->files.find(name);
+  if (it == script_->files.end()) throw Error(ErrorCategory::kTransport, "HTTP 404 " + name, true);
+  if (it->second.size() > max_bytes) throw Error(ErrorCategory::kProtocol, "too big: " + name);
+  std::ofstream(destination, std::ios::binary) << it->second;
+  auto digest = digest_file(destination);
+  if (name != "buildlog" && digest.sha1 != name) {
+    std::filesystem::remove(destination);
+    throw Error(ErrorCategory::kProtocol, "sha1 mismatch for " + name);
+  }
+  return FetchedFile{digest.size, digest.sha1};
+}
+
+std::shared_ptr<SlaveScript> FakeTransport::script(const std::string& builder_name) {
+  Lock lock(mutex_);
+  auto& s = scripts_[builder_name];
+  if (!s) {
+    s = std::make_shared<SlaveScript>();
+    s->status = idle_status();
+  }
+  return s;
+}
+
+std::unique_ptr<Slave> FakeTransport::connect(const Builder& builder) {
+  return std::make_unique<FakeSlave>(builder.name, script(builder.name));
+}
+
+Error transport_error(const std::string& what) {
+  return Error(ErrorCategory::kTransport, what, true);
+}
+
+Error fault_error(const std::string& what) {
+  return Error(ErrorCategory::kFault, what).with_fault_code(8001);
+}
+
+}  // namespace buildd::test

@@ -1,0 +1,93 @@
+#pragma once
+
+// FakeSlave / FakeTransport: in-process slaves with scripted replies and a
+// call log ("status", "clean", "abort", "fetch buildlog", "ensure_present <sha1>",
+// "build <cookie> <type>"…). A FakeSlave's script is shared with the test
+// through a shared_ptr so the test can change it between cycles.
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "buildd/error.hpp"
+#include "buildd/slave_transport.hpp"
+
+namespace buildd::test {
+
+struct SlaveScript {
+  std::mutex mutex;
+  SlaveStatus status;                 // returned by status() (unless status_error)
+  std::optional<Error> status_error;  // thrown by status()
+  std::optional<Error> fetch_error;   // thrown by fetch_file()
+  std::optional<Error> clean_error;   // thrown by clean()
+  std::optional<Error> abort_error;
+  std::vector<std::string> echo_reply;  // empty: echo the arguments back
+  SlaveInfo info{"1.0", "i386", {"binarypackage"}};
+  std::map<std::string, std::string> files;  // name ("buildlog" or sha1) -> content
+  std::map<std::string, bool> present;       // ensure_present answer per sha1 (default true)
+  BuildStartResult build_reply{BuildStartStatus::kBuilding, "BuilderStatus.BUILDING", ""};
+  bool building_after_build = true;  // status becomes BUILDING after build()
+  std::vector<std::string> calls;
+  std::vector<BuildArgs> build_args;
+  std::vector<std::map<std::string, std::string>> build_filemaps;
+
+  std::size_t count(const std::string& call) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::size_t n = 0;
+    for (const auto& c : calls) n += c == call;
+    return n;
+  }
+};
+
+SlaveStatus idle_status();
+SlaveStatus building_status(const std::string& cookie, const std::string& logtail);
+SlaveStatus waiting_status(BuildResult result, const std::string& cookie,
+                           std::map<std::string, std::string> filemap = {});
+SlaveStatus aborting_status(const std::string& cookie);
+SlaveStatus aborted_status(const std::string& cookie);
+
+class FakeSlave final : public Slave {
+ public:
+  FakeSlave(std::string name, std::shared_ptr<SlaveScript> script)
+      : name_(std::move(name)), script_(std::move(script)) {}
+  const std::string& builder_name() const override { return name_; }
+  std::vector<std::string> echo(const std::vector<std::string>& args) override;
+  SlaveInfo info() override;
+  SlaveStatus status() override;
+  EnsurePresentResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
+                                     const std::string& username,
+                                     const std::string& password) override;
+  BuildStartResult build(const std::string& build_id, const std::string& builder_type,
+                         const std::string& chroot_sha1,
+                         const std::map<std::string, std::string>& filemap,
+                         const BuildArgs& args) override;
+  std::string abort() override;
+  std::string clean() override;
+  FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
+                         std::uint64_t max_bytes) override;
+
+ private:
+  std::string name_;
+  std::shared_ptr<SlaveScript> script_;
+};
+
+// connect() hands out a FakeSlave over the script registered for the
+// builder's name (a fresh IDLE script when none is).
+class FakeTransport final : public SlaveTransport {
+ public:
+  std::shared_ptr<SlaveScript> script(const std::string& builder_name);
+  std::unique_ptr<Slave> connect(const Builder& builder) override;
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<SlaveScript>> scripts_;
+};
+
+Error transport_error(const std::string& what = "connection refused");
+Error fault_error(const std::string& what = "Broken slave");
+
+}  // namespace buildd::test

@@ -1,0 +1,370 @@
+#include "fakes/fake_store.hpp"
+
+#include <algorithm>
+
+#include "buildd/error.hpp"
+
+namespace buildd::test {
+
+using Lock = std::lock_guard<std::mutex>;
+
+ProcessorFamily FakeStore::add_processor_family(const std::string& name,
+                                                const std::vector<std::string>& processors) {
+  Lock lock(mutex_);
+  ProcessorFamily f{new_id(), name};
+  families_.push_back(f);
+  for (const auto& p : processors) processors_.push_back(Processor{new_id(), f.id, p});
+  return f;
+}
+
+std::vector<ProcessorFamily> FakeStore::processor_families() {
+  Lock lock(mutex_);
+  return families_;
+}
+
+std::vector<Processor> FakeStore::processors() {
+  Lock lock(mutex_);
+  return processors_;
+}
+
+DistroArchRelease FakeStore::add_distro_arch_release(const NewDistroArchRelease& n) {
+  Lock lock(mutex_);
+  auto fam = std::find_if(families_.begin(), families_.end(),
+                          [&](const auto& f) { return f.name == n.family; });
+  if (fam == families_.end()) throw Error(ErrorCategory::kNotFound, "no family " + n.family);
+  DistroArchRelease d;
+  d.id = new_id();
+  d.distribution = n.distribution;
+  d.release = n.release;
+  d.arch_tag = n.arch_tag;
+  d.family_id = fam->id;
+  d.chroot_file_id = n.chroot_file_id;
+  d.official = n.official;
+  dars_.push_back(d);
+  return d;
+}
+
+std::vector<DistroArchRelease> FakeStore::distro_arch_releases() {
+  Lock lock(mutex_);
+  return dars_;
+}
+
+std::optional<DistroArchRelease> FakeStore::find_distro_arch_release(
+    const std::string& distribution, const std::string& release, const std::string& arch_tag) {
+  Lock lock(mutex_);
+  for (const auto& d : dars_) {
+    if (d.distribution == distribution && d.release == release && d.arch_tag == arch_tag) return d;
+  }
+  return std::nullopt;
+}
+
+void FakeStore::set_chroot(Id dar_id, Id file_id) {
+  Lock lock(mutex_);
+  for (auto& d : dars_) {
+    if (d.id == dar_id) {
+      d.chroot_file_id = file_id;
+      return;
+    }
+  }
+  throw Error(ErrorCategory::kNotFound, "no arch release " + std::to_string(dar_id));
+}
+
+Builder FakeStore::add_builder(const NewBuilder& n) {
+  Lock lock(mutex_);
+  auto proc = std::find_if(processors_.begin(), processors_.end(),
+                           [&](const auto& p) { return p.name == n.processor; });
+  if (proc == processors_.end())
+    throw Error(ErrorCategory::kNotFound, "no processor " + n.processor);
+  for (const auto& b : builders_) {
+    if (b.name == n.name) throw Error(ErrorCategory::kConflict, "builder exists: " + n.name);
+  }
+  Builder b;
+  b.id = new_id();
+  b.name = n.name;
+  b.url = n.url;
+  b.processor_id = proc->id;
+  b.family_id = proc->family_id;
+  b.manual = n.manual;
+  b.virtualized = n.virtualized;
+  b.speed_index = n.speed_index;
+  builders_.push_back(b);
+  return b;
+}
+
+std::vector<Builder> FakeStore::builders() {
+  Lock lock(mutex_);
+  return builders_;
+}
+
+std::optional<Builder> FakeStore::find_builder(const std::string& name) {
+  Lock lock(mutex_);
+  for (const auto& b : builders_) {
+    if (b.name == name) return b;
+  }
+  return std::nullopt;
+}
+
+void FakeStore::set_builder_ok(Id id, bool ok, const std::string& failnotes) {
+  Lock lock(mutex_);
+  for (auto& b : builders_) {
+    if (b.id == id) {
+      b.builderok = ok;
+      b.failnotes = failnotes;
+      if (ok) b.failure_count = 0;
+      return;
+    }
+  }
+  throw Error(ErrorCategory::kNotFound, "no builder " + std::to_string(id));
+}
+
+Build FakeStore::add_build(const NewBuild& n) {
+  Lock lock(mutex_);
+  Build b;
+  b.id = new_id();
+  b.source_name = n.source_name;
+  b.source_version = n.source_version;
+  b.distro_arch_release_id = n.distro_arch_release_id;
+  b.component = n.component;
+  b.pocket = n.pocket;
+  b.urgency = n.urgency;
+  builds_[b.id] = b;
+  sources_[b.id] = n.source_files;
+  BuildQueueEntry e;
+  e.id = new_id();
+  e.build_id = b.id;
+  e.score = n.score;
+  e.manual = n.manual_score;
+  queue_[e.id] = e;
+  return b;
+}
+
+std::optional<Build> FakeStore::find_build(Id id) {
+  Lock lock(mutex_);
+  auto it = builds_.find(id);
+  if (it == builds_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Build> FakeStore::builds(std::optional<BuildState> state, std::size_t limit) {
+  Lock lock(mutex_);
+  std::vector<Build> out;
+  for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
+    if (state && it->second.state != *state) continue;
+    out.push_back(it->second);
+    if (limit && out.size() == limit) break;
+  }
+  return out;
+}
+
+std::vector<BuildFile> FakeStore::source_files(Id build_id) {
+  Lock lock(mutex_);
+  std::vector<BuildFile> out;
+  for (const auto& [name, id] : sources_[build_id]) out.push_back(BuildFile{name, files_.at(id)});
+  return out;
+}
+
+std::vector<BuildFile> FakeStore::result_files(Id build_id) {
+  Lock lock(mutex_);
+  std::vector<BuildFile> out;
+  for (const auto& [name, id] : results_[build_id]) out.push_back(BuildFile{name, files_.at(id)});
+  return out;
+}
+
+std::optional<BuildQueueEntry> FakeStore::queue_entry_for_build(Id build_id) {
+  Lock lock(mutex_);
+  for (const auto& [id, e] : queue_) {
+    if (e.build_id == build_id) return e;
+  }
+  return std::nullopt;
+}
+
+void FakeStore::retry_build(Id build_id) {
+  Lock lock(mutex_);
+  auto& b = builds_.at(build_id);
+  if (b.state == BuildState::kNeedsBuild || b.state == BuildState::kBuilding ||
+      b.state == BuildState::kFullyBuilt || b.state == BuildState::kCancelling) {
+    throw Error(ErrorCategory::kConflict, "build not retryable");
+  }
+  b.state = BuildState::kNeedsBuild;
+  BuildQueueEntry e;
+  e.id = new_id();
+  e.build_id = build_id;
+  queue_[e.id] = e;
+}
+
+CancelOutcome FakeStore::cancel_build(Id build_id) {
+  Lock lock(mutex_);
+  auto& b = builds_.at(build_id);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->second.build_id != build_id) continue;
+    if (!it->second.builder_id) {
+      queue_.erase(it);
+      b.state = BuildState::kCancelled;
+      return CancelOutcome::kCancelled;
+    }
+    b.state = BuildState::kCancelling;
+    return CancelOutcome::kCancelling;
+  }
+  return CancelOutcome::kAlreadyFinal;
+}
+
+std::vector<QueuedBuild> FakeStore::join(bool active, const std::vector<Id>* dars,
+                                         std::size_t limit) {
+  std::vector<QueuedBuild> out;
+  for (const auto& [id, e] : queue_) {
+    const Build& b = builds_.at(e.build_id);
+    if (active != e.builder_id.has_value()) continue;
+    if (!active && b.state != BuildState::kNeedsBuild) continue;
+    if (dars && std::find(dars->begin(), dars->end(), b.distro_arch_release_id) == dars->end()) {
+      continue;
+    }
+    out.push_back(QueuedBuild{e, b});
+  }
+  if (!active) {
+    std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+      if (x.entry.score != y.entry.score) return x.entry.score > y.entry.score;
+      return x.entry.id < y.entry.id;
+    });
+  }
+  if (limit && out.size() > limit) out.resize(limit);
+  return out;
+}
+
+std::vector<QueuedBuild> FakeStore::active_jobs() {
+  Lock lock(mutex_);
+  return join(true, nullptr, 0);
+}
+
+std::vector<QueuedBuild> FakeStore::candidates(const std::vector<Id>& dars, std::size_t limit) {
+  Lock lock(mutex_);
+  candidate_limits.push_back(limit);
+  return join(false, &dars, limit);
+}
+
+std::vector<QueuedBuild> FakeStore::waiting(std::size_t limit) {
+  Lock lock(mutex_);
+  return join(false, nullptr, limit);
+}
+
+bool FakeStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
+  Lock lock(mutex_);
+  if (refuse_claims) return false;
+  auto it = queue_.find(queue_id);
+  if (it == queue_.end() || it->second.builder_id || it->second.build_id != build_id) return false;
+  auto& b = builds_.at(build_id);
+  if (b.state != BuildState::kNeedsBuild) return false;
+  it->second.builder_id = builder_id;
+  it->second.buildstart = now;
+  b.state = BuildState::kBuilding;
+  b.started = now;
+  return true;
+}
+
+void FakeStore::reset_locked(Id queue_id, Id build_id) {
+  auto it = queue_.find(queue_id);
+  if (it != queue_.end()) {
+    it->second.builder_id.reset();
+    it->second.buildstart.reset();
+    it->second.logtail.clear();
+    it->second.abort_sent.reset();
+  }
+  auto& b = builds_.at(build_id);
+  b.state = BuildState::kNeedsBuild;
+  b.started.reset();
+}
+
+void FakeStore::commit(const CycleChanges& c) {
+  Lock lock(mutex_);
+  if (fail_next_commit) {
+    fail_next_commit = false;
+    throw Error(ErrorCategory::kStore, "database is busy", true);
+  }
+  commits.push_back(c);
+  for (const auto& u : c.logtails) {
+    if (auto it = queue_.find(u.queue_id); it != queue_.end()) it->second.logtail = u.logtail;
+  }
+  for (const auto& r : c.resets) reset_locked(r.queue_id, r.build_id);
+  for (const auto& x : c.completions) {
+    auto& b = builds_.at(x.build_id);
+    b.state = x.state;
+    b.built = x.built;
+    b.duration = x.duration;
+    if (x.builder_id) b.builder_id = x.builder_id;
+    if (x.buildlog_id) b.buildlog_id = x.buildlog_id;
+    b.dependencies = x.dependencies;
+    results_[x.build_id] = x.result_files;
+    queue_.erase(x.queue_id);
+  }
+  for (const auto& u : c.builders) {
+    for (auto& b : builders_) {
+      if (b.id == u.builder_id) {
+        b.builderok = u.builderok;
+        b.failnotes = u.failnotes;
+        b.failure_count = u.failure_count;
+      }
+    }
+  }
+  for (const auto& u : c.counters) {
+    auto& b = builds_.at(u.build_id);
+    b.failure_count = u.failure_count;
+    b.give_back_count = u.give_back_count;
+  }
+  for (const auto& a : c.aborts) {
+    if (auto it = queue_.find(a.queue_id); it != queue_.end()) it->second.abort_sent = a.at;
+  }
+}
+
+LibraryFile FakeStore::add_library_file(const LibraryFile& file) {
+  Lock lock(mutex_);
+  LibraryFile f = file;
+  f.id = new_id();
+  files_[f.id] = f;
+  return f;
+}
+
+std::optional<LibraryFile> FakeStore::find_library_file(Id id) {
+  Lock lock(mutex_);
+  auto it = files_.find(id);
+  if (it == files_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<LibraryFile> FakeStore::find_library_file_by_sha256(const std::string& sha256) {
+  Lock lock(mutex_);
+  for (const auto& [id, f] : files_) {
+    if (f.sha256 == sha256) return f;
+  }
+  return std::nullopt;
+}
+
+Builder& FakeStore::builder(Id id) {
+  Lock lock(mutex_);
+  for (auto& b : builders_) {
+    if (b.id == id) return b;
+  }
+  throw Error(ErrorCategory::kNotFound, "no builder");
+}
+
+Build& FakeStore::build(Id id) {
+  Lock lock(mutex_);
+  return builds_.at(id);
+}
+
+std::optional<BuildQueueEntry> FakeStore::entry(Id id) {
+  Lock lock(mutex_);
+  auto it = queue_.find(id);
+  if (it == queue_.end()) return std::nullopt;
+  return it->second;
+}
+
+void FakeStore::assign(Id queue_id, Id builder_id, TimePoint at) {
+  Lock lock(mutex_);
+  auto& e = queue_.at(queue_id);
+  e.builder_id = builder_id;
+  e.buildstart = at;
+  auto& b = builds_.at(e.build_id);
+  b.state = BuildState::kBuilding;
+  b.started = at;
+}
+
+}  // namespace buildd::test

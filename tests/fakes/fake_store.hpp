@@ -1,0 +1,85 @@
+#pragma once
+
+// FakeStore: the whole BuildStore contract in memory, for pipeline tests.
+// Thread-safe (one mutex). Records every commit() so tests can assert on the
+// transactions of a cycle; `fail_next_commit` makes the next commit throw.
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "buildd/build_store.hpp"
+
+namespace buildd::test {
+
+class FakeStore final : public BuildStore {
+ public:
+  int upgrade() override { return 0; }
+  int schema_version() override { return 1; }
+  int latest_schema_version() override { return 1; }
+
+  ProcessorFamily add_processor_family(const std::string& name,
+                                       const std::vector<std::string>& processors) override;
+  std::vector<ProcessorFamily> processor_families() override;
+  std::vector<Processor> processors() override;
+  DistroArchRelease add_distro_arch_release(const NewDistroArchRelease& dar) override;
+  std::vector<DistroArchRelease> distro_arch_releases() override;
+  std::optional<DistroArchRelease> find_distro_arch_release(const std::string& distribution,
+                                                            const std::string& release,
+                                                            const std::string& arch_tag) override;
+  void set_chroot(Id distro_arch_release_id, Id library_file_id) override;
+
+  Builder add_builder(const NewBuilder& builder) override;
+  std::vector<Builder> builders() override;
+  std::optional<Builder> find_builder(const std::string& name) override;
+  void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) override;
+
+  Build add_build(const NewBuild& build) override;
+  std::optional<Build> find_build(Id build_id) override;
+  std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) override;
+  std::vector<BuildFile> source_files(Id build_id) override;
+  std::vector<BuildFile> result_files(Id build_id) override;
+  std::optional<BuildQueueEntry> queue_entry_for_build(Id build_id) override;
+  void retry_build(Id build_id) override;
+  CancelOutcome cancel_build(Id build_id) override;
+
+  std::vector<QueuedBuild> active_jobs() override;
+  std::vector<QueuedBuild> candidates(const std::vector<Id>& distro_arch_release_ids,
+                                      std::size_t limit) override;
+  std::vector<QueuedBuild> waiting(std::size_t limit) override;
+  bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
+  void commit(const CycleChanges& changes) override;
+
+  LibraryFile add_library_file(const LibraryFile& file) override;
+  std::optional<LibraryFile> find_library_file(Id id) override;
+  std::optional<LibraryFile> find_library_file_by_sha256(const std::string& sha256) override;
+
+  // ---- test helpers ----
+  std::vector<CycleChanges> commits;          // every commit, in order
+  std::vector<std::size_t> candidate_limits;  // the limit of every candidates() call
+  bool fail_next_commit = false;
+  bool refuse_claims = false;  // claim() answers false (another master won)
+  Builder& builder(Id id);
+  Build& build(Id id);
+  std::optional<BuildQueueEntry> entry(Id id);
+  // Gives a waiting entry to a builder as a dispatch would have.
+  void assign(Id queue_id, Id builder_id, TimePoint at);
+
+ private:
+  std::mutex mutex_;
+  Id next_id_ = 1;
+  std::vector<ProcessorFamily> families_;
+  std::vector<Processor> processors_;
+  std::vector<DistroArchRelease> dars_;
+  std::vector<Builder> builders_;
+  std::map<Id, Build> builds_;
+  std::map<Id, BuildQueueEntry> queue_;
+  std::map<Id, LibraryFile> files_;
+  std::map<Id, std::vector<std::pair<std::string, Id>>> sources_;
+  std::map<Id, std::vector<std::pair<std::string, Id>>> results_;
+  Id new_id() { return next_id_++; }
+  std::vector<QueuedBuild> join(bool active, const std::vector<Id>* dars, std::size_t limit);
+  void reset_locked(Id queue_id, Id build_id);
+};
+
+}  // namespace buildd::test

@@ -1,0 +1,111 @@
+#include "file_librarian.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
+
+#include "buildd/plugin_loader.hpp"
+#include "support/log_archive_conformance.hpp"
+
+namespace buildd::test {
+namespace {
+
+struct FileContext {
+  explicit FileContext(const std::filesystem::path& scratch) : root_(scratch / "store") {}
+
+  std::unique_ptr<LogArchive> archive() { return std::make_unique<FileLibrarian>(root_); }
+  // A root below a regular file: nothing can ever be created there, as with
+  // a read-only mount (which a test running as root cannot otherwise get).
+  std::unique_ptr<LogArchive> unavailable() {
+    std::filesystem::create_directories(root_.parent_path());
+    write_file(root_.parent_path() / "not-a-folder", "");
+    return std::make_unique<FileLibrarian>(root_.parent_path() / "not-a-folder" / "store");
+  }
+  std::filesystem::path storage() {
+    std::filesystem::create_directories(root_);
+    return root_;
+  }
+
+  std::filesystem::path root_;
+};
+
+}  // namespace
+
+INSTANTIATE_TYPED_TEST_SUITE_P(FileLibrarian, LogArchiveConformance, FileContext);
+
+namespace {
+
+TEST(FileLibrarianTest, ObjectsLiveAtTheirContentAddress) {
+  TempDir dir;
+  FileLibrarian archive(dir / "root");
+  write_file(dir / "src", "hello");
+  ContentDigest digest = digest_file(dir / "src");
+  std::string locator = archive.put(digest, dir / "src");
+  EXPECT_EQ(locator, "sha256/" + digest.sha256);
+  auto expected = dir / "root" / digest.sha256.substr(0, 2) / digest.sha256;
+  EXPECT_EQ(archive.object_path(locator), expected);
+  EXPECT_EQ(read_file(expected), "hello");
+  EXPECT_EQ(archive.public_url(locator), std::nullopt);
+}
+
+TEST(FileLibrarianTest, DiskFullIsRetryableAndLeavesNothingVisible) {
+  TempDir dir;
+  FileLibrarian archive(dir / "root");
+  write_pseudo_random_file(dir / "big", 4 * 1024 * 1024);
+  ContentDigest digest = digest_file(dir / "big");
+
+  // RLIMIT_FSIZE makes write() fail with EFBIG past 1 MiB, as a full disk
+  // fails with ENOSPC.
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ::getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 1024 * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  bool retryable = false;
+  std::string message;
+  try {
+    archive.put(digest, dir / "big");
+  } catch (const Error& e) {
+    retryable = e.retryable() && e.category() == ErrorCategory::kArchive;
+    message = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+
+  EXPECT_TRUE(retryable) << message;
+  EXPECT_FALSE(archive.contains("sha256/" + digest.sha256));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "root"))
+    EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
+
+  // Once there is room again the same put succeeds.
+  EXPECT_EQ(archive.put(digest, dir / "big"), "sha256/" + digest.sha256);
+}
+
+TEST(FileLibrarianTest, MalformedLocatorsAreRejected) {
+  TempDir dir;
+  FileLibrarian archive(dir / "root");
+  for (const std::string& bad : std::vector<std::string>{
+           "", "sha256/../../etc/passwd", "sha256/ABC", "md5/" + std::string(64, 'a')}) {
+    try {
+      archive.open(bad);
+      FAIL() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::kArchive);
+      EXPECT_FALSE(e.retryable());
+    }
+  }
+}
+
+TEST(FileLibrarianTest, PluginDescribesItself) {
+  PluginInfo info = PluginLoader(plugin_dir()).inspect("file-librarian");
+  EXPECT_EQ(info.name, "file-librarian");
+  EXPECT_EQ(info.kind, PluginKind::kLogArchive);
+  ASSERT_EQ(info.config_keys.size(), 1u);
+  EXPECT_STREQ(info.config_keys[0].name, "root");
+  EXPECT_TRUE(info.config_keys[0].required);
+}
+
+}  // namespace
+}  // namespace buildd::test

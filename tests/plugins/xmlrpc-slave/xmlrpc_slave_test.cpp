@@ -1,0 +1,673 @@
+// The xmlrpc-slave transport against an in-test HTTP server that answers with
+// bodies captured from a real launchpad-buildd (tests/fixtures/
+// launchpad-buildd-wire) or, for the 2005 forms, generated with xmlrpc-c.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "buildd/digest.hpp"
+#include "buildd/error.hpp"
+#include "buildd/plugin_loader.hpp"
+#include "fake_slave.hpp"
+#include "support/test_support.hpp"
+#include "xmlrpc_slave.hpp"
+
+namespace buildd::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using xmlrpc_c::value;
+namespace xs = buildd::xmlrpc_slave;
+
+std::string wire(const std::string& name) {
+  return read_file(fixtures_dir() / "launchpad-buildd-wire" / name);
+}
+
+value str(const std::string& s) {
+  return xmlrpc_c::value_string(s);
+}
+value arr(std::vector<value> items) {
+  return xmlrpc_c::value_array(items);
+}
+value bin(const std::string& s) {
+  return xmlrpc_c::value_bytestring(std::vector<unsigned char>(s.begin(), s.end()));
+}
+value map(std::map<std::string, value> m) {
+  return xmlrpc_c::value_struct(m);
+}
+
+std::string as_string(const value& v) {
+  return static_cast<std::string>(xmlrpc_c::value_string(v));
+}
+
+const std::string kSha1A = "f7355b021e2d1c52b2c54fa9ecb61c2f165b9050";
+const std::string kSha1B = "02230e827bd5aa5841218f6730b4a3675d6919df";
+
+Builder builder_at(const std::string& url, const std::string& name = "bob") {
+  Builder b;
+  b.name = name;
+  b.url = url;
+  return b;
+}
+
+// Runs `fn`, expects a buildd::Error and returns it.
+template <typename Fn>
+Error expect_error(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& error) {
+    return error;
+  } catch (const std::exception& other) {
+    ADD_FAILURE() << "foreign exception escaped: " << other.what();
+    return Error(ErrorCategory::kInternal, other.what());
+  }
+  ADD_FAILURE() << "no exception";
+  return Error(ErrorCategory::kInternal, "none");
+}
+
+class XmlRpcSlaveTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Slave> connect(xs::Options options = {}) {
+    transport_ = std::make_unique<xs::XmlRpcSlaveTransport>(options);
+    return transport_->connect(builder_at(server_.url()));
+  }
+  SlaveStatus status_of(const std::string& body, xs::Options options = {}) {
+    server_.reply(body);
+    return connect(options)->status();
+  }
+
+  FakeSlave server_;
+  std::unique_ptr<xs::XmlRpcSlaveTransport> transport_;
+};
+
+// ---- simple methods -----------------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, EchoSendsArgumentsAndReadsArray) {
+  server_.reply(wire("01-echo.response.xml"));
+  auto slave = connect();
+  EXPECT_EQ(slave->echo({"Test"}), std::vector<std::string>{"Test"});
+  const auto calls = server_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "echo");
+  ASSERT_EQ(calls[0].params.size(), 1u);
+  EXPECT_EQ(as_string(calls[0].params[0]), "Test");
+  EXPECT_EQ(slave->builder_name(), "bob");
+}
+
+TEST_F(XmlRpcSlaveTest, InfoFromCapture) {
+  server_.reply(wire("02-info.response.xml"));
+  const SlaveInfo info = connect()->info();
+  EXPECT_EQ(info.protocol_version, "1.0");
+  EXPECT_EQ(info.arch_tag, "amd64");
+  ASSERT_EQ(info.builder_types.size(), 10u);
+  EXPECT_EQ(info.builder_types.front(), "binarypackage");
+}
+
+TEST_F(XmlRpcSlaveTest, InfoOf2005Slave) {
+  server_.reply(response_xml(arr({str("1.0"), str("i386"), arr({str("debian")})})));
+  const SlaveInfo info = connect()->info();
+  EXPECT_EQ(info.arch_tag, "i386");
+  EXPECT_EQ(info.builder_types, std::vector<std::string>{"debian"});
+}
+
+TEST_F(XmlRpcSlaveTest, AbortAndCleanReturnStateText) {
+  auto slave = connect();
+  server_.reply(wire("41-abort.response.xml"));
+  EXPECT_EQ(slave->abort(), "BuilderStatus.ABORTING");
+  server_.reply(wire("22-clean-ok.response.xml"));
+  EXPECT_EQ(slave->clean(), "BuilderStatus.IDLE");
+  const auto calls = server_.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].method, "abort");
+  EXPECT_EQ(calls[1].method, "clean");
+}
+
+// ---- status(), modern struct -------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, ModernIdle) {
+  const SlaveStatus s = status_of(wire("03-status-idle.response.xml"));
+  EXPECT_EQ(s.state, BuilderState::kIdle);
+  EXPECT_EQ(s.state_text, "BuilderStatus.IDLE");
+  EXPECT_TRUE(s.build_id.empty());
+  EXPECT_EQ(s.result, BuildResult::kNone);
+  EXPECT_FALSE(s.legacy_array);
+  EXPECT_FALSE(s.builder_version.has_value());
+}
+
+TEST_F(XmlRpcSlaveTest, ModernBuildingDecodesBase64Tail) {
+  const SlaveStatus s = status_of(wire("20-status-building-ok.response.xml"));
+  EXPECT_EQ(s.state, BuilderState::kBuilding);
+  EXPECT_EQ(s.build_id, "99-99");
+  EXPECT_THAT(s.logtail, ::testing::StartsWith("Kernel version: Linux builder"));
+  EXPECT_THAT(s.logtail, ::testing::EndsWith("Starting target for build 10-10\n"));
+}
+
+TEST_F(XmlRpcSlaveTest, ModernWaitingOk) {
+  const SlaveStatus s = status_of(wire("21-status-waiting-ok.response.xml"));
+  EXPECT_EQ(s.state, BuilderState::kWaiting);
+  EXPECT_EQ(s.result, BuildResult::kOk);
+  EXPECT_EQ(s.result_text, "BuildStatus.OK");
+  EXPECT_EQ(s.build_id, "99-99");
+  EXPECT_EQ(s.dependencies, "");
+  const std::map<std::string, std::string> expected{{"foo_1.0-1_amd64.changes", kSha1A},
+                                                    {"foo_1.0-1_amd64.deb", kSha1B}};
+  EXPECT_EQ(s.filemap, expected);
+}
+
+TEST_F(XmlRpcSlaveTest, ModernAborting) {
+  const SlaveStatus s = status_of(wire("42-status-aborting.response.xml"));
+  EXPECT_EQ(s.state, BuilderState::kAborting);
+  EXPECT_EQ(s.build_id, "20-20");
+}
+
+struct WaitingCase {
+  const char* fixture;
+  BuildResult result;
+  const char* dependencies;
+};
+
+class ModernWaiting : public XmlRpcSlaveTest, public ::testing::WithParamInterface<WaitingCase> {};
+
+TEST_P(ModernWaiting, ResultFromCapture) {
+  const SlaveStatus s = status_of(wire(GetParam().fixture));
+  EXPECT_EQ(s.state, BuilderState::kWaiting);
+  EXPECT_EQ(s.result, GetParam().result) << s.result_text;
+  EXPECT_EQ(s.dependencies, GetParam().dependencies);
+  EXPECT_TRUE(s.filemap.empty());
+  EXPECT_FALSE(s.build_id.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Captures, ModernWaiting,
+    ::testing::Values(
+        WaitingCase{"25-status-waiting-packagefail.response.xml", BuildResult::kPackageFail, ""},
+        WaitingCase{"29-status-waiting-depwait.response.xml", BuildResult::kDepFail,
+                    "libfoo-dev (>= 1.2)"},
+        WaitingCase{"33-status-waiting-givenback.response.xml", BuildResult::kGivenBack, ""},
+        WaitingCase{"37-status-waiting-builderfail.response.xml", BuildResult::kBuilderFail, ""},
+        WaitingCase{"48-status-waiting-chrootfail.response.xml", BuildResult::kChrootFail, ""},
+        WaitingCase{"43-status-waiting-aborted.response.xml", BuildResult::kAborted, ""}));
+
+TEST_F(XmlRpcSlaveTest, ModernBuilderVersionAndExtraKeys) {
+  const SlaveStatus s = status_of(response_xml(map({{"builder_status", str("BuilderStatus.IDLE")},
+                                                    {"builder_version", str("254")},
+                                                    {"revision_id", str("abc")},
+                                                    {"jobs", arr({str("x")})}})));
+  EXPECT_EQ(s.state, BuilderState::kIdle);
+  EXPECT_EQ(s.builder_version, std::optional<std::string>("254"));
+}
+
+TEST_F(XmlRpcSlaveTest, UnknownStatesKeepTheirText) {
+  const SlaveStatus s =
+      status_of(response_xml(map({{"builder_status", str("BuilderStatus.WAITING")},
+                                  {"build_id", str("1-1")},
+                                  {"build_status", str("BuildStatus.SOMETHINGNEW")}})));
+  EXPECT_EQ(s.result, BuildResult::kUnknown);
+  EXPECT_EQ(s.result_text, "BuildStatus.SOMETHINGNEW");
+  const SlaveStatus t =
+      status_of(response_xml(map({{"builder_status", str("BuilderStatus.NAPPING")}})));
+  EXPECT_EQ(t.state, BuilderState::kUnknown);
+  EXPECT_EQ(t.state_text, "BuilderStatus.NAPPING");
+}
+
+TEST_F(XmlRpcSlaveTest, LongLogtailKeepsItsLastBytes) {
+  std::string tail(100000, 'a');
+  tail += "THE END";
+  xs::Options options;
+  options.max_logtail_bytes = 1000;
+  const SlaveStatus s =
+      status_of(response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
+                                  {"build_id", str("7-7")},
+                                  {"logtail", bin(tail)}})),
+                options);
+  ASSERT_EQ(s.logtail.size(), 1000u);
+  EXPECT_EQ(s.logtail, tail.substr(tail.size() - 1000));
+}
+
+TEST_F(XmlRpcSlaveTest, LogtailWithArbitraryBytesSurvives) {
+  const std::string tail("\xff\x00\xfe line\n\xc3", 11);
+  const SlaveStatus s =
+      status_of(response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
+                                  {"build_id", str("7-7")},
+                                  {"logtail", bin(tail)}})));
+  EXPECT_EQ(s.logtail, tail);
+}
+
+// ---- status(), 2005 array ------------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, LegacyIdlePairAndOneTuple) {
+  SlaveStatus s = status_of(response_xml(arr({str("BuilderStatus.IDLE"), str("")})));
+  EXPECT_EQ(s.state, BuilderState::kIdle);
+  EXPECT_TRUE(s.legacy_array);
+  s = status_of(response_xml(arr({str("BuilderStatus.IDLE")})));
+  EXPECT_EQ(s.state, BuilderState::kIdle);
+  EXPECT_TRUE(s.legacy_array);
+}
+
+TEST_F(XmlRpcSlaveTest, LegacyBuildingWithBinaryOrStringTail) {
+  SlaveStatus s =
+      status_of(response_xml(arr({str("BuilderStatus.BUILDING"), str("1-1"), bin("log\xff")})));
+  EXPECT_EQ(s.state, BuilderState::kBuilding);
+  EXPECT_EQ(s.build_id, "1-1");
+  EXPECT_EQ(s.logtail, "log\xff");
+  s = status_of(response_xml(arr({str("BuilderStatus.BUILDING"), str("2-1"), str("plain tail")})));
+  EXPECT_EQ(s.build_id, "2-1");
+  EXPECT_EQ(s.logtail, "plain tail");
+}
+
+TEST_F(XmlRpcSlaveTest, LegacyWaitingForms) {
+  // 2005: four elements.
+  SlaveStatus s = status_of(response_xml(arr({str("BuilderStatus.WAITING"), str("BuildStatus.OK"),
+                                              str("1-1"), map({{"foo.deb", str(kSha1B)}})})));
+  EXPECT_EQ(s.state, BuilderState::kWaiting);
+  EXPECT_EQ(s.result, BuildResult::kOk);
+  EXPECT_EQ(s.build_id, "1-1");
+  EXPECT_EQ(s.filemap, (std::map<std::string, std::string>{{"foo.deb", kSha1B}}));
+  EXPECT_TRUE(s.legacy_array);
+  // From 2006-02: five, with dependencies.
+  s = status_of(response_xml(arr({str("BuilderStatus.WAITING"), str("BuildStatus.DEPFAIL"),
+                                  str("3-1"), map({}), str("libfoo (>= 1)")})));
+  EXPECT_EQ(s.result, BuildResult::kDepFail);
+  EXPECT_EQ(s.dependencies, "libfoo (>= 1)");
+  // Failures: three.
+  s = status_of(
+      response_xml(arr({str("BuilderStatus.WAITING"), str("BuildStatus.CHROOTFAIL"), str("4-1")})));
+  EXPECT_EQ(s.result, BuildResult::kChrootFail);
+  EXPECT_EQ(s.build_id, "4-1");
+  EXPECT_TRUE(s.filemap.empty());
+}
+
+TEST_F(XmlRpcSlaveTest, LegacyAbortingAndAborted) {
+  SlaveStatus s = status_of(response_xml(arr({str("BuilderStatus.ABORTING"), str("5-1")})));
+  EXPECT_EQ(s.state, BuilderState::kAborting);
+  EXPECT_EQ(s.build_id, "5-1");
+  s = status_of(response_xml(arr({str("BuilderStatus.ABORTED"), str("5-1")})));
+  EXPECT_EQ(s.state, BuilderState::kAborted);
+  EXPECT_EQ(s.build_id, "5-1");
+}
+
+// ---- wrong shapes ---------------------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, WrongShapeNamesBuilderAndField) {
+  server_.reply(response_xml(map(
+      {{"builder_status", str("BuilderStatus.BUILDING")}, {"build_id", xmlrpc_c::value_int(42)}})));
+  const Error e = expect_error([&] { connect()->status(); });
+  EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+  EXPECT_FALSE(e.retryable());
+  EXPECT_THAT(e.message(), HasSubstr("builder bob: status(): 'build_id' is not a string"));
+}
+
+TEST_F(XmlRpcSlaveTest, OtherWrongShapes) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {response_xml(xmlrpc_c::value_int(1)), "'result' is not a struct or an array"},
+      {response_xml(map({{"build_id", str("1")}})), "'builder_status' is missing"},
+      {response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")}})),
+       "'build_id' is missing"},
+      {response_xml(map({{"builder_status", str("BuilderStatus.WAITING")},
+                         {"build_id", str("1")},
+                         {"build_status", str("BuildStatus.OK")},
+                         {"filemap", map({{"a.deb", str("../../etc/passwd")}})}})),
+       "'filemap[a.deb]' is not a sha1"},
+      {response_xml(map({{"builder_status", str("BuilderStatus.WAITING")},
+                         {"build_id", str("1")},
+                         {"build_status", str("BuildStatus.OK")},
+                         {"filemap", arr({})}})),
+       "'filemap' is not a struct"},
+      {response_xml(arr({})), "empty array"},
+      {response_xml(arr({str("BuilderStatus.WAITING"), str("BuildStatus.OK")})), "needs 3"},
+      {response_xml(arr({str("BuilderStatus.BUILDING"), str("1"), xmlrpc_c::value_int(3)})),
+       "'logtail' is not base64 or a string"},
+      {"this is not XML at all", "status()"},
+  };
+  for (const auto& [body, expected] : cases) {
+    server_.reply(body);
+    const Error e = expect_error([&] { connect()->status(); });
+    EXPECT_EQ(e.category(), ErrorCategory::kProtocol) << expected;
+    EXPECT_THAT(e.message(), HasSubstr("builder bob"));
+    EXPECT_THAT(e.message(), HasSubstr(expected));
+  }
+  server_.reply(response_xml(arr({str("1.0"), str("amd64")})));
+  EXPECT_THAT(expect_error([&] { connect()->info(); }).message(),
+              HasSubstr("info(): expected 3 elements"));
+  server_.reply(response_xml(xmlrpc_c::value_int(0)));
+  EXPECT_THAT(expect_error([&] { connect()->clean(); }).message(),
+              HasSubstr("clean(): 'result' is not a string"));
+}
+
+// ---- faults and transport errors -----------------------------------------
+
+TEST_F(XmlRpcSlaveTest, FaultCarriesCode) {
+  server_.reply(wire("17-nosuchmethod.response.xml"));
+  const Error e = expect_error([&] { connect()->status(); });
+  EXPECT_EQ(e.category(), ErrorCategory::kFault);
+  EXPECT_EQ(e.fault_code(), 8001);
+  EXPECT_FALSE(e.retryable());
+  EXPECT_THAT(e.message(), HasSubstr("builder bob"));
+}
+
+TEST_F(XmlRpcSlaveTest, XmlSizeLimit) {
+  xs::Options options;
+  options.max_xml_bytes = 4096;
+  const std::string big = response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
+                                            {"build_id", str("1")},
+                                            {"logtail", bin(std::string(20000, 'x'))}}));
+  server_.reply(big);
+  const Error e = expect_error([&] { connect(options)->status(); });
+  EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+  EXPECT_THAT(e.message(), HasSubstr("max_xml_bytes"));
+  EXPECT_THAT(e.message(), HasSubstr("builder bob"));
+}
+
+TEST_F(XmlRpcSlaveTest, RepliesAboveXmlRpcDefaultLimitPass) {
+  // xmlrpc-c's own parser limit is 512 KiB by default; the transport raises it
+  // to max_xml_bytes.
+  const std::string tail(2 << 20, 'y');
+  server_.reply(response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
+                                  {"build_id", str("1")},
+                                  {"logtail", bin(tail)}})));
+  const SlaveStatus s = connect()->status();
+  EXPECT_EQ(s.logtail.size(), 65536u);
+}
+
+TEST_F(XmlRpcSlaveTest, ConnectionRefusedIsRetryableTransport) {
+  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  auto slave =
+      transport.connect(builder_at("http://127.0.0.1:" + std::to_string(free_port()) + "/"));
+  const Error e = expect_error([&] { slave->status(); });
+  EXPECT_EQ(e.category(), ErrorCategory::kTransport);
+  EXPECT_TRUE(e.retryable());
+  EXPECT_THAT(e.message(), HasSubstr("builder bob"));
+}
+
+TEST_F(XmlRpcSlaveTest, HttpErrorIsTransport) {
+  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  // A path where nothing answers /rpc: the fake gives 404.
+  auto slave = transport.connect(builder_at(server_.url() + "nowhere/"));
+  const Error e = expect_error([&] { slave->status(); });
+  EXPECT_EQ(e.category(), ErrorCategory::kTransport);
+  EXPECT_TRUE(e.retryable());
+  EXPECT_THAT(e.message(), HasSubstr("HTTP 404"));
+}
+
+// A socket that listens but never accepts: connections complete in the kernel
+// and then nothing is ever answered.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 16) != 0) {
+      throw std::runtime_error("SilentServer: cannot listen on 127.0.0.1");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentServer() { ::close(fd_); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(XmlRpcSlaveTest, SilentSlaveTimesOutWithinDeadline) {
+  SilentServer silent;
+  xs::Options options;
+  options.call_timeout = 0.5;
+  options.ensurepresent_timeout = 0.7;
+  options.download_timeout = 0.5;
+  xs::XmlRpcSlaveTransport transport{options};
+  auto slave = transport.connect(builder_at(silent.url()));
+  for (int which = 0; which < 3; ++which) {
+    const auto start = std::chrono::steady_clock::now();
+    const Error e = expect_error([&] {
+      if (which == 0) slave->status();
+      if (which == 1) slave->ensure_present(kSha1A, std::nullopt, "", "");
+      if (which == 2) {
+        TempDir dir;
+        slave->fetch_file("buildlog", dir / "log", 1000);
+      }
+    });
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(e.category(), ErrorCategory::kTransport) << which;
+    EXPECT_TRUE(e.retryable());
+    EXPECT_THAT(e.message(), HasSubstr("timed out"));
+    EXPECT_GE(elapsed, std::chrono::milliseconds(400));
+    EXPECT_LT(elapsed, std::chrono::milliseconds(2500));
+  }
+}
+
+// ---- ensure_present ------------------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, EnsurePresentSendsFourArguments) {
+  server_.reply(wire("04-ensurepresent-nourl.response.xml"));
+  auto slave = connect();
+  EnsurePresentResult r = slave->ensure_present(kSha1A, std::nullopt, "", "");
+  EXPECT_TRUE(r.present);
+  EXPECT_EQ(r.info, "No URL");
+  server_.reply(wire("05-ensurepresent-download.response.xml"));
+  r = slave->ensure_present(kSha1A, "http://librarian/x", "user", "s3cret");
+  EXPECT_TRUE(r.present);
+  const auto calls = server_.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].method, "ensurepresent");
+  ASSERT_EQ(calls[0].params.size(), 4u);
+  EXPECT_EQ(as_string(calls[0].params[0]), kSha1A);
+  EXPECT_EQ(calls[0].params[1].type(), value::TYPE_NIL);
+  EXPECT_EQ(as_string(calls[0].params[2]), "");
+  ASSERT_EQ(calls[1].params.size(), 4u);
+  EXPECT_EQ(as_string(calls[1].params[1]), "http://librarian/x");
+  EXPECT_EQ(as_string(calls[1].params[2]), "user");
+  EXPECT_EQ(as_string(calls[1].params[3]), "s3cret");
+}
+
+TEST_F(XmlRpcSlaveTest, EnsurePresentFallsBackToTwoArgumentsOn8002) {
+  // A 2005 slave: 4 arguments are a Python TypeError (Fault 8002); 2 arguments
+  // answer a bare bool.
+  server_.set_handler([](const RecordedCall& call) {
+    if (call.params.size() != 2) return wire("09-ensurepresent-2args.response.xml");
+    return response_xml(xmlrpc_c::value_boolean(true));
+  });
+  auto slave = connect();
+  EnsurePresentResult r = slave->ensure_present(kSha1A, "http://librarian/x", "", "");
+  EXPECT_TRUE(r.present);
+  EXPECT_EQ(r.info, "");
+  r = slave->ensure_present(kSha1B, "http://librarian/y", "", "");
+  EXPECT_TRUE(r.present);
+  const auto calls = server_.calls();
+  ASSERT_EQ(calls.size(), 3u);  // 4 args, 2 args, then 2 args straight away
+  EXPECT_EQ(calls[0].params.size(), 4u);
+  EXPECT_EQ(calls[1].params.size(), 2u);
+  EXPECT_EQ(as_string(calls[1].params[1]), "http://librarian/x");
+  EXPECT_EQ(calls[2].params.size(), 2u);
+  EXPECT_EQ(as_string(calls[2].params[0]), kSha1B);
+}
+
+TEST_F(XmlRpcSlaveTest, EnsurePresentFaultNeverShowsCredentials) {
+  server_.reply(wire("09-ensurepresent-2args.response.xml"));
+  auto slave = connect();
+  const Error e = expect_error(
+      [&] { slave->ensure_present(kSha1A, "http://librarian/x", "alice", "hunter2-secret"); });
+  EXPECT_EQ(e.category(), ErrorCategory::kFault);
+  EXPECT_EQ(e.fault_code(), 8002);
+  EXPECT_THAT(e.message(), Not(HasSubstr("hunter2-secret")));
+  EXPECT_THAT(e.message(), Not(HasSubstr("alice")));
+  EXPECT_EQ(server_.calls().size(), 2u);  // the 2-arg retry faulted too
+}
+
+TEST_F(XmlRpcSlaveTest, EnsurePresentPairWithFalse) {
+  server_.reply(response_xml(
+      arr({xmlrpc_c::value_boolean(false), str("Digests did not match, removing again!")})));
+  const EnsurePresentResult r = connect()->ensure_present(kSha1A, "http://x/", "", "");
+  EXPECT_FALSE(r.present);
+  EXPECT_EQ(r.info, "Digests did not match, removing again!");
+}
+
+// ---- build ---------------------------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, BuildSendsFiveArgumentsAndReadsPair) {
+  server_.reply(wire("18-build-ok.response.xml"));
+  auto slave = connect();
+  const BuildStartResult r =
+      slave->build("10-10", "binarypackage", kSha1A, {{"foo_1.0-1.dsc", kSha1B}},
+                   {{"series", std::string("ok")}, {"arch_indep", true}});
+  EXPECT_EQ(r.status, BuildStartStatus::kBuilding);
+  EXPECT_EQ(r.info, "10-10");
+  const auto calls = server_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_EQ(calls[0].params.size(), 5u);
+  EXPECT_EQ(as_string(calls[0].params[0]), "10-10");
+  EXPECT_EQ(as_string(calls[0].params[1]), "binarypackage");
+  EXPECT_EQ(as_string(calls[0].params[2]), kSha1A);
+  const auto files =
+      static_cast<std::map<std::string, value>>(xmlrpc_c::value_struct(calls[0].params[3]));
+  EXPECT_EQ(as_string(files.at("foo_1.0-1.dsc")), kSha1B);
+  const auto args =
+      static_cast<std::map<std::string, value>>(xmlrpc_c::value_struct(calls[0].params[4]));
+  EXPECT_EQ(as_string(args.at("series")), "ok");
+  EXPECT_TRUE(static_cast<bool>(xmlrpc_c::value_boolean(args.at("arch_indep"))));
+}
+
+TEST_F(XmlRpcSlaveTest, BuildReplyForms) {
+  auto slave = connect();
+  server_.reply(wire("13-build-unknownsum.response.xml"));
+  BuildStartResult r = slave->build("1", "binarypackage", kSha1A, {}, {});
+  EXPECT_EQ(r.status, BuildStartStatus::kUnknownSum);
+  EXPECT_THAT(r.info, HasSubstr("CHROOTSUM -> 2222"));
+  server_.reply(wire("12-build-unknownbuilder.response.xml"));
+  r = slave->build("1", "debian", kSha1A, {}, {});
+  EXPECT_EQ(r.status, BuildStartStatus::kUnknownBuilder);
+  // 2005: a bare string, hyphenated error names, and (UNKNOWNSUM, sha1).
+  server_.reply(response_xml(str("BuilderStatus.BUILDING")));
+  r = slave->build("1", "debian", kSha1A, {}, {});
+  EXPECT_EQ(r.status, BuildStartStatus::kBuilding);
+  EXPECT_EQ(r.status_text, "BuilderStatus.BUILDING");
+  server_.reply(response_xml(str("BuilderStatus.UNKNOWN-BUILDER")));
+  EXPECT_EQ(slave->build("1", "x", kSha1A, {}, {}).status, BuildStartStatus::kUnknownBuilder);
+  server_.reply(response_xml(arr({str("BuilderStatus.UNKNOWN-SUM"), str(kSha1A)})));
+  r = slave->build("1", "debian", kSha1A, {}, {});
+  EXPECT_EQ(r.status, BuildStartStatus::kUnknownSum);
+  EXPECT_EQ(r.info, kSha1A);
+  server_.reply(response_xml(arr({str("BuilderStatus.UNKNOWNBUILDER"), xmlrpc_c::value_nil()})));
+  EXPECT_EQ(slave->build("1", "x", kSha1A, {}, {}).status, BuildStartStatus::kUnknownBuilder);
+  server_.reply(response_xml(str("BuilderStatus.WHATEVER")));
+  EXPECT_EQ(slave->build("1", "x", kSha1A, {}, {}).status, BuildStartStatus::kOther);
+}
+
+// ---- fetch_file ----------------------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, FetchFileVerifiesSha1) {
+  const std::string deb = wire("filecache-foo_1.0-1_amd64.deb");
+  server_.serve(kSha1B, deb);
+  server_.serve("buildlog", wire("filecache-buildlog.txt"));
+  TempDir dir;
+  auto slave = connect();
+  const FetchedFile f = slave->fetch_file(kSha1B, dir / "foo.deb", 1 << 20);
+  EXPECT_EQ(f.sha1, kSha1B);
+  EXPECT_EQ(f.size, deb.size());
+  EXPECT_EQ(read_file(dir / "foo.deb"), deb);
+  const FetchedFile log = slave->fetch_file("buildlog", dir / "log.txt", 1 << 20);
+  EXPECT_EQ(read_file(dir / "log.txt"), wire("filecache-buildlog.txt"));
+  EXPECT_EQ(log.sha1, sha1_hex(wire("filecache-buildlog.txt")));
+}
+
+TEST_F(XmlRpcSlaveTest, FetchFileBaseUrlWithoutSlashAndWithPath) {
+  server_.serve(kSha1B, wire("filecache-foo_1.0-1_amd64.deb"));
+  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  TempDir dir;
+  auto slave = transport.connect(
+      builder_at("http://127.0.0.1:" + std::to_string(server_.port())));  // no trailing '/'
+  EXPECT_EQ(slave->fetch_file(kSha1B, dir / "a", 1000).sha1, kSha1B);
+  server_.reply(wire("03-status-idle.response.xml"));
+  EXPECT_EQ(slave->status().state, BuilderState::kIdle);
+  EXPECT_EQ(xs::join_url("http://h:1/builders/0/", "rpc"), "http://h:1/builders/0/rpc");
+  EXPECT_EQ(xs::join_url("http://h:1/builders/0", "rpc"), "http://h:1/builders/0/rpc");
+}
+
+TEST_F(XmlRpcSlaveTest, FetchFileGuardsLeaveNothingOnDisk) {
+  TempDir dir;
+  auto slave = connect();
+  // Over the cap.
+  server_.serve(kSha1A, std::string(5000, 'z'));
+  Error e = expect_error([&] { slave->fetch_file(kSha1A, dir / "big", 1000); });
+  EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+  EXPECT_THAT(e.message(), HasSubstr("builder bob"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "big"));
+  // Wrong content for its sha1.
+  e = expect_error([&] { slave->fetch_file(kSha1A, dir / "bad", 1 << 20); });
+  EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+  EXPECT_THAT(e.message(), HasSubstr("SHA-1"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
+  // Missing (404).
+  e = expect_error([&] { slave->fetch_file(kSha1B, dir / "missing", 1 << 20); });
+  EXPECT_EQ(e.category(), ErrorCategory::kTransport);
+  EXPECT_FALSE(std::filesystem::exists(dir / "missing"));
+  // Not a cache name.
+  e = expect_error([&] { slave->fetch_file("../etc/passwd", dir / "x", 1 << 20); });
+  EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+  EXPECT_FALSE(std::filesystem::exists(dir / "x"));
+}
+
+// ---- concurrency and plugin -------------------------------------------------
+
+TEST_F(XmlRpcSlaveTest, ManySlavesConcurrently) {
+  server_.reply(wire("21-status-waiting-ok.response.xml"));
+  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto slave = transport.connect(builder_at(server_.url(), "b" + std::to_string(t)));
+      for (int i = 0; i < 25; ++i) {
+        try {
+          if (slave->status().filemap.size() == 2) ++ok;
+        } catch (const Error&) {
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 200);
+}
+
+TEST(XmlRpcSlavePlugin, DescriptorAndConfigKeys) {
+  PluginLoader loader(plugin_dir());
+  const PluginInfo info = loader.inspect("xmlrpc-slave");
+  EXPECT_EQ(info.name, "xmlrpc-slave");
+  EXPECT_EQ(info.kind, PluginKind::kSlaveTransport);
+  std::vector<std::string> keys;
+  for (const auto& key : info.config_keys) keys.push_back(key.name);
+  EXPECT_THAT(keys,
+              ::testing::IsSupersetOf({"connect_timeout", "call_timeout", "ensurepresent_timeout",
+                                       "download_timeout", "max_xml_bytes", "max_logtail_bytes",
+                                       "ca_file", "client_cert", "client_key", "tls_verify"}));
+}
+
+TEST(XmlRpcSlaveOptions, FromConfig) {
+  PluginConfig config("test", {{"call_timeout", 2.0}, {"max_logtail_bytes", std::int64_t{10}}});
+  const xs::Options o = xs::options_from_config(config);
+  EXPECT_EQ(o.call_timeout, 2.0);
+  EXPECT_EQ(o.ensurepresent_timeout, 10.0);  // 5 x call_timeout when not given
+  EXPECT_EQ(o.max_logtail_bytes, 10u);
+  EXPECT_TRUE(o.tls_verify);
+  PluginConfig bad("test", {{"call_timeout", 0.0}});
+  EXPECT_THROW(xs::options_from_config(bad), Error);
+}
+
+}  // namespace
+}  // namespace buildd::test
