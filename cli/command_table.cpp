@@ -1,5 +1,6 @@
 // The one place that lists every command of buildd-master, in --help order.
 #include "command.hpp"
+#include "commands_admin.hpp"
 #include "commands_core.hpp"
 #include "commands_run.hpp"
 
@@ -9,6 +10,7 @@ const std::vector<Command>& command_table() {
   static const std::vector<Command> table = [] {
     std::vector<Command> t;
     add_core_commands(t);
+    add_admin_commands(t);
     add_run_commands(t);
     return t;
   }();

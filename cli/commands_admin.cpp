@@ -29,8 +29,9 @@ DarName parse_dar_name(const std::string& text) {
   for (const auto& p : parts) ok = ok && !p.empty();
   if (!ok) {
     throw Error(ErrorCategory::kUsage,
-                "'" + text + "' is not an arch release: expected DISTRO/RELEASE/ARCH, e.g. "
-                             "ubuntu/warty/i386");
+                "'" + text +
+                    "' is not an arch release: expected DISTRO/RELEASE/ARCH, e.g. "
+                    "ubuntu/warty/i386");
   }
   return DarName{parts[0], parts[1], parts[2]};
 }
@@ -46,8 +47,8 @@ Id parse_id(const std::string& text, const char* what) {
   Id id = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-    throw Error(ErrorCategory::kUsage, std::string(what) + " must be a positive number, not '" +
-                                           text + "'");
+    throw Error(ErrorCategory::kUsage,
+                std::string(what) + " must be a positive number, not '" + text + "'");
   }
   return id;
 }
@@ -73,7 +74,8 @@ void require_regular_file(const std::filesystem::path& path) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string guess_mime(const std::string& filename) {
@@ -117,8 +119,12 @@ std::string iso8601(TimePoint t) {
   return buffer;
 }
 
-json json_time(const std::optional<TimePoint>& t) { return t ? json(iso8601(*t)) : json(nullptr); }
-std::string text_time(const std::optional<TimePoint>& t) { return t ? iso8601(*t) : "-"; }
+json json_time(const std::optional<TimePoint>& t) {
+  return t ? json(iso8601(*t)) : json(nullptr);
+}
+std::string text_time(const std::optional<TimePoint>& t) {
+  return t ? iso8601(*t) : "-";
+}
 
 std::string text_duration(Duration d) {
   auto total = std::chrono::duration_cast<std::chrono::seconds>(d).count();
@@ -128,7 +134,9 @@ std::string text_duration(Duration d) {
   return buffer;
 }
 
-std::string yes_no(bool b) { return b ? "yes" : "no"; }
+std::string yes_no(bool b) {
+  return b ? "yes" : "no";
+}
 
 // Names of the records that rows refer to by id.
 struct Names {
@@ -155,9 +163,13 @@ struct Names {
   }
 };
 
-json nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json nullable(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
 
-std::string state_text(BuildState s) { return std::string(title(s)); }
+std::string state_text(BuildState s) {
+  return std::string(title(s));
+}
 
 // ---- db -----------------------------------------------------------------------
 
@@ -239,8 +251,7 @@ int archrelease_list(CommandContext& ctx, const po::variables_map& vm) {
       json chroot = nullptr;
       if (d.chroot_file_id) {
         if (auto f = store.find_library_file(*d.chroot_file_id))
-          chroot = {{"id", f->id}, {"filename", f->filename}, {"size", f->size},
-                    {"sha1", f->sha1}};
+          chroot = {{"id", f->id}, {"filename", f->filename}, {"size", f->size}, {"sha1", f->sha1}};
       }
       out.push_back({{"id", d.id},
                      {"name", d.display_name()},
@@ -329,7 +340,8 @@ int builder_list(CommandContext& ctx, const po::variables_map& vm) {
     std::string job = "-";
     for (const auto& q : active)
       if (q.entry.builder_id == b.id) job = std::to_string(q.build.id);
-    rows.push_back({std::to_string(b.id), b.name, b.url, Names::of(names.processors, b.processor_id),
+    rows.push_back({std::to_string(b.id), b.name, b.url,
+                    Names::of(names.processors, b.processor_id),
                     Names::of(names.families, b.family_id), yes_no(b.builderok), yes_no(b.manual),
                     std::to_string(b.failure_count), job, b.failnotes});
   }
@@ -540,7 +552,8 @@ int build_show(CommandContext& ctx, const po::variables_map& vm) {
       {"score", entry ? std::to_string(entry->score) : "-"},
   };
   for (const auto& f : sources)
-    rows.push_back({"source file", f["filename"].get<std::string>() + " " + f["url"].get<std::string>()});
+    rows.push_back(
+        {"source file", f["filename"].get<std::string>() + " " + f["url"].get<std::string>()});
   for (const auto& f : results)
     rows.push_back({"result file", f["filename"].get<std::string>() + " (" +
                                        std::to_string(f["size"].get<std::uint64_t>()) + " bytes) " +
@@ -569,16 +582,19 @@ int build_cancel(CommandContext& ctx, const po::variables_map& vm) {
     case CancelOutcome::kAlreadyFinal:
       break;
   }
-  throw Error(ErrorCategory::kConflict, "build " + std::to_string(b.id) + " is already final (" +
-                                            state_text(b.state) + ")");
+  throw Error(ErrorCategory::kConflict,
+              "build " + std::to_string(b.id) + " is already final (" + state_text(b.state) + ")");
 }
 
 int build_log(CommandContext& ctx, const po::variables_map& vm) {
   BuildStore& store = ctx.store();
   Build b = require_build(store, vm["id"].as<std::string>());
-  if (!b.buildlog_id) throw Error(ErrorCategory::kNotFound, "build " + std::to_string(b.id) + " has no log");
+  if (!b.buildlog_id)
+    throw Error(ErrorCategory::kNotFound, "build " + std::to_string(b.id) + " has no log");
   auto file = store.find_library_file(*b.buildlog_id);
-  if (!file) throw Error(ErrorCategory::kNotFound, "the log of build " + std::to_string(b.id) + " is missing");
+  if (!file)
+    throw Error(ErrorCategory::kNotFound,
+                "the log of build " + std::to_string(b.id) + " is missing");
   auto in = ctx.librarian().open(*file);
   std::string bytes((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
   bool gzipped = bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
@@ -625,10 +641,10 @@ int queue_list(CommandContext& ctx, const po::variables_map& vm) {
                     std::to_string(q.entry.score), builder.empty() ? "-" : builder,
                     state_text(q.build.state)});
   }
-  print_table(ctx.out,
-              {"QUEUE", "BUILD", "SOURCE", "VERSION", "ARCHRELEASE", "FAMILY", "SCORE", "BUILDER",
-               "STATE"},
-              rows);
+  print_table(
+      ctx.out,
+      {"QUEUE", "BUILD", "SOURCE", "VERSION", "ARCHRELEASE", "FAMILY", "SCORE", "BUILDER", "STATE"},
+      rows);
   return 0;
 }
 
@@ -636,7 +652,8 @@ int queue_list(CommandContext& ctx, const po::variables_map& vm) {
 
 using Declare = std::function<void(po::options_description&, po::positional_options_description&)>;
 
-Declare positionals(std::vector<std::string> names, std::function<void(po::options_description&)> more = nullptr) {
+Declare positionals(std::vector<std::string> names,
+                    std::function<void(po::options_description&)> more = nullptr) {
   return [names, more](po::options_description& o, po::positional_options_description& p) {
     for (const auto& n : names) {
       o.add_options()(n.c_str(), po::value<std::string>()->required(), "");
@@ -649,9 +666,10 @@ Declare positionals(std::vector<std::string> names, std::function<void(po::optio
 }  // namespace
 
 void add_admin_commands(std::vector<Command>& t) {
-  t.push_back({{"db", "upgrade"}, "", "apply the missing database schema migrations", nullptr,
-               db_upgrade});
-  t.push_back({{"family", "add"}, "NAME --processors P1,P2…",
+  t.push_back(
+      {{"db", "upgrade"}, "", "apply the missing database schema migrations", nullptr, db_upgrade});
+  t.push_back({{"family", "add"},
+               "NAME --processors P1,P2…",
                "add a processor family and its processors",
                positionals({"name"},
                            [](po::options_description& o) {
@@ -659,24 +677,30 @@ void add_admin_commands(std::vector<Command>& t) {
                                              "comma-separated processor names");
                            }),
                family_add});
-  t.push_back({{"archrelease", "add"}, "DISTRO/RELEASE/ARCH --family NAME [--chroot FILE]",
+  t.push_back({{"archrelease", "add"},
+               "DISTRO/RELEASE/ARCH --family NAME [--chroot FILE]",
                "add an arch release built by a processor family",
                positionals({"archrelease"},
                            [](po::options_description& o) {
                              o.add_options()("family", po::value<std::string>()->required(),
-                                             "processor family")(
-                                 "chroot", po::value<std::string>(), "chroot tarball to store");
+                                             "processor family")("chroot", po::value<std::string>(),
+                                                                 "chroot tarball to store");
                            }),
                archrelease_add});
-  t.push_back({{"archrelease", "set-chroot"}, "DISTRO/RELEASE/ARCH FILE",
-               "store FILE as the arch release's chroot", positionals({"archrelease", "file"}),
+  t.push_back({{"archrelease", "set-chroot"},
+               "DISTRO/RELEASE/ARCH FILE",
+               "store FILE as the arch release's chroot",
+               positionals({"archrelease", "file"}),
                archrelease_set_chroot});
-  t.push_back({{"archrelease", "list"}, "[--format json]", "list the arch releases",
+  t.push_back({{"archrelease", "list"},
+               "[--format json]",
+               "list the arch releases",
                [](po::options_description& o, po::positional_options_description&) {
                  add_format_option(o);
                },
                archrelease_list});
-  t.push_back({{"builder", "add"}, "NAME URL --processor P [--manual] [--virtualized]",
+  t.push_back({{"builder", "add"},
+               "NAME URL --processor P [--manual] [--virtualized]",
                "add a builder (a slave)",
                positionals({"name", "url"},
                            [](po::options_description& o) {
@@ -686,40 +710,50 @@ void add_admin_commands(std::vector<Command>& t) {
                                  "virtualized", "the builder is a virtual machine");
                            }),
                builder_add});
-  t.push_back({{"builder", "list"}, "[--format json]", "list the builders",
+  t.push_back({{"builder", "list"},
+               "[--format json]",
+               "list the builders",
                [](po::options_description& o, po::positional_options_description&) {
                  add_format_option(o);
                },
                builder_list});
-  t.push_back({{"builder", "show"}, "NAME [--format json]", "show one builder and its job",
-               positionals({"name"}, add_format_option), builder_show});
-  t.push_back({{"builder", "enable"}, "NAME", "mark a builder OK (zeroes its failure count)",
-               positionals({"name"}), builder_enable});
-  t.push_back({{"builder", "disable"}, "NAME --reason TEXT", "take a builder out of dispatch",
+  t.push_back({{"builder", "show"},
+               "NAME [--format json]",
+               "show one builder and its job",
+               positionals({"name"}, add_format_option),
+               builder_show});
+  t.push_back({{"builder", "enable"},
+               "NAME",
+               "mark a builder OK (zeroes its failure count)",
+               positionals({"name"}),
+               builder_enable});
+  t.push_back({{"builder", "disable"},
+               "NAME --reason TEXT",
+               "take a builder out of dispatch",
                positionals({"name"},
                            [](po::options_description& o) {
                              o.add_options()("reason", po::value<std::string>()->required(),
                                              "why (shown as failnotes)");
                            }),
                builder_disable});
-  t.push_back(
-      {{"build", "add"},
-       "SOURCE VERSION --archrelease D/R/A --file PATH… [--component C] [--pocket P] "
-       "[--urgency U] [--score N]",
-       "queue a build of a source package; prints the new build id",
-       positionals({"source", "version"},
-                   [](po::options_description& o) {
-                     o.add_options()("archrelease", po::value<std::string>()->required(),
-                                     "DISTRO/RELEASE/ARCH")(
-                         "file", po::value<std::vector<std::string>>()->multitoken(),
-                         "source files (.dsc, tarballs)")(
-                         "component", po::value<std::string>()->default_value("main"), "")(
-                         "pocket", po::value<std::string>()->default_value("release"), "")(
-                         "urgency", po::value<std::string>()->default_value("medium"), "")(
-                         "score", po::value<int>(), "pin the queue score");
-                   }),
-       build_add});
-  t.push_back({{"build", "list"}, "[--state NAME] [--limit N] [--format json]",
+  t.push_back({{"build", "add"},
+               "SOURCE VERSION --archrelease D/R/A --file PATH… [--component C] [--pocket P] "
+               "[--urgency U] [--score N]",
+               "queue a build of a source package; prints the new build id",
+               positionals({"source", "version"},
+                           [](po::options_description& o) {
+                             o.add_options()("archrelease", po::value<std::string>()->required(),
+                                             "DISTRO/RELEASE/ARCH")(
+                                 "file", po::value<std::vector<std::string>>()->multitoken(),
+                                 "source files (.dsc, tarballs)")(
+                                 "component", po::value<std::string>()->default_value("main"), "")(
+                                 "pocket", po::value<std::string>()->default_value("release"), "")(
+                                 "urgency", po::value<std::string>()->default_value("medium"), "")(
+                                 "score", po::value<int>(), "pin the queue score");
+                           }),
+               build_add});
+  t.push_back({{"build", "list"},
+               "[--state NAME] [--limit N] [--format json]",
                "list builds, newest first",
                [](po::options_description& o, po::positional_options_description&) {
                  o.add_options()("state", po::value<std::string>(),
@@ -728,14 +762,24 @@ void add_admin_commands(std::vector<Command>& t) {
                  add_format_option(o);
                },
                build_list});
-  t.push_back({{"build", "show"}, "ID [--format json]", "show one build, its files and its log URL",
-               positionals({"id"}, add_format_option), build_show});
-  t.push_back({{"build", "retry"}, "ID", "queue a failed or cancelled build again",
-               positionals({"id"}), build_retry});
-  t.push_back({{"build", "cancel"}, "ID", "cancel a waiting or running build",
-               positionals({"id"}), build_cancel});
+  t.push_back({{"build", "show"},
+               "ID [--format json]",
+               "show one build, its files and its log URL",
+               positionals({"id"}, add_format_option),
+               build_show});
+  t.push_back({{"build", "retry"},
+               "ID",
+               "queue a failed or cancelled build again",
+               positionals({"id"}),
+               build_retry});
+  t.push_back({{"build", "cancel"},
+               "ID",
+               "cancel a waiting or running build",
+               positionals({"id"}),
+               build_cancel});
   t.push_back({{"build", "log"}, "ID", "print a build's log", positionals({"id"}), build_log});
-  t.push_back({{"queue", "list"}, "[--limit N] [--format json]",
+  t.push_back({{"queue", "list"},
+               "[--limit N] [--format json]",
                "the queue: running entries, then waiting ones in dispatch order",
                [](po::options_description& o, po::positional_options_description&) {
                  o.add_options()("limit", po::value<std::size_t>()->default_value(0),

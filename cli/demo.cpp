@@ -161,7 +161,9 @@ void declare_demo_options(po::options_description& o, po::positional_options_des
       "folder for the database, the librarian, the slaves and the logs (wiped when it is an "
       "earlier demo's)")("seed", po::value<unsigned>()->default_value(2005),
                          "seed of the outcome mix, for a repeatable run")(
-      "timeout", po::value<double>()->default_value(600), "give up after this many seconds");
+      "timeout", po::value<double>()->default_value(600), "give up after this many seconds")(
+      "serve-seconds", po::value<double>()->default_value(0),
+      "keep the status pages up this many seconds after the queue drains (Ctrl-C ends it)");
 }
 
 int run_demo(CommandContext& outer, const po::variables_map& vm) {
@@ -262,7 +264,7 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
   }
 
   MasterRuntime runtime(ctx);
-  out << "Master running; files for slaves at " << runtime.http().base_url() << "/+files/\n"
+  out << "Master running; status pages at " << runtime.http().base_url() << "/builders\n"
       << "Working directory: " << dir.string() << "\n\n";
 
   struct sigaction sa {};
@@ -331,6 +333,14 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
       << "Read one: buildd-master --config " << ctx.config_file().string()
       << " build log ID   (build list shows the ids)\n"
       << "Master log: " << (dir / "buildd-master.log").string() << "\n";
+  if (const double serve = vm["serve-seconds"].as<double>(); serve > 0 && !g_interrupted) {
+    out << "Status pages stay up for " << serve << " s at " << runtime.http().base_url()
+        << "/builders\n"
+        << std::flush;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(serve);
+    while (!g_interrupted && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   if (g_interrupted) return 130;
   return drained ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "buildd/logging.hpp"
+#include "buildd/web/status_pages.hpp"
 
 namespace buildd::cli {
 
@@ -39,6 +40,7 @@ MasterRuntime::MasterRuntime(CommandContext& context, bool upgrade_schema) : con
                     ": run 'buildd-master db upgrade'");
   http_ = std::make_unique<HttpServer>(master.get_string("http_listen"));
   http_->serve_library(context.librarian());
+  add_status_routes(*http_, store, context.librarian(), Metrics::global(), time_);
   http_->start();
   master_ = std::make_unique<BuilddMaster>(store, context.transport(), context.librarian(), time_,
                                            master_settings_from(master));
@@ -50,15 +52,7 @@ MasterRuntime::~MasterRuntime() {
   if (http_) http_->stop();
 }
 
-CycleReport MasterRuntime::cycle() {
-  CycleReport report = master_->run_cycle();
-  auto log = logger("master");
-  if (report.scanned || report.dispatched || report.reset || report.failed_builders)
-    log->info("cycle: {}", report.summary());
-  else
-    log->debug("cycle: {}", report.summary());
-  return report;
-}
+CycleReport MasterRuntime::cycle() { return master_->run_cycle(); }
 
 void MasterRuntime::apply_settings(const MasterSettings& settings) {
   master_ = std::make_unique<BuilddMaster>(context_.store(), context_.transport(),

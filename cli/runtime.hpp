@@ -26,7 +26,7 @@ class MasterRuntime {
   BuilddMaster& master() { return *master_; }
   HttpServer& http() { return *http_; }
   BuildStore& store() { return context_.store(); }
-  // One scan → update → dispatch cycle, logged.
+  // One scan → update → dispatch cycle (the pipeline logs it).
   CycleReport cycle();
   // Rebuilds the pipeline with new settings (SIGHUP).
   void apply_settings(const MasterSettings& settings);

@@ -59,6 +59,11 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX build_source_file_build ON build_source_file (build_id)",
            "CREATE INDEX build_result_file_build ON build_result_file (build_id)",
        }},
+      {3,
+       "index: builds by builder, newest first",
+       {
+           "CREATE INDEX build_builder ON build (builder_id, id)",
+       }},
   };
   return kMigrations;
 }

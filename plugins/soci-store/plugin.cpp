@@ -9,7 +9,8 @@ constexpr buildd::ConfigKey kKeys[] = {
     {"backend", buildd::ConfigType::kString, true, nullptr,
      "database engine: \"sqlite3\" (embedded) or \"postgresql\""},
     {"connection", buildd::ConfigType::kString, true, nullptr,
-     "sqlite3: the database file; postgresql: a libpq connection string such as "
+     "sqlite3: the database file (an absolute path; a relative one is taken from the current "
+     "directory); postgresql: a libpq connection string such as "
      "\"host=127.0.0.1 port=5432 dbname=buildd user=buildd\""},
     {"pool_size", buildd::ConfigType::kInteger, false, "4",
      "database sessions kept open (calls beyond that wait for a free one)"},

@@ -19,7 +19,9 @@ using Indicator = soci::indicator;
 long long to_micros(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
-TimePoint from_micros(long long us) { return TimePoint(std::chrono::microseconds(us)); }
+TimePoint from_micros(long long us) {
+  return TimePoint(std::chrono::microseconds(us));
+}
 
 std::optional<TimePoint> opt_time(long long us, Indicator ind) {
   if (ind == soci::i_null) return std::nullopt;
@@ -91,12 +93,11 @@ struct BuildRow {
   Indicator i_started{}, i_built{}, i_duration{}, i_builder{}, i_log{};
 
   void bind(soci::details::prepare_temp_type& p) {
-    p, soci::into(id), soci::into(source), soci::into(version), soci::into(dar),
-        soci::into(state), soci::into(created), soci::into(started, i_started),
-        soci::into(built, i_built), soci::into(duration, i_duration),
-        soci::into(builder, i_builder), soci::into(log, i_log), soci::into(dependencies),
-        soci::into(failure_count), soci::into(give_back_count), soci::into(component),
-        soci::into(pocket), soci::into(urgency);
+    p, soci::into(id), soci::into(source), soci::into(version), soci::into(dar), soci::into(state),
+        soci::into(created), soci::into(started, i_started), soci::into(built, i_built),
+        soci::into(duration, i_duration), soci::into(builder, i_builder), soci::into(log, i_log),
+        soci::into(dependencies), soci::into(failure_count), soci::into(give_back_count),
+        soci::into(component), soci::into(pocket), soci::into(urgency);
   }
   Build value() const {
     Build b;
@@ -158,8 +159,8 @@ struct LibraryFileRow {
   long long id = 0, size = 0, created = 0;
   std::string filename, sha1, sha256, mime, locator;
   void bind(soci::details::prepare_temp_type& p) {
-    p, soci::into(id), soci::into(filename), soci::into(size), soci::into(sha1),
-        soci::into(sha256), soci::into(mime), soci::into(locator), soci::into(created);
+    p, soci::into(id), soci::into(filename), soci::into(size), soci::into(sha1), soci::into(sha256),
+        soci::into(mime), soci::into(locator), soci::into(created);
   }
   LibraryFile value() const {
     LibraryFile f;
@@ -211,9 +212,9 @@ struct BuilderRow {
   int builderok = 1, manual = 0, virtualized = 0, speed_index = 0, failure_count = 0;
   std::string name, url, failnotes;
   void bind(soci::details::prepare_temp_type& p) {
-    p, soci::into(id), soci::into(name), soci::into(url), soci::into(processor),
-        soci::into(family), soci::into(builderok), soci::into(failnotes), soci::into(manual),
-        soci::into(virtualized), soci::into(speed_index), soci::into(failure_count);
+    p, soci::into(id), soci::into(name), soci::into(url), soci::into(processor), soci::into(family),
+        soci::into(builderok), soci::into(failnotes), soci::into(manual), soci::into(virtualized),
+        soci::into(speed_index), soci::into(failure_count);
   }
   Builder value() const {
     Builder b;
@@ -278,8 +279,7 @@ std::optional<Id> lookup_id(soci::session& sql, const std::string& query, const 
 bool exists(soci::session& sql, const std::string& table, Id id) {
   long long value = id;
   int count = 0;
-  sql << "SELECT COUNT(*) FROM " + table + " WHERE id = :id", soci::into(count),
-      soci::use(value);
+  sql << "SELECT COUNT(*) FROM " + table + " WHERE id = :id", soci::into(count), soci::use(value);
   return count > 0;
 }
 
@@ -307,6 +307,13 @@ std::string limit_clause(std::size_t limit) {
 }
 
 }  // namespace
+
+std::string candidates_query(std::size_t limit) {
+  return queued_select() +
+         " WHERE q.distro_arch_release_id = :d AND q.builder_id IS NULL AND b.state = 0 ORDER BY "
+         "q.score DESC, q.id" +
+         limit_clause(limit);
+}
 
 // Every public method runs here: a session from the pool, and database errors
 // turned into buildd::Error with a category and a retryable flag.
@@ -372,20 +379,24 @@ SociStore::SociStore(const SociStoreOptions& options) {
         s << "PRAGMA foreign_keys=ON";
       } else {
         s.open(soci::postgresql, options.connection);
+        // libpq prints notices on stderr ("relation … already exists, skipping").
+        s << "SET client_min_messages TO WARNING";
       }
     }
   } catch (const soci::soci_error& e) {
-    throw Error(ErrorCategory::kStore,
-                std::string("soci-store: cannot open the ") + options.backend +
-                    " database: " + e.what(),
-                true);
+    throw Error(
+        ErrorCategory::kStore,
+        std::string("soci-store: cannot open the ") + options.backend + " database: " + e.what(),
+        true);
   }
   if (options.auto_upgrade) upgrade();
 }
 
 SociStore::~SociStore() = default;
 
-int SociStore::latest_schema_version() { return migrations().back().version; }
+int SociStore::latest_schema_version() {
+  return migrations().back().version;
+}
 
 int SociStore::schema_version() {
   return with_session("reading the schema version", [&](soci::session& sql) {
@@ -422,13 +433,12 @@ int SociStore::upgrade() {
     if (ind == soci::i_null) current = 0;
     int latest = latest_schema_version();
     if (current > latest) {
-      throw Error(ErrorCategory::kStore,
-                  "database schema version " + std::to_string(current) +
-                      " is newer than this buildd-master (knows " + std::to_string(latest) +
-                      "); upgrade buildd-master");
+      throw Error(ErrorCategory::kStore, "database schema version " + std::to_string(current) +
+                                             " is newer than this buildd-master (knows " +
+                                             std::to_string(latest) + "); upgrade buildd-master");
     }
-    const std::string id_type = engine_ == Engine::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
-                                                           : "BIGSERIAL PRIMARY KEY";
+    const std::string id_type =
+        engine_ == Engine::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
     int applied = 0;
     for (const Migration& m : migrations()) {
       if (m.version <= current) continue;
@@ -467,9 +477,8 @@ ProcessorFamily SociStore::add_processor_family(const std::string& name,
     sql << "INSERT INTO processor_family (name) VALUES (:n) RETURNING id", soci::use(name),
         soci::into(id);
     std::string processor;
-    soci::statement st =
-        (sql.prepare << "INSERT INTO processor (family_id, name) VALUES (:f, :n)", soci::use(id),
-         soci::use(processor));
+    soci::statement st = (sql.prepare << "INSERT INTO processor (family_id, name) VALUES (:f, :n)",
+                          soci::use(id), soci::use(processor));
     for (const auto& p : processors) {
       processor = p;
       st.execute(true);
@@ -600,8 +609,8 @@ Builder SociStore::add_builder(const NewBuilder& builder) {
     int speed = builder.speed_index;
     sql << "INSERT INTO builder (name, url, processor_id, manual, virtualized, speed_index) "
            "VALUES (:n, :u, :p, :m, :v, :s) RETURNING id",
-        soci::use(builder.name), soci::use(builder.url), soci::use(processor_id),
-        soci::use(manual), soci::use(virtualized), soci::use(speed), soci::into(id);
+        soci::use(builder.name), soci::use(builder.url), soci::use(processor_id), soci::use(manual),
+        soci::use(virtualized), soci::use(speed), soci::into(id);
     auto rows = select_rows<BuilderRow>(
         sql, std::string("SELECT ") + kBuilderColumns + kBuilderFrom + " WHERE r.id = :id",
         [&](auto& p) { p, soci::use(id); });
@@ -638,8 +647,8 @@ void SociStore::set_builder_ok(Id builder_id, bool ok, const std::string& failno
          soci::use(okay), soci::use(failnotes), soci::use(okay), soci::use(id));
     st.execute(true);
     if (st.get_affected_rows() == 0) {
-      throw Error(ErrorCategory::kNotFound, "builder " + std::to_string(builder_id) +
-                                                " does not exist");
+      throw Error(ErrorCategory::kNotFound,
+                  "builder " + std::to_string(builder_id) + " does not exist");
     }
     tx.commit();
     return 0;
@@ -652,14 +661,14 @@ Build SociStore::add_build(const NewBuild& build) {
   return with_session("adding a build", [&](soci::session& sql) {
     Transaction tx(sql, engine_);
     if (!exists(sql, "distro_arch_release", build.distro_arch_release_id)) {
-      throw Error(ErrorCategory::kNotFound, "arch release " +
-                                                std::to_string(build.distro_arch_release_id) +
-                                                " does not exist");
+      throw Error(
+          ErrorCategory::kNotFound,
+          "arch release " + std::to_string(build.distro_arch_release_id) + " does not exist");
     }
     for (const auto& [filename, file_id] : build.source_files) {
       if (!exists(sql, "library_file", file_id)) {
-        throw Error(ErrorCategory::kNotFound, "library file " + std::to_string(file_id) +
-                                                  " (" + filename + ") does not exist");
+        throw Error(ErrorCategory::kNotFound, "library file " + std::to_string(file_id) + " (" +
+                                                  filename + ") does not exist");
       }
     }
     long long now = to_micros(Clock::now());
@@ -721,6 +730,17 @@ std::vector<Build> SociStore::builds(std::optional<BuildState> state, std::size_
   });
 }
 
+std::vector<Build> SociStore::builds_by_builder(Id builder_id, std::size_t limit) {
+  return with_session("listing a builder's builds", [&](soci::session& sql) {
+    long long id = builder_id;
+    return select_rows<BuildRow>(sql,
+                                 std::string("SELECT ") + kBuildColumns +
+                                     " FROM build b WHERE b.builder_id = :r ORDER BY b.id DESC" +
+                                     limit_clause(limit),
+                                 [&](auto& p) { p, soci::use(id); });
+  });
+}
+
 namespace {
 std::vector<BuildFile> build_files(soci::session& sql, const std::string& table, Id build_id) {
   long long id = build_id;
@@ -769,12 +789,13 @@ void SociStore::retry_build(Id build_id) {
     Transaction tx(sql, engine_);
     long long id = build_id, dar = 0;
     int state = 0, score = 0, manual = 0;
-    soci::statement st = (sql.prepare << "SELECT state, distro_arch_release_id, score, "
-                                         "manual_score FROM build WHERE id = :id",
-                          soci::into(state), soci::into(dar), soci::into(score),
-                          soci::into(manual), soci::use(id));
+    soci::statement st =
+        (sql.prepare << "SELECT state, distro_arch_release_id, score, "
+                        "manual_score FROM build WHERE id = :id",
+         soci::into(state), soci::into(dar), soci::into(score), soci::into(manual), soci::use(id));
     if (!st.execute(true)) {
-      throw Error(ErrorCategory::kNotFound, "build " + std::to_string(build_id) + " does not exist");
+      throw Error(ErrorCategory::kNotFound,
+                  "build " + std::to_string(build_id) + " does not exist");
     }
     auto current = static_cast<BuildState>(state);
     if (!is_retryable_final_state(current)) {
@@ -803,15 +824,17 @@ CancelOutcome SociStore::cancel_build(Id build_id) {
     soci::statement st =
         (sql.prepare << "SELECT state FROM build WHERE id = :id", soci::into(state), soci::use(id));
     if (!st.execute(true)) {
-      throw Error(ErrorCategory::kNotFound, "build " + std::to_string(build_id) + " does not exist");
+      throw Error(ErrorCategory::kNotFound,
+                  "build " + std::to_string(build_id) + " does not exist");
     }
     auto current = static_cast<BuildState>(state);
     if (is_final(current)) return CancelOutcome::kAlreadyFinal;
     if (current == BuildState::kCancelling) return CancelOutcome::kCancelling;
     long long queue_id = 0, builder = 0;
     Indicator i_builder{};
-    soci::statement q = (sql.prepare << "SELECT id, builder_id FROM build_queue WHERE build_id = :b",
-                         soci::into(queue_id), soci::into(builder, i_builder), soci::use(id));
+    soci::statement q =
+        (sql.prepare << "SELECT id, builder_id FROM build_queue WHERE build_id = :b",
+         soci::into(queue_id), soci::into(builder, i_builder), soci::use(id));
     bool queued = q.execute(true);
     if (current == BuildState::kNeedsBuild && (!queued || i_builder == soci::i_null)) {
       sql << "DELETE FROM build_queue WHERE build_id = :b", soci::use(id);
@@ -829,8 +852,8 @@ CancelOutcome SociStore::cancel_build(Id build_id) {
 
 std::vector<QueuedBuild> SociStore::active_jobs() {
   return with_session("listing active jobs", [&](soci::session& sql) {
-    return select_rows<QueuedRow>(sql,
-                                  queued_select() + " WHERE q.builder_id IS NOT NULL ORDER BY q.id");
+    return select_rows<QueuedRow>(
+        sql, queued_select() + " WHERE q.builder_id IS NOT NULL ORDER BY q.id");
   });
 }
 
@@ -841,10 +864,7 @@ std::vector<QueuedBuild> SociStore::candidates(const std::vector<Id>& distro_arc
     if (limit == 0) return out;
     // One index range scan per arch release (the partial index on waiting
     // entries), each at most `limit` rows, then merged here.
-    std::string query = queued_select() +
-                        " WHERE q.distro_arch_release_id = :d AND q.builder_id IS NULL AND "
-                        "b.state = 0 ORDER BY q.score DESC, q.id" +
-                        limit_clause(limit);
+    const std::string query = candidates_query(limit);
     std::vector<Id> ids = distro_arch_release_ids;
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -880,8 +900,8 @@ bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
          soci::use(r), soci::use(t), soci::use(q), soci::use(b));
     st.execute(true);
     if (st.get_affected_rows() != 1) return false;  // the destructor rolls back
-    sql << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b",
-        soci::use(t), soci::use(r), soci::use(b);
+    sql << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b", soci::use(t),
+        soci::use(r), soci::use(b);
     tx.commit();
     return true;
   });
@@ -895,9 +915,8 @@ void SociStore::commit(const CycleChanges& changes) {
     std::string text;
 
     if (!changes.logtails.empty()) {
-      soci::statement st =
-          (sql.prepare << "UPDATE build_queue SET logtail = :t WHERE id = :q", soci::use(text),
-           soci::use(queue_id));
+      soci::statement st = (sql.prepare << "UPDATE build_queue SET logtail = :t WHERE id = :q",
+                            soci::use(text), soci::use(queue_id));
       for (const auto& u : changes.logtails) {
         text = u.logtail;
         queue_id = u.queue_id;
@@ -905,9 +924,8 @@ void SociStore::commit(const CycleChanges& changes) {
       }
     }
     if (!changes.aborts.empty()) {
-      soci::statement st =
-          (sql.prepare << "UPDATE build_queue SET abort_sent = :a WHERE id = :q", soci::use(at),
-           soci::use(queue_id));
+      soci::statement st = (sql.prepare << "UPDATE build_queue SET abort_sent = :a WHERE id = :q",
+                            soci::use(at), soci::use(queue_id));
       for (const auto& a : changes.aborts) {
         at = to_micros(a.at);
         queue_id = a.queue_id;
@@ -988,9 +1006,9 @@ void SociStore::commit(const CycleChanges& changes) {
         build_id = c.build_id;
         queue_id = c.queue_id;
         if (c.buildlog_id && !exists(sql, "library_file", *c.buildlog_id)) {
-          throw Error(ErrorCategory::kNotFound, "build log library file " +
-                                                    std::to_string(*c.buildlog_id) +
-                                                    " does not exist");
+          throw Error(
+              ErrorCategory::kNotFound,
+              "build log library file " + std::to_string(*c.buildlog_id) + " does not exist");
         }
         update.execute(true);
         if (update.get_affected_rows() == 0) {
@@ -999,8 +1017,8 @@ void SociStore::commit(const CycleChanges& changes) {
         }
         for (const auto& [name, fid] : c.result_files) {
           if (!exists(sql, "library_file", fid)) {
-            throw Error(ErrorCategory::kNotFound, "library file " + std::to_string(fid) + " (" +
-                                                      name + ") does not exist");
+            throw Error(ErrorCategory::kNotFound,
+                        "library file " + std::to_string(fid) + " (" + name + ") does not exist");
           }
           filename = name;
           file_id = fid;

@@ -70,6 +70,7 @@ class SociStore final : public BuildStore {
   Build add_build(const NewBuild& build) override;
   std::optional<Build> find_build(Id build_id) override;
   std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) override;
+  std::vector<Build> builds_by_builder(Id builder_id, std::size_t limit) override;
   std::vector<BuildFile> source_files(Id build_id) override;
   std::vector<BuildFile> result_files(Id build_id) override;
   std::optional<BuildQueueEntry> queue_entry_for_build(Id build_id) override;
@@ -105,5 +106,9 @@ struct Migration {
   std::vector<const char*> statements;
 };
 const std::vector<Migration>& migrations();
+
+// The query candidates() runs once per arch release (":d" is the arch release
+// id); exposed so that tests can check its plan uses the waiting-entries index.
+std::string candidates_query(std::size_t limit);
 
 }  // namespace buildd::soci_store

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <sstream>
 #include <vector>
 
@@ -19,9 +21,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kModernBuilderTypes = {
-    "binarypackage", "sourcepackagerecipe", "translation-templates", "livefs", "snap",
-    "oci",           "charm",               "ci",                    "rock",   "craft"};
+const std::vector<std::string> kModernBuilderTypes = {"binarypackage",
+                                                      "sourcepackagerecipe",
+                                                      "translation-templates",
+                                                      "livefs",
+                                                      "snap",
+                                                      "oci",
+                                                      "charm",
+                                                      "ci",
+                                                      "rock",
+                                                      "craft"};
 const std::vector<std::string> k2005BuilderTypes = {"debian"};
 
 // Python's repr of a list of strings, as in "x not in ['a', 'b']".
@@ -179,13 +188,18 @@ struct Builder::Plan {
   std::string depends;
   bool abort_hangs = false;  // the build process survives the scan: ABORTING forever
   bool endless = false;      // never finishes by itself (start-state building)
+  // Set once the first log lines are written: the real slave logs its first
+  // RUN: line before build() returns.
+  std::shared_ptr<std::promise<void>> started;
 };
 
 Builder::Builder(BuilderOptions options) : options_(std::move(options)) {
   fs::create_directories(options_.cache_dir);
 }
 
-Builder::~Builder() { shutdown(); }
+Builder::~Builder() {
+  shutdown();
+}
 
 void Builder::shutdown() {
   {
@@ -363,11 +377,15 @@ BuildReply Builder::build(const std::string& build_id, const std::string& builde
     }
     plan.outcome = *outcome;
   }
-  if (!field("duration").empty()) plan.duration = std::chrono::duration<double>(std::stod(field("duration")));
+  if (!field("duration").empty())
+    plan.duration = std::chrono::duration<double>(std::stod(field("duration")));
   plan.depends = field("depends");
   plan.abort_hangs = field("abort") == "hang";
 
+  plan.started = std::make_shared<std::promise<void>>();
+  auto started = plan.started->get_future();
   worker_ = std::thread(&Builder::run_build, this, std::move(plan));
+  started.wait_for(std::chrono::seconds(5));
   return {"BuilderStatus.BUILDING", build_id};
 }
 
@@ -378,8 +396,8 @@ bool Builder::wait_interrupted(std::chrono::duration<double> d) {
 
 void Builder::run_build(Plan plan) {
   const std::string& id = plan.build_id;
-  const std::string series_arch = "--backend=chroot --series=" + plan.series +
-                                  " --arch=" + plan.arch + " " + id;
+  const std::string series_arch =
+      "--backend=chroot --series=" + plan.series + " --arch=" + plan.arch + " " + id;
   struct Step {
     double weight;
     std::string text;
@@ -415,49 +433,61 @@ void Builder::run_build(Plan plan) {
   if (!failed_early) {
     run(0.05, "in-target mount-chroot " + series_arch, "Starting target for build " + id + "\n");
     run(0.15, "in-target update-debian-chroot " + series_arch,
-        "Updating target for build " + id +
-            "\nGet:1 http://ftpmaster.internal/ubuntu " + plan.series +
+        "Updating target for build " + id + "\nGet:1 http://ftpmaster.internal/ubuntu " +
+            plan.series +
             " InRelease [255 kB]\nReading package lists...\nCalculating upgrade...\n"
             "0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n");
     const std::string pkg = plan.source + "_" + strip_epoch(plan.version);
     run(0.05,
         "sbuild-package " + id + " " + plan.arch + " " + plan.suite + " -c chroot:build-" + id +
             " --arch=" + plan.arch + " --dist=" + plan.suite + " --nolog -A " + plan.dsc_name,
-        "Initiating build " + id + " with 2 jobs across 2 processor cores.\n"
-        "sbuild (Debian sbuild) 0.85.0 (04 January 2023) on builder\n\n"
-        "+==============================================================================+\n"
-        "| " + pkg + " (" + plan.arch + ")\n"
-        "+==============================================================================+\n\n"
-        "Package: " + plan.source + "\nVersion: " + plan.version + "\nSource Version: " +
-        plan.version + "\nDistribution: " + plan.suite + "\nArchitecture: " + plan.arch + "\n\n");
-    steps.push_back({0.10, "+------------------------------------------------------------------------------+\n"
-                           "| Install package build dependencies                                           |\n"
-                           "+------------------------------------------------------------------------------+\n\n"});
+        "Initiating build " + id +
+            " with 2 jobs across 2 processor cores.\n"
+            "sbuild (Debian sbuild) 0.85.0 (04 January 2023) on builder\n\n"
+            "+==============================================================================+\n"
+            "| " +
+            pkg + " (" + plan.arch +
+            ")\n"
+            "+==============================================================================+\n\n"
+            "Package: " +
+            plan.source + "\nVersion: " + plan.version + "\nSource Version: " + plan.version +
+            "\nDistribution: " + plan.suite + "\nArchitecture: " + plan.arch + "\n\n");
+    steps.push_back(
+        {0.10,
+         "+------------------------------------------------------------------------------+\n"
+         "| Install package build dependencies                                           |\n"
+         "+------------------------------------------------------------------------------+\n\n"});
     if (outcome == BuildResult::kDepFail) {
       steps.push_back({0.05, "E: Unable to satisfy dependencies: " + plan.depends +
                                  "\nsbuild-build-depends-main-dummy : Depends: " + plan.depends +
                                  " but it is not installable\n"});
     } else if (outcome == BuildResult::kGivenBack) {
-      steps.push_back({0.05, "E: Failed to fetch http://ftpmaster.internal/ubuntu/pool/main/"
-                             "Hash Sum mismatch\n"});
+      steps.push_back({0.05,
+                       "E: Failed to fetch http://ftpmaster.internal/ubuntu/pool/main/"
+                       "Hash Sum mismatch\n"});
     } else {
-      steps.push_back({0.05, "Setting up build-essential (12.9) ...\n\n"
-                             "+------------------------------------------------------------------------------+\n"
-                             "| Build                                                                        |\n"
-                             "+------------------------------------------------------------------------------+\n\n"});
+      steps.push_back(
+          {0.05,
+           "Setting up build-essential (12.9) ...\n\n"
+           "+------------------------------------------------------------------------------+\n"
+           "| Build                                                                        |\n"
+           "+------------------------------------------------------------------------------+\n\n"});
       for (int i = 1; i <= 8; ++i) {
-        steps.push_back({0.05, "[" + std::to_string(i * 12) + "%] Building CXX object src/CMakeFiles/" +
-                                   plan.source + ".dir/part" + std::to_string(i) + ".cpp.o\n"});
+        steps.push_back({0.05, "[" + std::to_string(i * 12) +
+                                   "%] Building CXX object src/CMakeFiles/" + plan.source +
+                                   ".dir/part" + std::to_string(i) + ".cpp.o\n"});
       }
       if (outcome == BuildResult::kPackageFail) {
-        steps.push_back({0.02, "make[1]: *** [debian/rules:12: override_dh_auto_build] Error 2\n"
-                               "dpkg-buildpackage: error: debian/rules binary subprocess returned "
-                               "exit status 2\n"});
+        steps.push_back({0.02,
+                         "make[1]: *** [debian/rules:12: override_dh_auto_build] Error 2\n"
+                         "dpkg-buildpackage: error: debian/rules binary subprocess returned "
+                         "exit status 2\n"});
       } else {
         steps.push_back({0.02, "dpkg-deb: building package '" + plan.source + "' in '../" + pkg +
-                                   "_" + plan.arch + ".deb'.\n"
-                                   "dpkg-genchanges --build=any,all >../" + pkg + "_" + plan.arch +
-                                   ".changes\n"});
+                                   "_" + plan.arch +
+                                   ".deb'.\n"
+                                   "dpkg-genchanges --build=any,all >../" +
+                                   pkg + "_" + plan.arch + ".changes\n"});
       }
     }
     std::string status_word = outcome == BuildResult::kOk            ? "successful"
@@ -482,6 +512,10 @@ void Builder::run_build(Plan plan) {
     } else {
       append_log(step.text);
     }
+    if (plan.started) {
+      plan.started->set_value();
+      plan.started.reset();
+    }
     if (wait_interrupted(plan.duration * (step.weight / total))) break;
   }
   {
@@ -498,15 +532,21 @@ void Builder::run_build(Plan plan) {
   if (outcome == BuildResult::kOk) {
     const std::string stem = plan.source + "_" + strip_epoch(plan.version) + "_" + plan.arch;
     const std::string deb_name = stem + ".deb";
-    const std::string deb = "!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n"
-                            "Package: " + plan.source + "\nVersion: " + plan.version +
-                            "\nArchitecture: " + plan.arch + "\nBuilt-By: buildd-slave\n";
+    const std::string deb =
+        "!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n"
+        "Package: " +
+        plan.source + "\nVersion: " + plan.version + "\nArchitecture: " + plan.arch +
+        "\nBuilt-By: buildd-slave\n";
     const std::string changes =
         "Format: 1.8\nSource: " + plan.source + "\nBinary: " + plan.source +
         "\nArchitecture: " + plan.arch + "\nVersion: " + plan.version +
-        "\nDistribution: " + plan.suite + "\nUrgency: medium\nMaintainer: buildd-slave\n"
-        "Changed-By: buildd-slave\nDescription:\n " + plan.source + " - simulated package\n"
-        "Changes:\n " + plan.source + " (" + plan.version + ") " + plan.suite +
+        "\nDistribution: " + plan.suite +
+        "\nUrgency: medium\nMaintainer: buildd-slave\n"
+        "Changed-By: buildd-slave\nDescription:\n " +
+        plan.source +
+        " - simulated package\n"
+        "Changes:\n " +
+        plan.source + " (" + plan.version + ") " + plan.suite +
         "; urgency=medium\n .\n   * Simulated build.\nChecksums-Sha1:\n " + sha1_hex(deb) + " " +
         std::to_string(deb.size()) + " " + deb_name + "\nChecksums-Sha256:\n " + sha256_hex(deb) +
         " " + std::to_string(deb.size()) + " " + deb_name + "\nFiles:\n " + md5_hex(deb) + " " +
@@ -529,9 +569,11 @@ void Builder::run_build(Plan plan) {
 }
 
 void Builder::finish_aborted(const Plan& plan) {
-  append_log(timestamp_line() + "RUN: /usr/share/launchpad-buildd/bin/in-target scan-for-processes "
-             "--backend=chroot --series=" + plan.series + " --arch=" + plan.arch + " " +
-             plan.build_id + "\nScanning for processes to kill in build " + plan.build_id + "\n");
+  append_log(timestamp_line() +
+             "RUN: /usr/share/launchpad-buildd/bin/in-target scan-for-processes "
+             "--backend=chroot --series=" +
+             plan.series + " --arch=" + plan.arch + " " + plan.build_id +
+             "\nScanning for processes to kill in build " + plan.build_id + "\n");
   std::unique_lock lock(mu_);
   if (plan.abort_hangs) {
     // The build process survives the scan: ABORTING until the slave stops.
@@ -582,9 +624,11 @@ void Builder::start_in_state(BuilderState state, BuildResult result, const std::
   std::lock_guard worker_lock(worker_mu_);
   const std::string log = timestamp_line() +
                           "RUN: /usr/share/launchpad-buildd/bin/builder-prep \n"
-                          "Kernel version: Linux builder 6.1.0-28-" + options_.arch +
+                          "Kernel version: Linux builder 6.1.0-28-" +
+                          options_.arch +
                           " #1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 x86_64\n"
-                          "Building something for build " + build_id + "\n";
+                          "Building something for build " +
+                          build_id + "\n";
   {
     std::lock_guard log_lock(log_mu_);
     write_file_bytes(log_path(), log);

@@ -30,7 +30,15 @@ enum class Protocol { kModern, k2005 };
 
 enum class BuilderState { kIdle, kBuilding, kWaiting, kAborting, kAborted };
 
-enum class BuildResult { kOk, kPackageFail, kDepFail, kGivenBack, kChrootFail, kBuilderFail, kAborted };
+enum class BuildResult {
+  kOk,
+  kPackageFail,
+  kDepFail,
+  kGivenBack,
+  kChrootFail,
+  kBuilderFail,
+  kAborted
+};
 
 // "BuilderStatus.IDLE", "BuildStatus.OK", …: the exact wire strings.
 std::string wire_name(BuilderState state);
@@ -93,8 +101,8 @@ class Builder {
   EnsureResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
                               const std::string& username, const std::string& password);
   BuildReply build(const std::string& build_id, const std::string& builder_type,
-                   const std::string& chroot_sha1, const std::map<std::string, std::string>& filemap,
-                   const BuildArgs& args);
+                   const std::string& chroot_sha1,
+                   const std::map<std::string, std::string>& filemap, const BuildArgs& args);
   std::string abort();
   std::string clean();
 

@@ -20,9 +20,9 @@ FaultSpec parse_fault_spec(const std::string& text) {
     rest = rest.substr(0, colon);
   }
   spec.kind = rest;
-  static const std::set<std::string> kKinds = {"hang",           "slow",      "reset",
-                                               "garbage",        "fault",     "oversized-tail",
-                                               "bad-sha1",       "hostile-filemap", "huge-xml"};
+  static const std::set<std::string> kKinds = {
+      "hang",           "slow",     "reset",           "garbage", "fault",
+      "oversized-tail", "bad-sha1", "hostile-filemap", "huge-xml"};
   if (!kKinds.count(spec.kind)) throw std::invalid_argument("unknown fault kind: " + spec.kind);
   if (spec.kind == "slow") {
     try {

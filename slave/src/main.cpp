@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
       "listen", po::value(&listen), "HOST:PORT to listen on (required; port 0 picks a free one)")(
       "port-file", po::value(&port_file), "write the bound port to this file once listening")(
       "builders", po::value(&options.builders)->default_value(1), "number of builders served")(
-      "arch", po::value(&options.arch)->default_value("amd64"), "architecture tag of every builder")(
+      "arch", po::value(&options.arch)->default_value("amd64"),
+      "architecture tag of every builder")(
       "cache-dir", po::value(&cache_dir),
       "file cache directory (default: a fresh temporary directory, removed at exit); with N > 1 "
       "builders each gets builder-<i>/ inside")(
@@ -147,9 +148,9 @@ int main(int argc, char** argv) {
       "seconds from abort to WAITING/ABORTED (the process scan and cleanup)")(
       "fault", po::value(&fault_texts)->composing(), "inject a fault, see below (repeatable)")(
       "start-state", po::value(&start_state)->default_value("idle"),
-      "state every builder starts in, see below")(
-      "start-build-id", po::value(&start_build_id)->default_value("1-1"),
-      "build id for --start-state")(
+      "state every builder starts in, see below")("start-build-id",
+                                                  po::value(&start_build_id)->default_value("1-1"),
+                                                  "build id for --start-state")(
       "log-level", po::value(&log_level)->default_value("info"),
       "trace, debug (every call), info, warn, error, off; logs go to stderr");
 

@@ -59,7 +59,9 @@ void expect_params(const xmlrpc_c::paramList& params, std::size_t count) {
   }
 }
 
-bool is_nil(const xmlrpc_c::value& value) { return value.type() == xmlrpc_c::value::TYPE_NIL; }
+bool is_nil(const xmlrpc_c::value& value) {
+  return value.type() == xmlrpc_c::value::TYPE_NIL;
+}
 
 std::string string_or_empty(const xmlrpc_c::value& value) {
   if (is_nil(value)) return {};
@@ -191,7 +193,8 @@ std::string build_id_param(const xmlrpc_c::value& value) {
 RpcEndpoint::RpcEndpoint(Builder& builder, const BuilderFaults& faults, int index) {
   const bool modern = builder.options().protocol == Protocol::kModern;
   auto add = [&](const std::string& name, Handler handler) {
-    registry_.addMethod(name, xmlrpc_c::methodPtr(new LambdaMethod(name, index, std::move(handler))));
+    registry_.addMethod(name,
+                        xmlrpc_c::methodPtr(new LambdaMethod(name, index, std::move(handler))));
   };
   registry_.setDefaultMethod(xmlrpc_c::defaultMethodPtr(new UnknownProcedure));
 
@@ -249,8 +252,8 @@ RpcEndpoint::RpcEndpoint(Builder& builder, const BuilderFaults& faults, int inde
     if (!modern && reply.status != "BuilderStatus.UNKNOWNSUM") {
       return xmlrpc_c::value_string(reply.status);
     }
-    return xmlrpc_c::value_array(std::vector<xmlrpc_c::value>{
-        xmlrpc_c::value_string(reply.status), xmlrpc_c::value_string(reply.info)});
+    return xmlrpc_c::value_array(std::vector<xmlrpc_c::value>{xmlrpc_c::value_string(reply.status),
+                                                              xmlrpc_c::value_string(reply.info)});
   });
 
   add("abort", [&builder](const xmlrpc_c::paramList& params) -> xmlrpc_c::value {

@@ -179,8 +179,8 @@ struct SlaveServer::Impl {
     in->seekg(0);
     // bad-sha1 serves bytes that do not hash to the name they were asked by.
     const bool corrupt = slot->faults.bad_sha1 && name != "buildlog";
-    buildd::logger("slave")->debug("builder {}: GET filecache/{} ({} bytes)",
-                                   slot - slots.data(), name, size);
+    buildd::logger("slave")->debug("builder {}: GET filecache/{} ({} bytes)", slot - slots.data(),
+                                   name, size);
     if (size == 0) {
       res.set_content(corrupt ? std::string("x") : std::string(), "application/octet-stream");
       return;
@@ -234,13 +234,14 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
     res.status = impl->slot_for(req) ? 405 : 404;
     res.set_header("Allow", "POST");
   });
-  http.Get(base + "/filecache/([^/]+)", [impl](const httplib::Request& req,
-                                               httplib::Response& res) {
-    impl->handle_file(req, res);
-  });
+  http.Get(
+      base + "/filecache/([^/]+)",
+      [impl](const httplib::Request& req, httplib::Response& res) { impl->handle_file(req, res); });
 }
 
-SlaveServer::~SlaveServer() { stop(); }
+SlaveServer::~SlaveServer() {
+  stop();
+}
 
 int SlaveServer::start() {
   auto& o = impl_->options;
@@ -284,8 +285,12 @@ std::vector<std::string> SlaveServer::base_urls() const {
   return urls;
 }
 
-Builder& SlaveServer::builder(std::size_t index) { return *impl_->slots.at(index).builder; }
+Builder& SlaveServer::builder(std::size_t index) {
+  return *impl_->slots.at(index).builder;
+}
 
-std::size_t SlaveServer::builder_count() const { return impl_->slots.size(); }
+std::size_t SlaveServer::builder_count() const {
+  return impl_->slots.size();
+}
 
 }  // namespace buildd::slave

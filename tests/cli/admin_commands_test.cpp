@@ -6,7 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include "buildd/compression.hpp"
+#include "soci_store.hpp"
 #include "support/test_support.hpp"
 
 namespace buildd {
@@ -92,9 +96,27 @@ class AdminCli : public ::testing::Test {
 TEST_F(AdminCli, DbUpgradeAppliesThenNothing) {
   Result first = ok({"db", "upgrade"});
   EXPECT_NE(first.out.find("applied migration 1"), std::string::npos) << first.out;
-  EXPECT_NE(first.out.find("to 2"), std::string::npos) << first.out;
+  const std::string latest = std::to_string(soci_store::migrations().size());
+  EXPECT_NE(first.out.find("to " + latest), std::string::npos) << first.out;
   Result second = ok({"db", "upgrade"});
-  EXPECT_NE(second.out.find("up to date (version 2)"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("up to date (version " + latest + ")"), std::string::npos)
+      << second.out;
+}
+
+TEST_F(AdminCli, DbUpgradeRefusesANewerDatabase) {
+  ok({"db", "upgrade"});
+  {
+    // What a newer buildd-master would have left behind.
+    soci::session sql(soci::sqlite3, "db=" + (dir_ / "db.sqlite").string());
+    sql << "INSERT INTO schema_version (version, applied) VALUES (99, 0)";
+  }
+  Result r = run({"db", "upgrade"});
+  EXPECT_EQ(r.code, 1);  // a store error, not bad input
+  EXPECT_NE(
+      r.err.find("database schema version 99 is newer than this buildd-master (knows " +
+                 std::to_string(soci_store::migrations().size()) + "); upgrade buildd-master"),
+      std::string::npos)
+      << r.err;
 }
 
 TEST_F(AdminCli, FamilyArchReleaseAndTheirErrors) {
@@ -123,8 +145,7 @@ TEST_F(AdminCli, FamilyArchReleaseAndTheirErrors) {
   EXPECT_TRUE(ok_json({"archrelease", "list"})[1]["chroot"].is_null());
   ok({"archrelease", "set-chroot", "ubuntu/hoary/i386",
       (dir_ / "chroot-warty-i386.tar.bz2").string()});
-  EXPECT_EQ(ok_json({"archrelease", "list"})[1]["chroot"]["filename"],
-            "chroot-warty-i386.tar.bz2");
+  EXPECT_EQ(ok_json({"archrelease", "list"})[1]["chroot"]["filename"], "chroot-warty-i386.tar.bz2");
   bad({"archrelease", "set-chroot", "ubuntu/breezy/i386",
        (dir_ / "chroot-warty-i386.tar.bz2").string()},
       "no arch release ubuntu/breezy/i386");
@@ -226,6 +247,76 @@ TEST_F(AdminCli, BuildsAndQueue) {
        (dir_ / "foo_1.0-1.dsc").string()},
       "DISTRO/RELEASE/ARCH");
   EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);  // nothing written
+}
+
+// A finished build (written through the store as the pipeline would) shows
+// its builder, dates, duration, log URL and result files, and `build log`
+// prints the log gunzipped.
+TEST_F(AdminCli, FinishedBuildShowsResultsAndLog) {
+  seed();
+  test::write_file(dir_ / "log.txt", "dpkg-buildpackage: full build\nDone.\n");
+  gzip_file(dir_ / "log.txt", dir_ / "buildlog_ubuntu-warty-i386.foo_1.0-1_FULLYBUILT.txt.gz");
+  test::write_file(dir_ / "foo_1.0-1_i386.deb", "a deb");
+  // The files go into the librarian through the CLI (as sources of another build).
+  ok({"build", "add", "carrier", "1", "--archrelease", "ubuntu/warty/i386", "--file",
+      (dir_ / "buildlog_ubuntu-warty-i386.foo_1.0-1_FULLYBUILT.txt.gz").string(),
+      (dir_ / "foo_1.0-1_i386.deb").string()});
+  std::string id = add_build("foo", "100");
+
+  soci_store::SociStore store({"sqlite3", (dir_ / "db.sqlite").string(), 1, 10, false});
+  auto log = store.find_library_file(store.source_files(1).at(0).file.id);
+  auto deb = store.source_files(1).at(1).file;
+  ASSERT_TRUE(log);
+  Id build_id = std::stoll(id);
+  auto entry = *store.queue_entry_for_build(build_id);
+  auto bob = *store.find_builder("bob");
+  auto start = TimePoint(std::chrono::seconds(1700000000));
+  ASSERT_TRUE(store.claim(entry.id, build_id, bob.id, start));
+
+  auto running = ok_json({"queue", "list"});
+  ASSERT_EQ(running.size(), 2u);
+  EXPECT_EQ(running[0]["build_id"], build_id);  // running entries come first
+  EXPECT_EQ(running[0]["builder"], "bob");
+  EXPECT_EQ(ok_json({"builder", "show", "bob"})["current_job"]["build_id"], build_id);
+
+  CycleChanges changes;
+  BuildCompletion done;
+  done.build_id = build_id;
+  done.queue_id = entry.id;
+  done.state = BuildState::kFullyBuilt;
+  done.built = start + std::chrono::seconds(90);
+  done.duration = std::chrono::seconds(90);
+  done.buildlog_id = log->id;
+  done.result_files = {{"foo_1.0-1_i386.deb", deb.id}};
+  changes.completions.push_back(done);
+  store.commit(changes);
+
+  auto show = ok_json({"build", "show", id});
+  EXPECT_EQ(show["state"], "FULLYBUILT");
+  EXPECT_EQ(show["state_title"], "Fully built");
+  EXPECT_EQ(show["state_value"], 1);
+  EXPECT_EQ(show["builder"], "bob");
+  EXPECT_EQ(show["started"], "2023-11-14T22:13:20Z");
+  EXPECT_EQ(show["built"], "2023-11-14T22:14:50Z");
+  EXPECT_EQ(show["duration_seconds"], 90.0);
+  EXPECT_NE(show["log_url"].get<std::string>().find(
+                "buildlog_ubuntu-warty-i386.foo_1.0-1_FULLYBUILT.txt.gz"),
+            std::string::npos);
+  ASSERT_EQ(show["result_files"].size(), 1u);
+  EXPECT_EQ(show["result_files"][0]["filename"], "foo_1.0-1_i386.deb");
+  EXPECT_EQ(show["result_files"][0]["size"], 5);
+  EXPECT_EQ(show["result_files"][0]["sha1"], deb.sha1);
+  EXPECT_FALSE(show["result_files"][0]["url"].get<std::string>().empty());
+  EXPECT_TRUE(show["queue"].is_null());
+  Result text = ok({"build", "show", id});
+  EXPECT_NE(text.out.find("Fully built (1)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("0:01:30"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("foo_1.0-1_i386.deb"), std::string::npos) << text.out;
+
+  EXPECT_EQ(ok({"build", "log", id}).out, "dpkg-buildpackage: full build\nDone.\n");
+  EXPECT_EQ(ok_json({"build", "list", "--state", "Fully built"}).size(), 1u);
+  bad({"build", "cancel", id}, "already final");
+  bad({"build", "retry", id}, "cannot be retried");
 }
 
 }  // namespace

@@ -156,6 +156,17 @@ std::vector<Build> FakeStore::builds(std::optional<BuildState> state, std::size_
   return out;
 }
 
+std::vector<Build> FakeStore::builds_by_builder(Id builder_id, std::size_t limit) {
+  Lock lock(mutex_);
+  std::vector<Build> out;
+  for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
+    if (it->second.builder_id != builder_id) continue;
+    out.push_back(it->second);
+    if (limit && out.size() == limit) break;
+  }
+  return out;
+}
+
 std::vector<BuildFile> FakeStore::source_files(Id build_id) {
   Lock lock(mutex_);
   std::vector<BuildFile> out;

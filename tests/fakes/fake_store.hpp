@@ -37,6 +37,7 @@ class FakeStore final : public BuildStore {
   Build add_build(const NewBuild& build) override;
   std::optional<Build> find_build(Id build_id) override;
   std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) override;
+  std::vector<Build> builds_by_builder(Id builder_id, std::size_t limit) override;
   std::vector<BuildFile> source_files(Id build_id) override;
   std::vector<BuildFile> result_files(Id build_id) override;
   std::optional<BuildQueueEntry> queue_entry_for_build(Id build_id) override;

@@ -78,8 +78,8 @@ TEST_F(ModernSlaveTest, EchoInfoAndIdleStatus) {
   EXPECT_EQ(str(parts[1]), "amd64");
   std::vector<std::string> types;
   for (const auto& t : arr(parts[2])) types.push_back(str(t));
-  EXPECT_EQ(types, (Keys{"binarypackage", "sourcepackagerecipe", "translation-templates",
-                         "livefs", "snap", "oci", "charm", "ci", "rock", "craft"}));
+  EXPECT_EQ(types, (Keys{"binarypackage", "sourcepackagerecipe", "translation-templates", "livefs",
+                         "snap", "oci", "charm", "ci", "rock", "craft"}));
 
   RpcResult status = rpc(url_, "status");
   ASSERT_TRUE(status.ok);
@@ -208,16 +208,14 @@ TEST_F(ModernSlaveTest, BuildChecksInProtocolOrder) {
             "'livefs', 'snap', 'oci', 'charm', 'ci', 'rock', 'craft']");
 
   const std::string absent(40, '2');
-  RpcResult no_chroot =
-      rpc(url_, "build",
-          params({s("1-1"), s("binarypackage"), s(absent),
-                  string_struct({{"foo_1.0-1.dsc", in.dsc_sha1}}), good_args()}));
+  RpcResult no_chroot = rpc(url_, "build",
+                            params({s("1-1"), s("binarypackage"), s(absent),
+                                    string_struct({{"foo_1.0-1.dsc", in.dsc_sha1}}), good_args()}));
   ASSERT_TRUE(no_chroot.ok);
   EXPECT_EQ(str(arr(no_chroot.value)[0]), "BuilderStatus.UNKNOWNSUM");
-  EXPECT_EQ(str(arr(no_chroot.value)[1]),
-            "CHROOTSUM -> " + absent +
-                "\n            ***** INFO *****\n            No URL\n"
-                "            ****************\n            ");
+  EXPECT_EQ(str(arr(no_chroot.value)[1]), "CHROOTSUM -> " + absent +
+                                              "\n            ***** INFO *****\n            No URL\n"
+                                              "            ****************\n            ");
 
   RpcResult no_file = rpc(url_, "build",
                           params({s("1-1"), s("binarypackage"), s(in.chroot_sha1),
@@ -286,8 +284,8 @@ TEST_P(OutcomeTest, FullStateMachine) {
   } else {
     EXPECT_EQ(keys(waiting), (Keys{"build_id", "build_status", "builder_status"}));
   }
-  auto filemap = c.has_filemap ? string_map(waiting.at("filemap"))
-                               : std::map<std::string, std::string>{};
+  auto filemap =
+      c.has_filemap ? string_map(waiting.at("filemap")) : std::map<std::string, std::string>{};
   if (c.outcome == "ok") {
     ASSERT_EQ(filemap.size(), 2u);
     ASSERT_TRUE(filemap.count("foo_1.0-1_amd64.changes"));

@@ -54,8 +54,12 @@ inline RpcResult rpc(const std::string& url, const std::string& method,
   return result;
 }
 
-inline std::string str(const xmlrpc_c::value& v) { return xmlrpc_c::value_string(v); }
-inline bool boolean(const xmlrpc_c::value& v) { return xmlrpc_c::value_boolean(v); }
+inline std::string str(const xmlrpc_c::value& v) {
+  return xmlrpc_c::value_string(v);
+}
+inline bool boolean(const xmlrpc_c::value& v) {
+  return xmlrpc_c::value_boolean(v);
+}
 inline std::vector<xmlrpc_c::value> arr(const xmlrpc_c::value& v) {
   return xmlrpc_c::value_array(v).vectorValueValue();
 }
@@ -82,8 +86,12 @@ inline xmlrpc_c::paramList params(std::initializer_list<xmlrpc_c::value> values)
   for (const auto& v : values) list.add(v);
   return list;
 }
-inline xmlrpc_c::value s(const std::string& text) { return xmlrpc_c::value_string(text); }
-inline xmlrpc_c::value nil() { return xmlrpc_c::value_nil(); }
+inline xmlrpc_c::value s(const std::string& text) {
+  return xmlrpc_c::value_string(text);
+}
+inline xmlrpc_c::value nil() {
+  return xmlrpc_c::value_nil();
+}
 inline xmlrpc_c::value string_struct(const std::map<std::string, std::string>& m) {
   std::map<std::string, xmlrpc_c::value> out;
   for (const auto& [k, v] : m) out.emplace(k, xmlrpc_c::value_string(v));
@@ -147,8 +155,9 @@ inline const std::string& chroot_bytes() {
 }
 
 // Polls status until builder_status (struct) or [0] (array) is `state`.
-inline xmlrpc_c::value wait_for_state(const std::string& rpc_url, const std::string& state,
-                                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+inline xmlrpc_c::value wait_for_state(
+    const std::string& rpc_url, const std::string& state,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     RpcResult r = rpc(rpc_url, "status");

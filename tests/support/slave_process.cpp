@@ -53,7 +53,9 @@ SlaveProcess::SlaveProcess(std::vector<std::string> args,
   }
 }
 
-SlaveProcess::~SlaveProcess() { stop(); }
+SlaveProcess::~SlaveProcess() {
+  stop();
+}
 
 int SlaveProcess::stop(std::chrono::milliseconds grace) {
   if (!process_) return exit_status_;

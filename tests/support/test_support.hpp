@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace buildd::test {
 
@@ -34,5 +35,20 @@ std::filesystem::path executable(const std::string& name);  // <binary_dir>/bin/
 
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace buildd::test
+
+namespace buildd::test {
+
+struct CommandResult {
+  int exit_code = -1;  // 128+signal when killed
+  std::string out;
+  std::string err;
+};
+
+// Runs `program` with `args` to completion (stdin /dev/null), capturing stdout
+// and stderr separately.
+CommandResult run_command(const std::filesystem::path& program,
+                          const std::vector<std::string>& args);
 
 }  // namespace buildd::test

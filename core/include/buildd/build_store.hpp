@@ -170,6 +170,18 @@ class BUILDD_API BuildStore : public PluginObject {
   virtual std::optional<Build> find_build(Id build_id) = 0;
   // Newest first; `state` filters; `limit` 0 means no limit.
   virtual std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) = 0;
+  // The builds this builder built or is building (builder_id), newest first;
+  // `limit` 0 means no limit. The default filters builds(); stores override
+  // it with an indexed query.
+  virtual std::vector<Build> builds_by_builder(Id builder_id, std::size_t limit) {
+    std::vector<Build> out;
+    for (Build& b : builds(std::nullopt, 0)) {
+      if (b.builder_id != builder_id) continue;
+      out.push_back(std::move(b));
+      if (limit != 0 && out.size() == limit) break;
+    }
+    return out;
+  }
   virtual std::vector<BuildFile> source_files(Id build_id) = 0;
   virtual std::vector<BuildFile> result_files(Id build_id) = 0;
   virtual std::optional<BuildQueueEntry> queue_entry_for_build(Id build_id) = 0;

@@ -245,6 +245,9 @@ void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
   try {
     status = b.slave->status();
   } catch (const Error& e) {
+    if (metrics)
+      metrics->inc(kMetricSlaveErrors,
+                   {{"builder", b.name}, {"kind", category_name(e.category())}});
     if (e.category() == ErrorCategory::kTransport) {
       ++b.transport_failures;
       logger("scan")->warn("{}: build {}: status() failed ({} in a row): {}", b.name,
@@ -337,6 +340,9 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
         break;
     }
   } catch (const Error& e) {
+    if (metrics)
+      metrics->inc(kMetricSlaveErrors,
+                   {{"builder", b.name}, {"kind", category_name(e.category())}});
     if (e.retryable()) {
       log->warn("{}: build {}: {} (collect again next cycle)", b.name, cookie, e.what());
       item.deferred = true;

@@ -33,13 +33,18 @@ BuilddMaster::BuilddMaster(BuildStore& store, SlaveTransport& transport, Librari
       settings_(std::move(settings)),
       scoring_(std::make_unique<DefaultScoringPolicy>()) {}
 
+void BuilddMaster::set_metrics(Metrics* metrics) {
+  metrics_ = metrics;
+  for (auto& [family, g] : groups_) g->metrics = metrics;
+}
+
 void BuilddMaster::set_scoring_policy(std::unique_ptr<ScoringPolicy> policy) {
   scoring_ = std::move(policy);
 }
 
 bool BuilddMaster::add_distro_arch_release(const DistroArchRelease& dar) {
   if (!dar.chroot_file_id) {
-    logger("master")->info("Disabling {}: No CHROOT found", dar.display_name());
+    logger("master")->debug("Disabling {}: No CHROOT found", dar.display_name());
     archreleases_.erase(dar.id);
     return false;
   }
@@ -81,6 +86,7 @@ BuilderGroup& BuilddMaster::setup_builders(const DistroArchRelease& dar) {
   if (!archreleases_.count(dar.id)) throw SetupError(dar);
   auto& slot = groups_[dar.family_id];
   if (!slot) slot = std::make_unique<BuilderGroup>(dar.family_id, time_, settings_);
+  slot->metrics = metrics_;
   BuilderGroup& group = *slot;
   for (const Builder& row : store_.builders()) {
     if (row.family_id != dar.family_id) continue;
@@ -103,12 +109,16 @@ BuilderGroup& BuilddMaster::setup_builders(const DistroArchRelease& dar) {
 }
 
 void BuilddMaster::refresh() {
+  // As the seed does: every arch release is offered, and one that cannot be
+  // used (no chroot, no usable builder) says so — once, not every cycle.
   for (const auto& dar : store_.distro_arch_releases()) {
-    if (!add_distro_arch_release(dar)) continue;
+    add_distro_arch_release(dar);
     try {
       setup_builders(dar);
+      unusable_.erase(dar.id);
     } catch (const SetupError& e) {
-      logger("master")->warn("{}", e.what());
+      const bool first = unusable_.insert(dar.id).second;
+      logger("master")->log(first ? spdlog::level::warn : spdlog::level::debug, "{}", e.what());
     }
   }
 }
@@ -271,6 +281,9 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
     }
   } catch (const Error& e) {
     log->error("{}: dispatching build {} failed: {}", builder.name, cookie, e.what());
+    if (metrics_)
+      metrics_->inc(kMetricSlaveErrors,
+                    {{"builder", builder.name}, {"kind", category_name(e.category())}});
     group.handle_failure(item, e, false);
     if (item.changes.resets.empty() && !item.removed) {
       changes.resets.push_back(JobReset{row.entry.id, row.build.id});
@@ -286,6 +299,9 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
     if (!builder.builderok) ++report.failed_builders;
     return false;
   }
+  if (metrics_)
+    metrics_->observe(kMetricDispatchLatency, {},
+                      std::chrono::duration<double>(time_.now() - row.entry.created).count());
   log->info("{}: dispatched build {} ({} {} on {})", builder.name, cookie, row.build.source_name,
             row.build.source_version, dar.display_name());
   if (builder.failure_count != 0) {
@@ -330,7 +346,19 @@ CycleReport BuilddMaster::run_cycle() {
   report_ = nullptr;
   report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - begin);
-  logger("master")->info("cycle: {}", report.summary());
+  if (metrics_) {
+    metrics_->inc(kMetricCycles);
+    metrics_->observe(kMetricCycleDuration, {},
+                      std::chrono::duration<double>(report.duration).count());
+    for (const auto& [state, count] : report.completed)
+      metrics_->inc(kMetricBuildsFinished, {{"state", std::string(name(state))}},
+                    static_cast<double>(count));
+  }
+  // Quiet cycles (nothing scanned, moved or failed) only at debug level.
+  const bool eventful = report.scanned || report.dispatched || report.reset ||
+                        report.failed_builders || report.completed_total();
+  logger("master")->log(eventful ? spdlog::level::info : spdlog::level::debug, "cycle: {}",
+                        report.summary());
   return report;
 }
 

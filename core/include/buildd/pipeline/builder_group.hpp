@@ -31,6 +31,7 @@
 #include "buildd/pipeline/decisions.hpp"
 #include "buildd/pipeline/settings.hpp"
 #include "buildd/slave_transport.hpp"
+#include "buildd/web/metrics.hpp"
 
 namespace buildd {
 
@@ -113,6 +114,7 @@ class BUILDD_API BuilderGroup {
   void handle_failure(QueueItem& item, const Error& error, bool retry);
 
   std::vector<std::unique_ptr<BuilderHandle>> builders;
+  Metrics* metrics = nullptr;  // slave call errors are counted here when set
 
  private:
   bool is_available(BuilderHandle& builder);

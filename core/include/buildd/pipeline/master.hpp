@@ -15,6 +15,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "buildd/build_store.hpp"
@@ -26,6 +27,7 @@
 #include "buildd/pipeline/scoring.hpp"
 #include "buildd/pipeline/settings.hpp"
 #include "buildd/slave_transport.hpp"
+#include "buildd/web/metrics.hpp"
 
 namespace buildd {
 
@@ -43,6 +45,9 @@ class BUILDD_API BuilddMaster {
 
   void set_scoring_policy(std::unique_ptr<ScoringPolicy> policy);
   const MasterSettings& settings() const { return settings_; }
+  // Where cycle durations, finished builds, dispatch latencies and slave call
+  // errors are recorded (default Metrics::global(); nullptr records nothing).
+  void set_metrics(Metrics* metrics);
 
   // Registers the arch release when it has a chroot; false (logged) otherwise.
   bool add_distro_arch_release(const DistroArchRelease& dar);
@@ -79,7 +84,9 @@ class BUILDD_API BuilddMaster {
   std::unique_ptr<ScoringPolicy> scoring_;
   std::map<Id, DistroArchRelease> archreleases_;
   std::map<Id, std::unique_ptr<BuilderGroup>> groups_;  // by family id
+  std::set<Id> unusable_;  // arch releases already reported as unusable
   CycleReport* report_ = nullptr;                       // the report of the cycle under way
+  Metrics* metrics_ = &Metrics::global();
 };
 
 }  // namespace buildd

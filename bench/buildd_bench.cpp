@@ -1,0 +1,579 @@
+// buildd-bench: how fast buildd-master is. One scenario per run (so that each
+// has its own peak RSS); each prints one JSON object on stdout. `report`
+// turns the JSON lines of a run into the markdown table and the JSON file.
+// bench/run drives it all; see the "Benchmarks" section of README.md.
+//
+//   buildd-bench scan     --builders N          scan of N BUILDING builders + raw limit
+//   buildd-bench dispatch --builders N --queue Q  dispatch cycle with Q queued builds
+//   buildd-bench drain    --builders N --builds M zero-length builds end to end
+//   buildd-bench latency  --builders N --samples S enqueue→build() with `buildd-master run`
+//   buildd-bench report   --in FILE.jsonl --json OUT --markdown OUT [--commit C] [--backend B]
+
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "buildd/logging.hpp"
+#include "farm.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace buildd::bench {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+double seconds_since(Steady::time_point begin) {
+  return std::chrono::duration<double>(Steady::now() - begin).count();
+}
+
+struct Args {
+  std::string backend = "sqlite";
+  std::string pg;
+  fs::path work;
+  fs::path slave;
+  fs::path master;
+  int builders = 20;
+  long long queue = 200;
+  long long builds = 50;
+  int samples = 10;
+  std::size_t in_flight = 32;
+};
+
+FarmOptions farm_options(const Args& a, const std::string& tag) {
+  FarmOptions o;
+  o.backend = a.backend;
+  o.pg = a.pg;
+  o.work = a.work;
+  o.slave_program = a.slave;
+  o.builders = a.builders;
+  o.max_in_flight = a.in_flight;
+  o.tag = tag;
+  return o;
+}
+
+// Runs cycles until every builder has a job (dispatch is one cycle when the
+// queue is deep enough; a few more are allowed for look-ahead limits).
+double dispatch_all(BuilddMaster& master, BuildStore& store, std::size_t builders,
+                    std::size_t* dispatched) {
+  const auto begin = Steady::now();
+  for (int i = 0; i < 10 && store.active_jobs().size() < builders; ++i)
+    *dispatched += master.run_cycle().dispatched;
+  return seconds_since(begin);
+}
+
+// The ceiling: the same XML-RPC client library (XmlRpcSlaveTransport's
+// Slave::status()) from `threads` threads, each over its share of the
+// builders on its own keep-alive connections, against the same slave process
+// the master just scanned. One warm pass opens the connections (the master's
+// scan also runs on connections opened by the cycle before it), then one
+// timed pass asks every builder once, as the scan does.
+json raw_limit(Farm& farm, std::size_t threads) {
+  std::vector<Builder> builders = farm.store().builders();
+  threads = std::max<std::size_t>(1, std::min(threads, builders.size()));
+  std::vector<std::vector<std::unique_ptr<Slave>>> slaves(threads);
+  for (std::size_t i = 0; i < builders.size(); ++i)
+    slaves[i % threads].push_back(farm.transport().connect(builders[i]));
+  std::atomic<std::size_t> ok{0}, failed{0};
+  auto pass = [&](bool count) {
+    std::vector<std::thread> pool;
+    for (std::size_t t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        for (auto& s : slaves[t]) {
+          try {
+            s->status();
+            if (count) ++ok;
+          } catch (const std::exception&) {
+            if (count) ++failed;
+          }
+        }
+      });
+    }
+    for (auto& th : pool) th.join();
+  };
+  pass(false);
+  const auto begin = Steady::now();
+  pass(true);
+  const double elapsed = seconds_since(begin);
+  return {{"raw_calls", ok.load()},
+          {"raw_failed", failed.load()},
+          {"raw_threads", threads},
+          {"raw_seconds", elapsed},
+          {"raw_calls_per_s", elapsed > 0 ? static_cast<double>(ok.load()) / elapsed : 0}};
+}
+
+json scan(const Args& a) {
+  Farm farm(farm_options(a, "scan"));
+  auto master = farm.make_master();
+  auto begin = Steady::now();
+  master->run_cycle();  // probes every builder (echo, info); nothing queued
+  const double probe_s = seconds_since(begin);
+  begin = Steady::now();
+  master->run_cycle();  // idle builders, empty queue
+  const double idle_cycle_s = seconds_since(begin);
+  const double rss_idle = peak_rss_mib();
+  const double setup_s = farm.enqueue(a.builders, true);
+  std::size_t dispatched = 0;
+  const double dispatch_s =
+      dispatch_all(*master, farm.store(), static_cast<std::size_t>(a.builders), &dispatched);
+  begin = Steady::now();
+  CycleReport report = master->run_cycle();
+  const double scan_s = seconds_since(begin);
+  const double rss = peak_rss_mib();
+  master.reset();  // closes the master's connections before the load client opens its own
+  json out = {{"scenario", "scan"},
+              {"builders", a.builders},
+              {"max_in_flight", a.in_flight},
+              {"probe_cycle_s", probe_s},
+              {"idle_cycle_s", idle_cycle_s},
+              {"enqueue_s", setup_s},
+              {"dispatch_s", dispatch_s},
+              {"dispatched", dispatched},
+              {"scanned", report.scanned},
+              {"scan_cycle_s", scan_s},
+              {"scan_builders_per_s", scan_s > 0 ? static_cast<double>(report.scanned) / scan_s : 0},
+              {"rss_idle_mib", rss_idle},
+              {"rss_mib", rss}};
+  out.update(raw_limit(farm, a.in_flight));
+  const double raw = out["raw_calls_per_s"].get<double>();
+  out["ratio_to_raw"] = raw > 0 ? out["scan_builders_per_s"].get<double>() / raw : 0;
+  out["ok"] = report.scanned == static_cast<std::size_t>(a.builders);
+  return out;
+}
+
+json dispatch(const Args& a) {
+  Farm farm(farm_options(a, "dispatch"));
+  auto master = farm.make_master();
+  master->run_cycle();  // probes
+  const double setup_s = farm.enqueue(a.queue, true);
+  const auto begin = Steady::now();
+  CycleReport report = master->run_cycle();
+  const double cycle_s = seconds_since(begin);
+  const std::size_t expected =
+      static_cast<std::size_t>(std::min<long long>(a.queue, a.builders));
+  return {{"scenario", "dispatch"},
+          {"builders", a.builders},
+          {"queue", a.queue},
+          {"enqueue_s", setup_s},
+          {"enqueue_rows_per_s", setup_s > 0 ? static_cast<double>(a.queue) / setup_s : 0},
+          {"dispatched", report.dispatched},
+          {"dispatch_cycle_s", cycle_s},
+          {"rss_mib", peak_rss_mib()},
+          {"ok", report.dispatched == expected}};
+}
+
+json drain(const Args& a) {
+  Farm farm(farm_options(a, "drain"));
+  auto master = farm.make_master();
+  master->run_cycle();  // probes
+  const double setup_s = farm.enqueue(a.builds, false);
+  const auto begin = Steady::now();
+  std::size_t completed = 0, cycles = 0;
+  const double timeout = 1800;
+  while (seconds_since(begin) < timeout) {
+    CycleReport r = master->run_cycle();
+    ++cycles;
+    completed += r.completed_total();
+    if (completed >= static_cast<std::size_t>(a.builds) && r.dispatched == 0 &&
+        farm.store().active_jobs().empty())
+      break;
+  }
+  const double drain_s = seconds_since(begin);
+  const double rss = peak_rss_mib();
+  master.reset();
+
+  // Verified outside the timing: every build FULLYBUILT with its log and its
+  // result files in the librarian, every slave cleaned back to IDLE.
+  auto built = farm.store().builds(BuildState::kFullyBuilt, 0);
+  std::size_t with_log = 0, with_results = 0;
+  for (const Build& b : built) {
+    if (b.buildlog_id && farm.store().find_library_file(*b.buildlog_id)) ++with_log;
+    auto files = farm.store().result_files(b.id);
+    if (files.size() >= 2 &&
+        std::all_of(files.begin(), files.end(), [&](const BuildFile& f) {
+          return farm.librarian().archive().contains(f.file.locator);
+        }))
+      ++with_results;
+  }
+  std::size_t idle = 0;
+  for (const Builder& b : farm.store().builders()) {
+    try {
+      if (farm.transport().connect(b)->status().state == BuilderState::kIdle) ++idle;
+    } catch (const std::exception&) {
+    }
+  }
+  const auto n = static_cast<std::size_t>(a.builds);
+  return {{"scenario", "drain"},
+          {"builders", a.builders},
+          {"builds", a.builds},
+          {"enqueue_s", setup_s},
+          {"cycles", cycles},
+          {"drain_s", drain_s},
+          {"builds_per_s", drain_s > 0 ? static_cast<double>(completed) / drain_s : 0},
+          {"fully_built", built.size()},
+          {"with_log", with_log},
+          {"with_results", with_results},
+          {"slaves_idle", idle},
+          {"rss_mib", rss},
+          {"ok", built.size() == n && with_log == n && with_results == n &&
+                     idle == static_cast<std::size_t>(a.builders)}};
+}
+
+// Timestamps of the slave's "builder <i>: build" debug lines (spdlog's
+// local-time pattern, millisecond resolution), in file order.
+std::vector<Clock::time_point> build_calls(const fs::path& log) {
+  static const std::regex line_re(
+      R"(^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3}) .*\] builder \d+: build\s*$)");
+  std::vector<Clock::time_point> out;
+  std::ifstream in(log);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (!std::regex_match(line, m, line_re)) continue;
+    std::tm tm{};
+    tm.tm_year = std::stoi(m[1]) - 1900;
+    tm.tm_mon = std::stoi(m[2]) - 1;
+    tm.tm_mday = std::stoi(m[3]);
+    tm.tm_hour = std::stoi(m[4]);
+    tm.tm_min = std::stoi(m[5]);
+    tm.tm_sec = std::stoi(m[6]);
+    tm.tm_isdst = -1;
+    out.push_back(Clock::from_time_t(std::mktime(&tm)) + std::chrono::milliseconds(std::stoi(m[7])));
+  }
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
+json latency(const Args& a) {
+  FarmOptions fo = farm_options(a, "latency");
+  fo.slave_debug_log = true;
+  fo.serve_http = false;  // the daemon serves the chroot
+  Farm farm(fo);
+  const fs::path dir = a.work / "daemon";
+  fs::create_directories(dir);
+  const fs::path config = dir / "buildd-master.yaml";
+  {
+    std::ofstream out(config);
+    out << "master:\n  work_dir: " << dir.string() << "\n  scan_interval: 5\n  max_in_flight: "
+        << a.in_flight << "\n  http_listen: 127.0.0.1:" << pick_free_port()
+        << "\n  log_file: " << (dir / "buildd-master.log").string() << "\n"
+        << "store:\n  plugin: soci-store\n  config:\n    backend: "
+        << (a.backend == "postgresql" ? "postgresql" : "sqlite3") << "\n    connection: \""
+        << farm.connection() << "\"\n"
+        << "slave_transport:\n  plugin: xmlrpc-slave\n"
+        << "archive:\n  plugin: file-librarian\n  config:\n    root: "
+        << (a.work / "archive").string() << "\n";
+  }
+  // Chroot and .dsc were stored by the farm's librarian, whose base URL is
+  // not the daemon's: the daemon's own URL is used at dispatch, since the
+  // file librarian has no public URL.
+  const fs::path dsc = farm.write_dsc_file(true);
+  ChildProcess daemon(a.master, {"--config", config.string(), "--log-level", "warn", "run"},
+                      dir / "daemon.out");
+  const std::string pid_line =
+      wait_for_file_line(dir / "buildd-master.pid", std::chrono::seconds(60), &daemon);
+
+  auto enqueue_one = [&](int i) {
+    ChildProcess cli(a.master,
+                     {"--config", config.string(), "--log-level", "warn", "build", "add", "bench",
+                      "1.0-" + std::to_string(i), "--archrelease", "ubuntu/noble/amd64", "--file",
+                      dsc.string()},
+                     dir / "cli.out");
+    if (cli.wait() != 0) throw std::runtime_error("buildd-master build add failed");
+  };
+  auto wait_for_calls = [&](std::size_t count, double timeout) -> std::optional<Clock::time_point> {
+    const auto begin = Steady::now();
+    while (seconds_since(begin) < timeout) {
+      auto calls = build_calls(farm.slave_log());
+      if (calls.size() >= count) return calls[count - 1];
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return std::nullopt;
+  };
+  // The first build also waits for the daemon's first cycle (probes).
+  enqueue_one(0);
+  daemon.signal(SIGUSR1);
+  if (!wait_for_calls(1, 120)) throw std::runtime_error("the warm-up build never reached the slave");
+  std::vector<double> latencies, cli_times;
+  std::size_t lost = 0;
+  for (int i = 1; i <= a.samples; ++i) {
+    const auto t0 = Steady::now();
+    enqueue_one(i);
+    const auto enqueued = Clock::now();
+    cli_times.push_back(seconds_since(t0));
+    // `build add` does not wake the daemon itself yet: the harness does.
+    daemon.signal(SIGUSR1);
+    auto received = wait_for_calls(static_cast<std::size_t>(i) + 1, 30);
+    if (!received) {
+      ++lost;
+      break;
+    }
+    latencies.push_back(std::chrono::duration<double>(*received - enqueued).count());
+  }
+  const double rss = peak_rss_mib_of(daemon.pid());
+  daemon.stop(std::chrono::seconds(10));
+  return {{"scenario", "latency"},
+          {"builders", a.builders},
+          {"samples", latencies.size()},
+          {"p50_ms", percentile(latencies, 0.5) * 1000},
+          {"p99_ms", percentile(latencies, 0.99) * 1000},
+          {"max_ms", percentile(latencies, 1.0) * 1000},
+          {"cli_p50_ms", percentile(cli_times, 0.5) * 1000},
+          {"daemon_rss_mib", rss},
+          {"ok", lost == 0 && latencies.size() == static_cast<std::size_t>(a.samples)}};
+}
+
+// ---- report ----------------------------------------------------------------
+
+std::string fmt(double v, int precision = 1) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(precision) << v;
+  return o.str();
+}
+
+std::string with_commas(long long v) {
+  std::string s = std::to_string(v), out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
+json machine() {
+  json m;
+  m["cores"] = std::thread::hardware_concurrency();
+  std::ifstream mem("/proc/meminfo");
+  std::string key;
+  long long kib = 0;
+  while (mem >> key >> kib) {
+    if (key == "MemTotal:") m["memory_mib"] = kib / 1024;
+    std::string rest;
+    std::getline(mem, rest);
+  }
+  std::ifstream cpu("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpu, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      m["cpu"] = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return m;
+}
+
+std::string verdict(bool met) { return met ? "met" : "**missed**"; }
+
+int report(const po::variables_map& vm) {
+  std::ifstream in(vm["in"].as<std::string>());
+  std::vector<json> runs;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    runs.push_back(json::parse(line));
+  }
+  std::vector<std::vector<std::string>> rows;  // measurement, size, result, limit, target, verdict
+  bool all_ok = !runs.empty();
+  json scans = json::array(), dispatches = json::array();
+  for (const auto& r : runs) {
+    all_ok = all_ok && r.value("ok", false);
+    if (r["scenario"] == "scan") scans.push_back(r);
+    if (r["scenario"] == "dispatch") dispatches.push_back(r);
+  }
+  long long max_n = 0;
+  for (const auto& s : scans) max_n = std::max<long long>(max_n, s["builders"].get<long long>());
+  for (const auto& s : scans) {
+    const long long n = s["builders"];
+    const std::string size = with_commas(n) + " builders";
+    rows.push_back({"raw limit: status calls/s (" + std::to_string(s["raw_threads"].get<int>()) +
+                        " threads, same slave)",
+                    size, fmt(s["raw_calls_per_s"].get<double>(), 0), "", "", ""});
+    const double ratio = s["ratio_to_raw"];
+    rows.push_back({"scan: builders/s (full cycle, committed)", size,
+                    fmt(s["scan_builders_per_s"].get<double>(), 0) + " (" +
+                        fmt(s["scan_cycle_s"].get<double>(), 3) + " s)",
+                    fmt(ratio, 2) + " of raw", n == max_n ? "≥ 0.5 of raw" : "",
+                    n == max_n ? verdict(ratio >= 0.5) : ""});
+    rows.push_back({"dispatch of all builders (first cycle)", size,
+                    fmt(s["dispatch_s"].get<double>(), 2) + " s", "", "", ""});
+    rows.push_back({"peak RSS, idle builders", size, fmt(s["rss_idle_mib"].get<double>()) + " MiB",
+                    "", n == max_n ? "≤ 64 MB" : "",
+                    n == max_n ? verdict(s["rss_idle_mib"].get<double>() <= 64 * 1e6 / (1 << 20))
+                               : ""});
+    rows.push_back({"peak RSS, scan", size, fmt(s["rss_mib"].get<double>()) + " MiB", "", "", ""});
+  }
+  double base_cycle = 0;
+  long long min_q = 0, max_q = 0;
+  for (const auto& d : dispatches) {
+    const long long q = d["queue"];
+    if (min_q == 0 || q < min_q) {
+      min_q = q;
+      base_cycle = d["dispatch_cycle_s"];
+    }
+    max_q = std::max(max_q, q);
+  }
+  for (const auto& d : dispatches) {
+    const long long q = d["queue"];
+    const std::string size =
+        with_commas(d["builders"].get<long long>()) + " builders, Q = " + with_commas(q);
+    const double c = d["dispatch_cycle_s"];
+    const double rel = base_cycle > 0 ? c / base_cycle : 0;
+    rows.push_back({"dispatch cycle (" + std::to_string(d["dispatched"].get<long long>()) +
+                        " started)",
+                    size, fmt(c, 3) + " s", fmt(rel, 2) + "× Q = " + with_commas(min_q),
+                    q == max_q ? "≤ 1.1×" : "", q == max_q ? verdict(rel <= 1.1) : ""});
+    rows.push_back({"queue insert (setup, one transaction)", size,
+                    fmt(d["enqueue_s"].get<double>(), 2) + " s (" +
+                        fmt(d["enqueue_rows_per_s"].get<double>(), 0) + " rows/s)",
+                    "", "", ""});
+    rows.push_back({"peak RSS, dispatch", size, fmt(d["rss_mib"].get<double>()) + " MiB", "",
+                    q == max_q ? "≤ 256 MB" : "",
+                    q == max_q ? verdict(d["rss_mib"].get<double>() <= 256 * 1e6 / (1 << 20))
+                               : ""});
+  }
+  for (const auto& r : runs) {
+    if (r["scenario"] == "latency") {
+      const std::string size = with_commas(r["builders"].get<long long>()) + " idle builders, " +
+                               std::to_string(r["samples"].get<int>()) + " builds";
+      rows.push_back({"latency enqueue → build() p50", size, fmt(r["p50_ms"].get<double>()) + " ms",
+                      "", "≤ 100 ms", verdict(r["p50_ms"].get<double>() <= 100)});
+      rows.push_back({"latency enqueue → build() p99", size, fmt(r["p99_ms"].get<double>()) + " ms",
+                      "", "≤ 1 s", verdict(r["p99_ms"].get<double>() <= 1000)});
+      rows.push_back({"`build add` CLI run p50", size, fmt(r["cli_p50_ms"].get<double>()) + " ms",
+                      "", "", ""});
+      rows.push_back({"peak RSS, daemon (VmHWM)", size,
+                      fmt(r["daemon_rss_mib"].get<double>()) + " MiB", "", "", ""});
+    }
+    if (r["scenario"] == "drain") {
+      const std::string size = with_commas(r["builds"].get<long long>()) + " builds, " +
+                               with_commas(r["builders"].get<long long>()) + " builders";
+      const bool sqlite = vm["backend"].as<std::string>() == "sqlite";
+      rows.push_back({"drain: builds/s end to end (" + std::to_string(r["cycles"].get<int>()) +
+                          " cycles, verified " + (r.value("ok", false) ? "ok" : "FAILED") + ")",
+                      size,
+                      fmt(r["builds_per_s"].get<double>()) + " (" +
+                          fmt(r["drain_s"].get<double>(), 1) + " s)",
+                      "", sqlite ? "≥ 1,000/s" : "",
+                      sqlite ? verdict(r["builds_per_s"].get<double>() >= 1000) : ""});
+      rows.push_back({"peak RSS, drain", size, fmt(r["rss_mib"].get<double>()) + " MiB", "", "",
+                      ""});
+    }
+  }
+
+  const std::string backend = vm["backend"].as<std::string>();
+  const std::string commit = vm["commit"].as<std::string>();
+  const std::string date = vm["date"].as<std::string>();
+  const json m = machine();
+  std::ostringstream md;
+  md << "### " << date << ", " << backend << (vm.count("smoke") ? " (smoke sizes)" : "") << "\n\n"
+     << "Commit " << commit << "; " << m.value("cores", 0u) << " cores ("
+     << m.value("cpu", std::string("?")) << "), " << m.value("memory_mib", 0LL)
+     << " MiB memory; master max_in_flight " << (scans.empty() ? 0 : scans[0].value("max_in_flight", 0))
+     << ".\n\n"
+     << "| measurement | size | result | vs | target | |\n|---|---|---|---|---|---|\n";
+  for (const auto& r : rows)
+    md << "| " << r[0] << " | " << r[1] << " | " << r[2] << " | " << r[3] << " | " << r[4] << " | "
+       << r[5] << " |\n";
+  if (!all_ok) md << "\n**Some scenarios failed or did not verify; see the JSON.**\n";
+  std::cout << md.str();
+  if (vm.count("markdown")) std::ofstream(vm["markdown"].as<std::string>()) << md.str();
+  if (vm.count("json")) {
+    json doc = {{"date", date},     {"backend", backend}, {"commit", commit},
+                {"machine", m},     {"smoke", vm.count("smoke") > 0},
+                {"runs", runs},     {"all_ok", all_ok}};
+    std::ofstream(vm["json"].as<std::string>()) << doc.dump(2) << "\n";
+  }
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace buildd::bench
+
+int main(int argc, char** argv) {
+  using namespace buildd::bench;
+  if (argc < 2) {
+    std::cerr << "usage: buildd-bench scan|dispatch|drain|latency|report [options] (--help)\n";
+    return 2;
+  }
+  const std::string scenario = argv[1];
+  Args a;
+  po::options_description desc("buildd-bench " + scenario + " options");
+  desc.add_options()("help,h", "print this help")(
+      "backend", po::value(&a.backend)->default_value("sqlite"), "sqlite or postgresql")(
+      "pg", po::value(&a.pg), "libpq connection string without dbname (postgresql)")(
+      "work", po::value<std::string>(), "scratch folder (created)")(
+      "slave", po::value<std::string>(), "the buildd-slave program")(
+      "master", po::value<std::string>(), "the buildd-master program (latency)")(
+      "builders", po::value(&a.builders), "builders served by the one slave process")(
+      "queue", po::value(&a.queue), "queued builds (dispatch)")(
+      "builds", po::value(&a.builds), "builds to drain (drain)")(
+      "samples", po::value(&a.samples), "builds enqueued one by one (latency)")(
+      "max-in-flight", po::value(&a.in_flight), "the master's max_in_flight and the raw threads")(
+      "in", po::value<std::string>(), "JSON lines of the scenarios (report)")(
+      "json", po::value<std::string>(), "JSON file to write (report)")(
+      "markdown", po::value<std::string>(), "markdown file to write (report)")(
+      "commit", po::value<std::string>()->default_value("unknown"), "git commit (report)")(
+      "date", po::value<std::string>()->default_value(""), "date of the run (report)")(
+      "smoke", "the sizes were the smoke sizes (report)");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc - 1, argv + 1, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "buildd-bench: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  // Per-build info lines would measure spdlog, not the pipeline.
+  buildd::set_log_level("warn");
+  try {
+    if (scenario == "report") return report(vm);
+    if (!vm.count("work") || !vm.count("slave"))
+      throw std::invalid_argument("--work and --slave are required");
+    a.work = vm["work"].as<std::string>();
+    a.slave = vm["slave"].as<std::string>();
+    if (vm.count("master")) a.master = vm["master"].as<std::string>();
+    nlohmann::json out;
+    if (scenario == "scan") {
+      out = scan(a);
+    } else if (scenario == "dispatch") {
+      out = dispatch(a);
+    } else if (scenario == "drain") {
+      out = drain(a);
+    } else if (scenario == "latency") {
+      if (a.master.empty()) throw std::invalid_argument("--master is required");
+      out = latency(a);
+    } else {
+      throw std::invalid_argument("unknown scenario " + scenario);
+    }
+    out["backend"] = a.backend;
+    std::cout << out.dump() << std::endl;
+    return out.value("ok", false) ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "buildd-bench " << scenario << ": " << e.what() << "\n";
+    return 1;
+  }
+}

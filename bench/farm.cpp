@@ -1,0 +1,215 @@
+#include "farm.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <sstream>
+
+#include "buildd/error.hpp"
+
+namespace buildd::bench {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string dsc_text(bool long_build) {
+  std::ostringstream dsc;
+  dsc << "Format: 3.0 (quilt)\nSource: bench\nVersion: " << (long_build ? "1.0" : "0.0")
+      << "\nArchitecture: any\nMaintainer: Bench <bench@example.org>\nOutcome: ok\nDuration: "
+      << (long_build ? 3600 : 0) << "\n";
+  return dsc.str();
+}
+
+long long now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             Clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::uint16_t pick_free_port() {
+  HttpServer probe("127.0.0.1:0");
+  probe.start();
+  std::uint16_t port = probe.actual_port();
+  probe.stop();
+  return port;
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+double peak_rss_mib_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      double kib = 0;
+      in >> kib;
+      return kib / 1024.0;
+    }
+    std::string rest;
+    std::getline(in, rest);
+  }
+  return 0;
+}
+
+Farm::Farm(FarmOptions options) : options_(std::move(options)) {
+  fs::create_directories(options_.work / "tmp");
+  soci_store::SociStoreOptions so;
+  if (options_.backend == "postgresql") {
+    pg_database_ = "bench_" + options_.tag + "_" + std::to_string(::getpid());
+    soci::session admin(soci::postgresql, options_.pg + " dbname=buildd");
+    admin << "DROP DATABASE IF EXISTS " + pg_database_;
+    admin << "CREATE DATABASE " + pg_database_;
+    so.backend = "postgresql";
+    connection_ = options_.pg + " dbname=" + pg_database_;
+  } else {
+    so.backend = "sqlite3";
+    connection_ = (options_.work / "bench.sqlite").string();
+  }
+  so.connection = connection_;
+  so.busy_timeout_seconds = 60;
+  store_ = std::make_unique<soci_store::SociStore>(so);
+  store_->upgrade();
+
+  const std::uint16_t http_port = pick_free_port();
+  archive_ = std::make_unique<FileLibrarian>(options_.work / "archive");
+  librarian_ = std::make_unique<Librarian>(*store_, *archive_, options_.work / "tmp",
+                                           "http://127.0.0.1:" + std::to_string(http_port));
+  if (options_.serve_http) {
+    http_ = std::make_unique<HttpServer>("127.0.0.1:" + std::to_string(http_port));
+    http_->serve_library(*librarian_);
+    http_->start();
+  }
+
+  store_->add_processor_family("x86", {"amd64"});
+  dar_ = store_->add_distro_arch_release({"ubuntu", "noble", "amd64", "x86", std::nullopt, true});
+  std::string chroot(64 * 1024, 'c');
+  LibraryFile chroot_file =
+      librarian_->store_bytes(chroot, "chroot-ubuntu-noble-amd64.tar.gz", "application/gzip");
+  store_->set_chroot(dar_.id, chroot_file.id);
+  dar_.chroot_file_id = chroot_file.id;
+  dsc_long_ = librarian_->store_bytes(dsc_text(true), "bench_1.0.dsc", "text/plain");
+  dsc_zero_ = librarian_->store_bytes(dsc_text(false), "bench_0.0.dsc", "text/plain");
+
+  start_slave();
+  add_builders();
+}
+
+Farm::~Farm() {
+  if (slave_) slave_->stop(std::chrono::seconds(10));
+  if (http_) http_->stop();
+  store_.reset();
+  if (!pg_database_.empty()) {
+    try {
+      soci::session admin(soci::postgresql, options_.pg + " dbname=buildd");
+      admin << "DROP DATABASE IF EXISTS " + pg_database_;
+    } catch (const std::exception&) {
+      // The cluster is thrown away by the driver anyway.
+    }
+  }
+}
+
+void Farm::start_slave() {
+  const auto port_file = options_.work / "slave.port";
+  const int n = options_.builders;
+  // Each keep-alive connection of the master holds one slave worker thread
+  // (cpp-httplib), and the master keeps one connection per builder: size the
+  // pool for all of them plus the load client's.
+  std::vector<std::string> args = {"--listen",     "127.0.0.1:0",
+                                   "--port-file",  port_file.string(),
+                                   "--builders",   std::to_string(n),
+                                   "--threads",    std::to_string(n + 64),
+                                   "--arch",       "amd64",
+                                   "--cache-dir",  (options_.work / "slave-cache").string(),
+                                   "--log-level",  options_.slave_debug_log ? "debug" : "warn"};
+  fs::create_directories(options_.work / "slave-cache");
+  slave_ = std::make_unique<ChildProcess>(options_.slave_program, args, slave_log());
+  slave_port_ = std::stoi(wait_for_file_line(port_file, std::chrono::seconds(120), slave_.get()));
+}
+
+std::unique_ptr<soci::session> Farm::open_session() const {
+  if (options_.backend == "postgresql")
+    return std::make_unique<soci::session>(soci::postgresql, connection_);
+  auto s = std::make_unique<soci::session>(soci::sqlite3, "db=" + connection_ + " timeout=60");
+  return s;
+}
+
+void Farm::add_builders() {
+  // One statement for all builders: add_builder() per row costs a transaction
+  // each, which at 10,000 builders is set-up time nobody wants to measure.
+  auto sql = open_session();
+  long long processor = 0;
+  *sql << "SELECT id FROM processor WHERE name = 'amd64'", soci::into(processor);
+  const std::string base = "http://127.0.0.1:" + std::to_string(slave_port_) + "/builders/";
+  const std::string n = std::to_string(options_.builders);
+  const std::string select = "SELECT 'bench-' || CAST(n AS TEXT), '" + base +
+                             "' || CAST(n - 1 AS TEXT) || '/', " + std::to_string(processor);
+  soci::transaction tx(*sql);
+  if (options_.backend == "postgresql") {
+    *sql << "INSERT INTO builder (name, url, processor_id) " + select +
+                " FROM generate_series(1, " + n + ") AS n";
+  } else {
+    *sql << "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < " + n +
+                ") INSERT INTO builder (name, url, processor_id) " + select + " FROM seq";
+  }
+  tx.commit();
+}
+
+std::filesystem::path Farm::write_dsc_file(bool long_build) const {
+  auto path = options_.work / (long_build ? "bench_1.0.dsc" : "bench_0.0.dsc");
+  std::ofstream(path) << dsc_text(long_build);
+  return path;
+}
+
+std::unique_ptr<BuilddMaster> Farm::make_master() {
+  MasterSettings settings;
+  settings.max_in_flight = options_.max_in_flight;
+  return std::make_unique<BuilddMaster>(*store_, transport_, *librarian_, time_, settings);
+}
+
+double Farm::enqueue(long long count, bool long_build) {
+  const auto begin = std::chrono::steady_clock::now();
+  auto sql = open_session();
+  const LibraryFile& dsc = this->dsc(long_build);
+  const std::string n = std::to_string(count);
+  const std::string now = std::to_string(now_micros());
+  const std::string dar = std::to_string(dar_.id);
+  long long before = 0;
+  soci::indicator ind = soci::i_ok;
+  soci::transaction tx(*sql);
+  *sql << "SELECT MAX(id) FROM build", soci::into(before, ind);
+  if (ind != soci::i_ok) before = 0;
+  const std::string columns =
+      "INSERT INTO build (source_name, source_version, distro_arch_release_id, state, created, "
+      "component, pocket, urgency, score) ";
+  const std::string select = "SELECT 'bench', '1.0-' || CAST(n AS TEXT), " + dar + ", 0, " +
+                             now + ", 'main', 'release', 'medium', n % 1000";
+  if (options_.backend == "postgresql") {
+    *sql << columns + select + " FROM generate_series(1, " + n + ") AS n";
+  } else {
+    *sql << "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < " + n +
+                ") " + columns + select + " FROM seq";
+  }
+  const std::string newer = " FROM build WHERE id > " + std::to_string(before);
+  *sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, created) "
+          "SELECT id, distro_arch_release_id, score, created" +
+              newer;
+  *sql << "INSERT INTO build_source_file (build_id, filename, library_file_id) SELECT id, '" +
+              dsc.filename + "', " + std::to_string(dsc.id) + newer;
+  tx.commit();
+  // What autovacuum would do shortly after a bulk load; without statistics
+  // PostgreSQL may plan the candidate query as if the queue were tiny.
+  if (options_.backend == "postgresql") *sql << "ANALYZE";
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+}
+
+}  // namespace buildd::bench

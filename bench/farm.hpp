@@ -1,0 +1,106 @@
+#pragma once
+
+// A benchmark farm: a fresh database (SQLite file or a new PostgreSQL
+// database), a local librarian served by the master's HTTP server, one
+// x86/amd64 arch release with a chroot, and ONE buildd-slave process serving
+// N builders (--builders N), all on loopback.
+//
+// Threading: one thread. Ownership: the farm owns every object it made and
+// stops the slave and drops the PostgreSQL database when destroyed.
+// Errors: buildd::Error or std::runtime_error when a piece cannot start.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "buildd/child_process.hpp"
+#include "buildd/clock.hpp"
+#include "buildd/http_server.hpp"
+#include "buildd/librarian.hpp"
+#include "buildd/pipeline/master.hpp"
+#include "file_librarian.hpp"
+#include "soci_store.hpp"
+#include "xmlrpc_slave.hpp"
+
+namespace soci {
+class session;
+}
+
+namespace buildd::bench {
+
+struct FarmOptions {
+  std::string backend = "sqlite";  // "sqlite" or "postgresql"
+  std::string pg;                  // libpq connection string without dbname
+  std::filesystem::path work;      // created; everything of the farm lives here
+  std::filesystem::path slave_program;
+  int builders = 20;
+  std::size_t max_in_flight = 32;
+  bool slave_debug_log = false;  // the slave logs every call (latency needs it)
+  bool serve_http = true;        // false when a buildd-master daemon serves the files
+  std::string tag = "bench";     // names the PostgreSQL database
+};
+
+class Farm {
+ public:
+  explicit Farm(FarmOptions options);
+  ~Farm();
+  Farm(const Farm&) = delete;
+  Farm& operator=(const Farm&) = delete;
+
+  soci_store::SociStore& store() { return *store_; }
+  Librarian& librarian() { return *librarian_; }
+  xmlrpc_slave::XmlRpcSlaveTransport& transport() { return transport_; }
+  const DistroArchRelease& dar() const { return dar_; }
+  const FarmOptions& options() const { return options_; }
+  // The store's connection: a file path or a libpq string with dbname.
+  const std::string& connection() const { return connection_; }
+  pid_t slave_pid() const { return slave_->pid(); }
+  std::filesystem::path slave_log() const { return options_.work / "slave.log"; }
+  // The .dsc every build of the queue points at: an OK build that lasts
+  // `duration` seconds on the slave.
+  const LibraryFile& dsc(bool long_build) const { return long_build ? dsc_long_ : dsc_zero_; }
+  // Writes the long-build .dsc to disk too (for `buildd-master build add`).
+  std::filesystem::path write_dsc_file(bool long_build) const;
+
+  // A pipeline on this farm, MasterSettings defaults except max_in_flight.
+  std::unique_ptr<BuilddMaster> make_master();
+
+  // Queues `count` builds of the given .dsc in one transaction with
+  // INSERT … SELECT over a generated series (what a bulk import would do);
+  // returns the seconds it took. Scores vary so that the dispatch order is
+  // a real sort.
+  double enqueue(long long count, bool long_build);
+
+  // A fresh session on the farm's database (not the store's pool).
+  std::unique_ptr<soci::session> open_session() const;
+
+ private:
+  void start_slave();
+  void add_builders();
+
+  FarmOptions options_;
+  std::string pg_database_;  // created here, dropped by the destructor
+  std::string connection_;
+  SystemTimeSource time_;
+  std::unique_ptr<soci_store::SociStore> store_;
+  std::unique_ptr<FileLibrarian> archive_;
+  std::unique_ptr<Librarian> librarian_;
+  std::unique_ptr<HttpServer> http_;
+  xmlrpc_slave::XmlRpcSlaveTransport transport_{xmlrpc_slave::Options{}};
+  std::unique_ptr<ChildProcess> slave_;
+  int slave_port_ = 0;
+  DistroArchRelease dar_;
+  LibraryFile dsc_long_, dsc_zero_;
+};
+
+// "http://127.0.0.1:<port>" of a port nobody listens on right now.
+std::uint16_t pick_free_port();
+// Peak resident set of this process so far, in MiB.
+double peak_rss_mib();
+// VmHWM of another process, in MiB (0 when unreadable).
+double peak_rss_mib_of(pid_t pid);
+
+}  // namespace buildd::bench

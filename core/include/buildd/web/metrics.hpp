@@ -1,0 +1,86 @@
+#pragma once
+
+// A small metrics registry in the Prometheus text exposition format (0.0.4):
+// counters, gauges and histograms with fixed buckets, each family keyed by
+// its label values. No client library: the master needs a handful of
+// families and one text page (/metrics).
+//
+// Threading: every method is thread-safe (one mutex); the pipeline's worker
+// threads record while the HTTP server's threads render.
+// Ownership: plain value storage; Metrics::global() lives for the process.
+// Errors: none. A call on an undescribed family creates it (type from the
+// call, default buckets for histograms); describe() names and documents it.
+// Metric and label names must match [a-zA-Z_:][a-zA-Z0-9_:]* (programmer
+// constants); label values are escaped on output.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "buildd/export.hpp"
+
+namespace buildd {
+
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
+enum class MetricType { kCounter, kGauge, kHistogram };
+
+class BUILDD_API Metrics {
+ public:
+  // Registers (or updates the help of) a family. Histograms keep the buckets
+  // (upper bounds, ascending; +Inf is implicit) of their first description.
+  void describe(const std::string& name, MetricType type, const std::string& help,
+                std::vector<double> buckets = {});
+
+  void inc(const std::string& name, const MetricLabels& labels = {}, double by = 1);
+  void set(const std::string& name, const MetricLabels& labels, double value);
+  void observe(const std::string& name, const MetricLabels& labels, double value);
+  // Drops every series of a family (gauges recomputed at scrape time).
+  void clear(const std::string& name);
+
+  // Current value of a counter or gauge series (0 when absent); for a
+  // histogram, its count.
+  double value(const std::string& name, const MetricLabels& labels = {}) const;
+
+  // The exposition text: HELP and TYPE then the series of each family, in
+  // name order.
+  std::string render() const;
+
+  // The process-wide registry the pipeline records into, with the farm's
+  // families described.
+  static Metrics& global();
+
+ private:
+  struct Series {
+    double value = 0;  // counter/gauge; histogram sum
+    std::uint64_t count = 0;
+    std::vector<std::uint64_t> bucket_counts;  // per bound, not cumulative
+  };
+  struct Family {
+    MetricType type = MetricType::kCounter;
+    std::string help;
+    std::vector<double> buckets;
+    std::map<MetricLabels, Series> series;
+  };
+  Family& family(const std::string& name, MetricType type);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Family> families_;
+};
+
+// The farm's metric names (recorded by the pipeline and the status pages).
+inline constexpr const char* kMetricBuilders = "buildd_builders";
+inline constexpr const char* kMetricQueueDepth = "buildd_queue_depth";
+inline constexpr const char* kMetricBuildsFinished = "buildd_builds_finished_total";
+inline constexpr const char* kMetricCycleDuration = "buildd_cycle_duration_seconds";
+inline constexpr const char* kMetricSlaveErrors = "buildd_slave_call_errors_total";
+inline constexpr const char* kMetricDispatchLatency = "buildd_dispatch_latency_seconds";
+inline constexpr const char* kMetricCycles = "buildd_cycles_total";
+
+// Describes the families above on `metrics` (idempotent).
+BUILDD_API void describe_farm_metrics(Metrics& metrics);
+
+}  // namespace buildd

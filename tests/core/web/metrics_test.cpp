@@ -1,0 +1,281 @@
+// The Metrics registry, its Prometheus text format (every line parsed), the
+// pipeline's hooks and the /metrics endpoint.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "buildd/librarian.hpp"
+#include "buildd/pipeline/master.hpp"
+#include "buildd/web/metrics.hpp"
+#include "buildd/web/status_pages.hpp"
+#include "fakes/fake_archive.hpp"
+#include "fakes/fake_slave.hpp"
+#include "fakes/fake_store.hpp"
+#include "support/test_support.hpp"
+
+namespace buildd {
+namespace {
+
+using namespace buildd::test;
+using namespace std::chrono_literals;
+
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// Parses the exposition text strictly; every failure is reported. Returns the
+// samples. Checks: HELP/TYPE syntax, TYPE before samples, metric and label
+// names, label value escapes, numbers, histogram buckets cumulative, with an
+// le="+Inf" bucket equal to _count, and _sum/_count present.
+std::vector<Sample> parse_exposition(const std::string& text) {
+  static const std::regex kHelp(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .*)");
+  static const std::regex kType(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
+  static const std::regex kSample(
+      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:\\[\\"n]|[^"\\\n])*")(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:\\[\\"n]|[^"\\\n])*")*)\})? ([-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|Inf|NaN)))");
+  static const std::regex kLabel(R"(([a-zA-Z_][a-zA-Z0-9_]*)="((?:\\[\\"n]|[^"\\\n])*)\")");
+  std::map<std::string, std::string> types;
+  std::vector<Sample> samples;
+  std::istringstream in(text);
+  std::string line;
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (line.rfind("# HELP ", 0) == 0) {
+      EXPECT_TRUE(std::regex_match(line, m, kHelp)) << line;
+      continue;
+    }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      EXPECT_TRUE(std::regex_match(line, m, kType)) << line;
+      if (!m.empty()) {
+        EXPECT_EQ(types.count(m[1]), 0u) << "TYPE twice: " << line;
+        types[m[1]] = m[2];
+      }
+      continue;
+    }
+    if (!std::regex_match(line, m, kSample)) {
+      ADD_FAILURE() << "bad line: '" << line << "'";
+      continue;
+    }
+    Sample s;
+    s.name = m[1];
+    const std::string value = m[4];
+    s.value = value == "+Inf" || value == "Inf" ? INFINITY : std::stod(value);
+    const std::string labels = m[3];
+    for (std::sregex_iterator it(labels.begin(), labels.end(), kLabel), end; it != end; ++it)
+      s.labels[(*it)[1]] = (*it)[2];
+    std::string family = s.name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string sfx = suffix;
+      if (!types.count(family) && family.size() > sfx.size() &&
+          family.compare(family.size() - sfx.size(), sfx.size(), sfx) == 0 &&
+          types.count(family.substr(0, family.size() - sfx.size())))
+        family = family.substr(0, family.size() - sfx.size());
+    }
+    EXPECT_EQ(types.count(family), 1u) << "sample before its TYPE: " << line;
+    if (types[family] == "histogram") {
+      EXPECT_NE(s.name, family) << "histogram sample without a suffix: " << line;
+      if (s.name == family + "_bucket") {
+        EXPECT_EQ(s.labels.count("le"), 1u) << line;
+      }
+    }
+    samples.push_back(s);
+  }
+  // Histogram series: cumulative buckets ending in +Inf == _count, _sum present.
+  for (const auto& [family, type] : types) {
+    if (type != "histogram") continue;
+    std::map<std::map<std::string, std::string>, std::vector<const Sample*>> buckets;
+    std::map<std::map<std::string, std::string>, double> counts;
+    std::set<std::map<std::string, std::string>> sums;
+    for (const auto& s : samples) {
+      auto key = s.labels;
+      key.erase("le");
+      if (s.name == family + "_bucket") buckets[key].push_back(&s);
+      if (s.name == family + "_count") counts[key] = s.value;
+      if (s.name == family + "_sum") sums.insert(key);
+    }
+    for (const auto& [key, list] : buckets) {
+      if (list.empty()) continue;
+      EXPECT_EQ(list.back()->labels.at("le"), "+Inf") << family;
+      for (std::size_t i = 1; i < list.size(); ++i) {
+        EXPECT_LE(list[i - 1]->value, list[i]->value) << family << " not cumulative";
+        EXPECT_LT(
+            std::stod(list[i - 1]->labels.at("le")),
+            list[i]->labels.at("le") == "+Inf" ? INFINITY : std::stod(list[i]->labels.at("le")));
+      }
+      EXPECT_EQ(counts.count(key), 1u) << family << "_count missing";
+      EXPECT_EQ(list.back()->value, counts[key]) << family;
+      EXPECT_EQ(sums.count(key), 1u) << family << "_sum missing";
+    }
+  }
+  return samples;
+}
+
+double find(const std::vector<Sample>& samples, const std::string& name,
+            const std::map<std::string, std::string>& labels) {
+  for (const auto& s : samples)
+    if (s.name == name && s.labels == labels) return s.value;
+  ADD_FAILURE() << "no sample " << name;
+  return -1;
+}
+
+TEST(Metrics, RendersCountersGaugesAndHistogramsInTheTextFormat) {
+  Metrics m;
+  m.describe("jobs_total", MetricType::kCounter, "Jobs.\nSecond line \\ too.");
+  m.inc("jobs_total", {{"builder", "bob \"the\" \\builder\\\n"}, {"kind", "transport"}});
+  m.inc("jobs_total", {{"builder", "bob \"the\" \\builder\\\n"}, {"kind", "transport"}}, 2);
+  m.set("depth", {{"family", "x86"}}, 7);
+  m.describe("wait_seconds", MetricType::kHistogram, "Waits.", {0.5, 1, 5});
+  for (double v : {0.1, 0.7, 0.7, 3.0, 100.0}) m.observe("wait_seconds", {}, v);
+  m.observe("auto_seconds", {{"x", "1"}}, 0.02);  // undescribed: default buckets
+
+  const std::string text = m.render();
+  auto samples = parse_exposition(text);
+  EXPECT_NE(text.find("# HELP jobs_total Jobs.\\nSecond line \\\\ too.\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE jobs_total counter\n"), std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "jobs_total{builder=\"bob \\\"the\\\" \\\\builder\\\\\\n\",kind=\"transport\"} 3\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE depth gauge\ndepth{family=\"x86\"} 7\n"), std::string::npos);
+  EXPECT_EQ(find(samples, "wait_seconds_bucket", {{"le", "0.5"}}), 1);
+  EXPECT_EQ(find(samples, "wait_seconds_bucket", {{"le", "1"}}), 3);
+  EXPECT_EQ(find(samples, "wait_seconds_bucket", {{"le", "5"}}), 4);
+  EXPECT_EQ(find(samples, "wait_seconds_bucket", {{"le", "+Inf"}}), 5);
+  EXPECT_EQ(find(samples, "wait_seconds_count", {}), 5);
+  EXPECT_DOUBLE_EQ(find(samples, "wait_seconds_sum", {}), 104.5);
+  EXPECT_EQ(find(samples, "auto_seconds_count", {{"x", "1"}}), 1);
+  EXPECT_EQ(m.value("wait_seconds"), 5);
+  m.clear("depth");
+  EXPECT_EQ(m.render().find("depth{"), std::string::npos);
+}
+
+TEST(Metrics, IsThreadSafe) {
+  Metrics m;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&m] {
+      for (int i = 0; i < 2000; ++i) {
+        m.inc("c_total");
+        m.observe("h_seconds", {}, 0.3);
+        if (i % 100 == 0) (void)m.render();
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(m.value("c_total"), 8000);
+  EXPECT_EQ(m.value("h_seconds"), 8000);
+}
+
+class PipelineMetrics : public ::testing::Test {
+ protected:
+  PipelineMetrics()
+      : time_(TimePoint(std::chrono::seconds(1700000000))),
+        librarian_(store_, archive_, tmp_.path() / "lib", "http://master.test") {
+    store_.add_processor_family("x86", {"386"});
+    LibraryFile chroot = librarian_.store_bytes("chroot", "chroot.tar.gz", "application/gzip");
+    dar_ = store_.add_distro_arch_release({"ubuntu", "warty", "i386", "x86", chroot.id, true});
+    store_.add_builder({"bob", "http://bob:8221", "386"});
+    script_ = transport_.script("bob");
+    script_->files["buildlog"] = "the log";
+    NewBuild nb;
+    nb.source_name = "foo";
+    nb.source_version = "1.0-1";
+    nb.distro_arch_release_id = dar_.id;
+    build_ = store_.add_build(nb);
+    master_.set_metrics(&metrics_);
+  }
+
+  TempDir tmp_;
+  ManualTimeSource time_;
+  FakeStore store_;
+  FakeArchive archive_;
+  FakeTransport transport_;
+  Librarian librarian_;
+  Metrics metrics_;
+  BuilddMaster master_{store_, transport_, librarian_, time_};
+  DistroArchRelease dar_;
+  Build build_;
+  std::shared_ptr<SlaveScript> script_;
+};
+
+TEST_F(PipelineMetrics, CyclesRecordDurationsDispatchLatencyErrorsAndFinishedBuilds) {
+  ASSERT_EQ(master_.run_cycle().dispatched, 1u);
+  EXPECT_EQ(metrics_.value(kMetricCycles), 1);
+  EXPECT_EQ(metrics_.value(kMetricCycleDuration), 1);  // one observation
+  EXPECT_EQ(metrics_.value(kMetricDispatchLatency), 1);
+  const Id queue = store_.queue_entry_for_build(build_.id)->id;
+  const std::string cookie = build_cookie(build_.id, queue);
+
+  script_->status_error = transport_error();
+  master_.run_cycle();
+  EXPECT_EQ(metrics_.value(kMetricSlaveErrors, {{"builder", "bob"}, {"kind", "transport"}}), 1);
+
+  script_->status_error.reset();
+  script_->status = waiting_status(BuildResult::kOk, cookie);
+  master_.run_cycle();
+  EXPECT_EQ(metrics_.value(kMetricBuildsFinished, {{"state", "FULLYBUILT"}}), 1);
+  EXPECT_EQ(metrics_.value(kMetricCycles), 3);
+  parse_exposition(metrics_.render());
+}
+
+TEST(MetricsEndpoint, ServesFarmGaugesAndPipelineSeriesInTheTextFormat) {
+  TempDir tmp;
+  ManualTimeSource time(TimePoint(std::chrono::seconds(1700000000)));
+  FakeStore store;
+  FakeArchive archive;
+  Librarian librarian(store, archive, tmp.path() / "lib", "http://master.test");
+  store.add_processor_family("x86", {"386"});
+  store.add_processor_family("arm", {"armhf"});
+  LibraryFile chroot = librarian.store_bytes("chroot", "chroot.tar.gz", "application/gzip");
+  auto dar = store.add_distro_arch_release({"ubuntu", "warty", "i386", "x86", chroot.id, true});
+  Builder bob = store.add_builder({"bob", "http://bob:8221", "386"});
+  Builder eve = store.add_builder({"eve\"\\", "http://eve:8221", "386"});
+  store.set_builder_ok(eve.id, false, "broken");
+  NewBuild nb;
+  nb.source_name = "foo";
+  nb.source_version = "1";
+  nb.distro_arch_release_id = dar.id;
+  for (int i = 0; i < 3; ++i) store.add_build(nb);
+  Metrics metrics;
+  metrics.observe(kMetricCycleDuration, {}, 0.2);
+  metrics.inc(kMetricSlaveErrors, {{"builder", "eve\"\\"}, {"kind", "fault"}});
+  HttpServer server("127.0.0.1:0");
+  add_status_routes(server, store, librarian, metrics, time);
+  server.start();
+
+  httplib::Client client("127.0.0.1", server.actual_port());
+  auto r = client.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  auto samples = parse_exposition(r->body);
+  EXPECT_EQ(find(samples, kMetricBuilders, {{"family", "x86"}, {"state", "idle"}}), 1);
+  EXPECT_EQ(find(samples, kMetricBuilders, {{"family", "x86"}, {"state", "disabled"}}), 1);
+  EXPECT_EQ(find(samples, kMetricBuilders, {{"family", "x86"}, {"state", "building"}}), 0);
+  EXPECT_EQ(find(samples, kMetricBuilders, {{"family", "arm"}, {"state", "idle"}}), 0);
+  EXPECT_EQ(find(samples, kMetricQueueDepth, {{"family", "x86"}}), 3);
+  EXPECT_EQ(find(samples, kMetricQueueDepth, {{"family", "arm"}}), 0);
+  EXPECT_EQ(find(samples, std::string(kMetricCycleDuration) + "_count", {}), 1);
+  EXPECT_EQ(find(samples, kMetricSlaveErrors, {{"builder", "eve\\\"\\\\"}, {"kind", "fault"}}), 1);
+  for (const char* family : {kMetricBuilders, kMetricQueueDepth, kMetricBuildsFinished,
+                             kMetricCycleDuration, kMetricSlaveErrors, kMetricDispatchLatency})
+    EXPECT_NE(r->body.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+
+  // A builder taking a job moves between the gauges at the next scrape.
+  store.assign(store.waiting(1).at(0).entry.id, bob.id, time.now());
+  samples = parse_exposition(client.Get("/metrics")->body);
+  EXPECT_EQ(find(samples, kMetricBuilders, {{"family", "x86"}, {"state", "building"}}), 1);
+  EXPECT_EQ(find(samples, kMetricBuilders, {{"family", "x86"}, {"state", "idle"}}), 0);
+  EXPECT_EQ(find(samples, kMetricQueueDepth, {{"family", "x86"}}), 2);
+}
+
+}  // namespace
+}  // namespace buildd

@@ -1,0 +1,193 @@
+// End to end: the real buildd-master binary, real buildd-slave processes over
+// real sockets, and the store and librarian on the embedded default (SQLite,
+// local folder) or on real servers (PostgreSQL, nginx).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "buildd/compression.hpp"
+#include "buildd/digest.hpp"
+#include "e2e/farm.hpp"
+#include "support/nginx_server.hpp"
+#include "xmlrpc_slave.hpp"
+
+namespace buildd::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+struct Expected {
+  std::string state;
+  std::string title;
+};
+
+// The scenario shared by the embedded and the real-server runs: every
+// outcome a slave can report, plus a cancel while building.
+void run_outcome_scenario(Farm& farm) {
+  farm.add_family_and_archrelease();
+  farm.add_builders(3);
+  std::map<long, Expected> expected;
+  std::map<long, std::string> sources;
+  auto add = [&](const std::string& source, const std::string& outcome, Expected e,
+                 double duration = 0.1, const std::string& depends = "") {
+    long id = farm.add_build(source, "1.0-1", outcome, duration, depends);
+    expected[id] = std::move(e);
+    sources[id] = source;
+    return id;
+  };
+  for (const char* source : {"hello", "bash", "grep", "sed"})
+    add(source, "ok", {"FULLYBUILT", "Fully built"});
+  add("tar", "packagefail", {"FAILEDTOBUILD", "Failed to build"});
+  long depwait = add("gzip", "depwait", {"MANUALDEPWAIT", "Manual dependency wait"}, 0.1,
+                     "libfoo-dev (>= 1.2)");
+  long chrootfail = add("xz-utils", "chrootfail", {"CHROOTWAIT", "Chroot wait"});
+  // give_back_limit is 2 in the farm's config: given back twice, then failed.
+  long givenback = add("zlib", "givenback", {"FAILEDTOBUILD", "Failed to build"});
+  long cancelled = add("curl", "ok", {"CANCELLED", "Cancelled build"}, 60);
+
+  farm.start_daemon();
+  // Cancel the long build once it runs.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (farm.build(cancelled)["state"] != "BUILDING") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << farm.daemon_log();
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(farm.cli_ok({"build", "cancel", std::to_string(cancelled)}), "");
+  farm.wait_until_drained(120s);
+
+  for (const auto& [id, want] : expected) {
+    json b = farm.build(id);
+    SCOPED_TRACE("build " + std::to_string(id) + " " + sources[id]);
+    EXPECT_EQ(b["state"], want.state);
+    EXPECT_EQ(b["state_title"], want.title);
+    EXPECT_TRUE(b["queue"].is_null()) << "queue entry left behind";
+    if (want.state == "FULLYBUILT") {
+      // Every result file verified: what the librarian serves has the
+      // recorded SHA-1 and size.
+      ASSERT_EQ(b["result_files"].size(), 2u) << b.dump(2);
+      for (const auto& f : b["result_files"]) {
+        std::string body = http_get(f["url"]);
+        EXPECT_EQ(sha1_hex(body), f["sha1"]);
+        EXPECT_EQ(body.size(), f["size"]);
+      }
+      EXPECT_FALSE(b["builder"].is_null());
+      EXPECT_GT(b["duration_seconds"].get<double>(), 0.0);
+    } else {
+      EXPECT_TRUE(b["result_files"].empty());
+    }
+    if (want.state != "CANCELLED") {
+      // The whole log, stored gzipped under Launchpad's name, is what the
+      // slave wrote for this build.
+      ASSERT_TRUE(b["log_url"].is_string()) << b.dump(2);
+      const std::string log_name =
+          "buildlog_ubuntu-noble-amd64." + sources[id] + "_1.0-1_" + want.state + ".txt.gz";
+      // The local librarian's URLs carry the file name; an HTTP archive's
+      // are content addresses.
+      const std::string url = b["log_url"];
+      if (url.find("/+files/") != std::string::npos)
+        EXPECT_NE(url.find(log_name), std::string::npos) << url;
+      std::string log = farm.cli_ok({"build", "log", std::to_string(id)});
+      if (id == chrootfail)
+        EXPECT_NE(log.find("tar: This does not look like a tar archive"), std::string::npos) << log;
+      else
+        EXPECT_NE(log.find("Package: " + sources[id]), std::string::npos) << log;
+      EXPECT_EQ(gunzip_string(http_get(b["log_url"])), log);
+    }
+  }
+  EXPECT_EQ(farm.build(depwait)["dependencies"], "libfoo-dev (>= 1.2)");
+  EXPECT_EQ(farm.build(givenback)["dependencies"], "Given back 3 times (limit 2)");
+
+  // Every slave ends IDLE and cleaned (its log is gone from the cache).
+  xmlrpc_slave::XmlRpcSlaveTransport transport({});
+  for (auto& slave : farm.slaves()) {
+    Builder row;
+    row.name = "check";
+    row.url = slave->base_url();
+    EXPECT_EQ(transport.connect(row)->status().state, BuilderState::kIdle);
+    EXPECT_THROW(http_get(slave->base_url() + "filecache/buildlog"), std::runtime_error);
+  }
+  EXPECT_EQ(farm.stop_daemon(), 0) << farm.daemon_log();
+  for (const auto& b : farm.cli_json({"builder", "list"})) EXPECT_TRUE(b["builderok"]) << b.dump();
+}
+
+TEST(EndToEnd, EmbeddedFarmReachesEveryFinalState) {
+  TempDir data;
+  Farm farm(embedded_backends(data.path()));
+  run_outcome_scenario(farm);
+}
+
+TEST(EndToEnd, RealServersPostgresqlAndNginx) {
+  const auto port_file = std::filesystem::path(BUILDD_E2E_PG_DIR) / "port";
+  ASSERT_TRUE(std::filesystem::exists(port_file))
+      << "PostgreSQL fixture not running (" << port_file << ")";
+  const std::string pg_port = read_file(port_file).substr(0, read_file(port_file).find('\n'));
+  NginxServer nginx;
+  FarmBackends backends{"    backend: postgresql\n    connection: \"host=127.0.0.1 port=" + pg_port +
+                            " dbname=buildd user=postgres\"\n",
+                        "archive:\n  plugin: http-librarian\n  config:\n    base_url: " +
+                            nginx.url() + "/librarian\n",
+                        ""};
+  Farm farm(backends);
+  run_outcome_scenario(farm);
+  // The slaves fetched their chroot from nginx, not from the master.
+  EXPECT_NE(read_file(nginx.access_log()).find("GET /librarian/"), std::string::npos);
+}
+
+TEST(EndToEnd, BuilderFailDisablesTheBuilderAndRequeuesTheBuild) {
+  TempDir data;
+  Farm farm(embedded_backends(data.path()));
+  farm.add_family_and_archrelease();
+  farm.add_builders(1);
+  long id = farm.add_build("hello", "2.10-3", "builderfail");
+  farm.cli_ok({"scan-once"});  // dispatch
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  json builder;
+  do {
+    std::this_thread::sleep_for(200ms);
+    farm.cli_ok({"scan-once"});
+    builder = farm.cli_json({"builder", "show", "builder-1"});
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+  } while (builder["builderok"]);
+  EXPECT_EQ(builder["failnotes"], "Builder returned BUILDERFAIL when asked for its status");
+  json b = farm.build(id);
+  EXPECT_EQ(b["state_title"], "Needs building");
+  ASSERT_FALSE(b["queue"].is_null());
+  EXPECT_TRUE(b["queue"]["builder"].is_null());
+}
+
+TEST(EndToEnd, RestartMidDrainFinishesEveryBuildExactlyOnce) {
+  TempDir data;
+  Farm farm(embedded_backends(data.path()));
+  farm.add_family_and_archrelease();
+  farm.add_builders(2);
+  std::vector<long> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(farm.add_build("pkg" + std::to_string(i), "1", "ok", 0.3));
+  farm.start_daemon();
+  // Stop as soon as something has finished while the rest is still queued or building.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    int done = 0;
+    for (const auto& b : farm.cli_json({"build", "list"})) done += b["state"] == "FULLYBUILT";
+    if (done >= 2) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << farm.daemon_log();
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(farm.stop_daemon(), 0);
+  int final_before = 0;
+  for (const auto& b : farm.cli_json({"build", "list"})) final_before += b["state"] == "FULLYBUILT";
+  EXPECT_LT(final_before, 8) << "the daemon drained everything before it was stopped";
+  farm.start_daemon();
+  farm.wait_until_drained(90s);
+  EXPECT_EQ(farm.stop_daemon(), 0);
+  for (long id : ids) {
+    json b = farm.build(id);
+    EXPECT_EQ(b["state"], "FULLYBUILT") << b.dump(2);
+    // Exactly once: one .changes and one .deb, not two of each.
+    EXPECT_EQ(b["result_files"].size(), 2u) << b.dump(2);
+  }
+}
+
+}  // namespace
+}  // namespace buildd::test
