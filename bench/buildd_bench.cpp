@@ -134,19 +134,20 @@ json scan(const Args& a) {
   const double scan_s = seconds_since(begin);
   const double rss = peak_rss_mib();
   master.reset();  // closes the master's connections before the load client opens its own
-  json out = {{"scenario", "scan"},
-              {"builders", a.builders},
-              {"max_in_flight", a.in_flight},
-              {"probe_cycle_s", probe_s},
-              {"idle_cycle_s", idle_cycle_s},
-              {"enqueue_s", setup_s},
-              {"dispatch_s", dispatch_s},
-              {"dispatched", dispatched},
-              {"scanned", report.scanned},
-              {"scan_cycle_s", scan_s},
-              {"scan_builders_per_s", scan_s > 0 ? static_cast<double>(report.scanned) / scan_s : 0},
-              {"rss_idle_mib", rss_idle},
-              {"rss_mib", rss}};
+  json out = {
+      {"scenario", "scan"},
+      {"builders", a.builders},
+      {"max_in_flight", a.in_flight},
+      {"probe_cycle_s", probe_s},
+      {"idle_cycle_s", idle_cycle_s},
+      {"enqueue_s", setup_s},
+      {"dispatch_s", dispatch_s},
+      {"dispatched", dispatched},
+      {"scanned", report.scanned},
+      {"scan_cycle_s", scan_s},
+      {"scan_builders_per_s", scan_s > 0 ? static_cast<double>(report.scanned) / scan_s : 0},
+      {"rss_idle_mib", rss_idle},
+      {"rss_mib", rss}};
   out.update(raw_limit(farm, a.in_flight));
   const double raw = out["raw_calls_per_s"].get<double>();
   out["ratio_to_raw"] = raw > 0 ? out["scan_builders_per_s"].get<double>() / raw : 0;
@@ -162,8 +163,7 @@ json dispatch(const Args& a) {
   const auto begin = Steady::now();
   CycleReport report = master->run_cycle();
   const double cycle_s = seconds_since(begin);
-  const std::size_t expected =
-      static_cast<std::size_t>(std::min<long long>(a.queue, a.builders));
+  const std::size_t expected = static_cast<std::size_t>(std::min<long long>(a.queue, a.builders));
   return {{"scenario", "dispatch"},
           {"builders", a.builders},
           {"queue", a.queue},
@@ -202,8 +202,7 @@ json drain(const Args& a) {
   for (const Build& b : built) {
     if (b.buildlog_id && farm.store().find_library_file(*b.buildlog_id)) ++with_log;
     auto files = farm.store().result_files(b.id);
-    if (files.size() >= 2 &&
-        std::all_of(files.begin(), files.end(), [&](const BuildFile& f) {
+    if (files.size() >= 2 && std::all_of(files.begin(), files.end(), [&](const BuildFile& f) {
           return farm.librarian().archive().contains(f.file.locator);
         }))
       ++with_results;
@@ -251,7 +250,8 @@ std::vector<Clock::time_point> build_calls(const fs::path& log) {
     tm.tm_min = std::stoi(m[5]);
     tm.tm_sec = std::stoi(m[6]);
     tm.tm_isdst = -1;
-    out.push_back(Clock::from_time_t(std::mktime(&tm)) + std::chrono::milliseconds(std::stoi(m[7])));
+    out.push_back(Clock::from_time_t(std::mktime(&tm)) +
+                  std::chrono::milliseconds(std::stoi(m[7])));
   }
   return out;
 }
@@ -273,8 +273,9 @@ json latency(const Args& a) {
   const fs::path config = dir / "buildd-master.yaml";
   {
     std::ofstream out(config);
-    out << "master:\n  work_dir: " << dir.string() << "\n  scan_interval: 5\n  max_in_flight: "
-        << a.in_flight << "\n  http_listen: 127.0.0.1:" << pick_free_port()
+    out << "master:\n  work_dir: " << dir.string()
+        << "\n  scan_interval: 5\n  max_in_flight: " << a.in_flight
+        << "\n  http_listen: 127.0.0.1:" << pick_free_port()
         << "\n  log_file: " << (dir / "buildd-master.log").string() << "\n"
         << "store:\n  plugin: soci-store\n  config:\n    backend: "
         << (a.backend == "postgresql" ? "postgresql" : "sqlite3") << "\n    connection: \""
@@ -293,11 +294,11 @@ json latency(const Args& a) {
       wait_for_file_line(dir / "buildd-master.pid", std::chrono::seconds(60), &daemon);
 
   auto enqueue_one = [&](int i) {
-    ChildProcess cli(a.master,
-                     {"--config", config.string(), "--log-level", "warn", "build", "add", "bench",
-                      "1.0-" + std::to_string(i), "--archrelease", "ubuntu/noble/amd64", "--file",
-                      dsc.string()},
-                     dir / "cli.out");
+    ChildProcess cli(
+        a.master,
+        {"--config", config.string(), "--log-level", "warn", "build", "add", "bench",
+         "1.0-" + std::to_string(i), "--archrelease", "ubuntu/noble/amd64", "--file", dsc.string()},
+        dir / "cli.out");
     if (cli.wait() != 0) throw std::runtime_error("buildd-master build add failed");
   };
   auto wait_for_calls = [&](std::size_t count, double timeout) -> std::optional<Clock::time_point> {
@@ -312,7 +313,8 @@ json latency(const Args& a) {
   // The first build also waits for the daemon's first cycle (probes).
   enqueue_one(0);
   daemon.signal(SIGUSR1);
-  if (!wait_for_calls(1, 120)) throw std::runtime_error("the warm-up build never reached the slave");
+  if (!wait_for_calls(1, 120))
+    throw std::runtime_error("the warm-up build never reached the slave");
   std::vector<double> latencies, cli_times;
   std::size_t lost = 0;
   for (int i = 1; i <= a.samples; ++i) {
@@ -381,7 +383,9 @@ json machine() {
   return m;
 }
 
-std::string verdict(bool met) { return met ? "met" : "**missed**"; }
+std::string verdict(bool met) {
+  return met ? "met" : "**missed**";
+}
 
 int report(const po::variables_map& vm) {
   std::ifstream in(vm["in"].as<std::string>());
@@ -415,10 +419,10 @@ int report(const po::variables_map& vm) {
                     n == max_n ? verdict(ratio >= 0.5) : ""});
     rows.push_back({"dispatch of all builders (first cycle)", size,
                     fmt(s["dispatch_s"].get<double>(), 2) + " s", "", "", ""});
-    rows.push_back({"peak RSS, idle builders", size, fmt(s["rss_idle_mib"].get<double>()) + " MiB",
-                    "", n == max_n ? "≤ 64 MB" : "",
-                    n == max_n ? verdict(s["rss_idle_mib"].get<double>() <= 64 * 1e6 / (1 << 20))
-                               : ""});
+    rows.push_back(
+        {"peak RSS, idle builders", size, fmt(s["rss_idle_mib"].get<double>()) + " MiB", "",
+         n == max_n ? "≤ 64 MB" : "",
+         n == max_n ? verdict(s["rss_idle_mib"].get<double>() <= 64 * 1e6 / (1 << 20)) : ""});
     rows.push_back({"peak RSS, scan", size, fmt(s["rss_mib"].get<double>()) + " MiB", "", "", ""});
   }
   double base_cycle = 0;
@@ -437,18 +441,18 @@ int report(const po::variables_map& vm) {
         with_commas(d["builders"].get<long long>()) + " builders, Q = " + with_commas(q);
     const double c = d["dispatch_cycle_s"];
     const double rel = base_cycle > 0 ? c / base_cycle : 0;
-    rows.push_back({"dispatch cycle (" + std::to_string(d["dispatched"].get<long long>()) +
-                        " started)",
-                    size, fmt(c, 3) + " s", fmt(rel, 2) + "× Q = " + with_commas(min_q),
-                    q == max_q ? "≤ 1.1×" : "", q == max_q ? verdict(rel <= 1.1) : ""});
+    rows.push_back(
+        {"dispatch cycle (" + std::to_string(d["dispatched"].get<long long>()) + " started)", size,
+         fmt(c, 3) + " s", fmt(rel, 2) + "× Q = " + with_commas(min_q), q == max_q ? "≤ 1.1×" : "",
+         q == max_q ? verdict(rel <= 1.1) : ""});
     rows.push_back({"queue insert (setup, one transaction)", size,
                     fmt(d["enqueue_s"].get<double>(), 2) + " s (" +
                         fmt(d["enqueue_rows_per_s"].get<double>(), 0) + " rows/s)",
                     "", "", ""});
-    rows.push_back({"peak RSS, dispatch", size, fmt(d["rss_mib"].get<double>()) + " MiB", "",
-                    q == max_q ? "≤ 256 MB" : "",
-                    q == max_q ? verdict(d["rss_mib"].get<double>() <= 256 * 1e6 / (1 << 20))
-                               : ""});
+    rows.push_back(
+        {"peak RSS, dispatch", size, fmt(d["rss_mib"].get<double>()) + " MiB", "",
+         q == max_q ? "≤ 256 MB" : "",
+         q == max_q ? verdict(d["rss_mib"].get<double>() <= 256 * 1e6 / (1 << 20)) : ""});
   }
   for (const auto& r : runs) {
     if (r["scenario"] == "latency") {
@@ -467,15 +471,15 @@ int report(const po::variables_map& vm) {
       const std::string size = with_commas(r["builds"].get<long long>()) + " builds, " +
                                with_commas(r["builders"].get<long long>()) + " builders";
       const bool sqlite = vm["backend"].as<std::string>() == "sqlite";
-      rows.push_back({"drain: builds/s end to end (" + std::to_string(r["cycles"].get<int>()) +
-                          " cycles, verified " + (r.value("ok", false) ? "ok" : "FAILED") + ")",
-                      size,
-                      fmt(r["builds_per_s"].get<double>()) + " (" +
-                          fmt(r["drain_s"].get<double>(), 1) + " s)",
-                      "", sqlite ? "≥ 1,000/s" : "",
-                      sqlite ? verdict(r["builds_per_s"].get<double>() >= 1000) : ""});
-      rows.push_back({"peak RSS, drain", size, fmt(r["rss_mib"].get<double>()) + " MiB", "", "",
-                      ""});
+      rows.push_back(
+          {"drain: builds/s end to end (" + std::to_string(r["cycles"].get<int>()) +
+               " cycles, verified " + (r.value("ok", false) ? "ok" : "FAILED") + ")",
+           size,
+           fmt(r["builds_per_s"].get<double>()) + " (" + fmt(r["drain_s"].get<double>(), 1) + " s)",
+           "", sqlite ? "≥ 1,000/s" : "",
+           sqlite ? verdict(r["builds_per_s"].get<double>() >= 1000) : ""});
+      rows.push_back(
+          {"peak RSS, drain", size, fmt(r["rss_mib"].get<double>()) + " MiB", "", "", ""});
     }
   }
 
@@ -487,7 +491,9 @@ int report(const po::variables_map& vm) {
   md << "### " << date << ", " << backend << (vm.count("smoke") ? " (smoke sizes)" : "") << "\n\n"
      << "Commit " << commit << "; " << m.value("cores", 0u) << " cores ("
      << m.value("cpu", std::string("?")) << "), " << m.value("memory_mib", 0LL)
-     << " MiB memory; master max_in_flight " << (scans.empty() ? 0 : scans[0].value("max_in_flight", 0))
+     << " MiB memory; master max_in_flight "
+     << (scans.empty() ? 0 : scans[0].value("max_in_flight", 0))
+     << (vm["tcp"].as<std::string>().empty() ? "" : "; servers: " + vm["tcp"].as<std::string>())
      << ".\n\n"
      << "| measurement | size | result | vs | target | |\n|---|---|---|---|---|---|\n";
   for (const auto& r : rows)
@@ -497,9 +503,14 @@ int report(const po::variables_map& vm) {
   std::cout << md.str();
   if (vm.count("markdown")) std::ofstream(vm["markdown"].as<std::string>()) << md.str();
   if (vm.count("json")) {
-    json doc = {{"date", date},     {"backend", backend}, {"commit", commit},
-                {"machine", m},     {"smoke", vm.count("smoke") > 0},
-                {"runs", runs},     {"all_ok", all_ok}};
+    json doc = {{"date", date},
+                {"backend", backend},
+                {"commit", commit},
+                {"machine", m},
+                {"smoke", vm.count("smoke") > 0},
+                {"runs", runs},
+                {"all_ok", all_ok},
+                {"tcp", vm["tcp"].as<std::string>()}};
     std::ofstream(vm["json"].as<std::string>()) << doc.dump(2) << "\n";
   }
   return all_ok ? 0 : 1;
@@ -524,8 +535,8 @@ int main(int argc, char** argv) {
       "slave", po::value<std::string>(), "the buildd-slave program")(
       "master", po::value<std::string>(), "the buildd-master program (latency)")(
       "builders", po::value(&a.builders), "builders served by the one slave process")(
-      "queue", po::value(&a.queue), "queued builds (dispatch)")(
-      "builds", po::value(&a.builds), "builds to drain (drain)")(
+      "queue", po::value(&a.queue), "queued builds (dispatch)")("builds", po::value(&a.builds),
+                                                                "builds to drain (drain)")(
       "samples", po::value(&a.samples), "builds enqueued one by one (latency)")(
       "max-in-flight", po::value(&a.in_flight), "the master's max_in_flight and the raw threads")(
       "in", po::value<std::string>(), "JSON lines of the scenarios (report)")(
@@ -533,7 +544,8 @@ int main(int argc, char** argv) {
       "markdown", po::value<std::string>(), "markdown file to write (report)")(
       "commit", po::value<std::string>()->default_value("unknown"), "git commit (report)")(
       "date", po::value<std::string>()->default_value(""), "date of the run (report)")(
-      "smoke", "the sizes were the smoke sizes (report)");
+      "smoke", "the sizes were the smoke sizes (report)")(
+      "tcp", po::value<std::string>()->default_value(""), "how TCP was set up (report)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc - 1, argv + 1, desc), vm);

@@ -3,10 +3,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <fstream>
 #include <sstream>
 
 #include "buildd/error.hpp"
@@ -25,8 +25,7 @@ std::string dsc_text(bool long_build) {
 }
 
 long long now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             Clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
       .count();
 }
 
@@ -124,13 +123,13 @@ void Farm::start_slave() {
   // Each keep-alive connection of the master holds one slave worker thread
   // (cpp-httplib), and the master keeps one connection per builder: size the
   // pool for all of them plus the load client's.
-  std::vector<std::string> args = {"--listen",     "127.0.0.1:0",
-                                   "--port-file",  port_file.string(),
-                                   "--builders",   std::to_string(n),
-                                   "--threads",    std::to_string(n + 64),
-                                   "--arch",       "amd64",
-                                   "--cache-dir",  (options_.work / "slave-cache").string(),
-                                   "--log-level",  options_.slave_debug_log ? "debug" : "warn"};
+  std::vector<std::string> args = {"--listen",    "127.0.0.1:0",
+                                   "--port-file", port_file.string(),
+                                   "--builders",  std::to_string(n),
+                                   "--threads",   std::to_string(n + 64),
+                                   "--arch",      "amd64",
+                                   "--cache-dir", (options_.work / "slave-cache").string(),
+                                   "--log-level", options_.slave_debug_log ? "debug" : "warn"};
   fs::create_directories(options_.work / "slave-cache");
   slave_ = std::make_unique<ChildProcess>(options_.slave_program, args, slave_log());
   slave_port_ = std::stoi(wait_for_file_line(port_file, std::chrono::seconds(120), slave_.get()));
@@ -191,8 +190,8 @@ double Farm::enqueue(long long count, bool long_build) {
   const std::string columns =
       "INSERT INTO build (source_name, source_version, distro_arch_release_id, state, created, "
       "component, pocket, urgency, score) ";
-  const std::string select = "SELECT 'bench', '1.0-' || CAST(n AS TEXT), " + dar + ", 0, " +
-                             now + ", 'main', 'release', 'medium', n % 1000";
+  const std::string select = "SELECT 'bench', '1.0-' || CAST(n AS TEXT), " + dar + ", 0, " + now +
+                             ", 'main', 'release', 'medium', n % 1000";
   if (options_.backend == "postgresql") {
     *sql << columns + select + " FROM generate_series(1, " + n + ") AS n";
   } else {

@@ -8,6 +8,8 @@
 
 #include "buildd/compression.hpp"
 #include "buildd/error.hpp"
+#include "buildd/pipeline/scoring.hpp"
+#include "runtime.hpp"
 
 namespace buildd::cli {
 namespace {
@@ -416,6 +418,8 @@ int build_add(CommandContext& ctx, const po::variables_map& vm) {
   if (vm.count("score")) {
     nb.score = vm["score"].as<int>();
     nb.manual_score = true;
+  } else {
+    nb.score = default_score(nb.component, nb.urgency, nb.pocket, Duration::zero());
   }
   std::vector<std::filesystem::path> files;
   if (vm.count("file")) {
@@ -429,6 +433,7 @@ int build_add(CommandContext& ctx, const po::variables_map& vm) {
     nb.source_files.emplace_back(name, stored.id);
   }
   auto build = store.add_build(nb);
+  wake_daemon(ctx);
   ctx.out << build.id << '\n';
   return 0;
 }
@@ -565,6 +570,7 @@ int build_show(CommandContext& ctx, const po::variables_map& vm) {
 int build_retry(CommandContext& ctx, const po::variables_map& vm) {
   Build b = require_build(ctx.store(), vm["id"].as<std::string>());
   ctx.store().retry_build(b.id);
+  wake_daemon(ctx);
   ctx.out << "build " << b.id << " (" << b.source_name << " " << b.source_version
           << ") queued again\n";
   return 0;
@@ -574,9 +580,11 @@ int build_cancel(CommandContext& ctx, const po::variables_map& vm) {
   Build b = require_build(ctx.store(), vm["id"].as<std::string>());
   switch (ctx.store().cancel_build(b.id)) {
     case CancelOutcome::kCancelled:
+      wake_daemon(ctx);
       ctx.out << "build " << b.id << " cancelled\n";
       return 0;
     case CancelOutcome::kCancelling:
+      wake_daemon(ctx);
       ctx.out << "build " << b.id << " is being cancelled (the builder will be aborted)\n";
       return 0;
     case CancelOutcome::kAlreadyFinal:

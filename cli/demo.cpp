@@ -183,7 +183,7 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   CommandContext ctx(write_config(dir, pick_free_port()), outer.out, outer.err);
   // The demo talks on stdout; the master's own log goes to the log file.
-  set_log_level("warn");
+  set_stderr_log_level("error");
   BuildStore& store = ctx.store();
   store.upgrade();
   Librarian& librarian = ctx.librarian();
@@ -212,11 +212,13 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
     const Family& f = kFamilies[static_cast<std::size_t>(i) % kFamilies.size()];
     const auto slave_dir = dir / "slaves" / ("builder-" + std::to_string(i + 1));
     std::filesystem::create_directories(slave_dir / "cache");
-    slaves.emplace_back(slave_program,
-                        std::vector<std::string>{"--listen", "127.0.0.1:0", "--port-file",
-                                                 (slave_dir / "port").string(), "--arch", f.arch,
-                                                 "--cache-dir", (slave_dir / "cache").string()},
-                        slave_dir / "slave.log");
+    std::vector<std::string> args{"--listen",    "127.0.0.1:0", "--port-file",
+                                  (slave_dir / "port").string(), "--arch", f.arch,
+                                  "--cache-dir", (slave_dir / "cache").string()};
+    // One builder breaks during its first build: the master disables it and
+    // the build goes to another builder.
+    if (i == 0) args.insert(args.end(), {"--fault", "builderfail"});
+    slaves.emplace_back(slave_program, args, slave_dir / "slave.log");
   }
   std::vector<Builder> builders;
   for (int i = 0; i < builder_count; ++i) {
@@ -239,7 +241,7 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
     const Plan& plan = plans[static_cast<std::size_t>(i)];
     const std::string source = kSources[static_cast<std::size_t>(i) % kSources.size()];
     const std::string version = "1.0-" + std::to_string(i + 1);
-    const DistroArchRelease& dar = dars[static_cast<std::size_t>(i % 3 == 2 ? 1 : 0)];
+    const DistroArchRelease& dar = dars[static_cast<std::size_t>(i) % dars.size()];
     std::ostringstream dsc;
     dsc << "Format: 3.0 (quilt)\nSource: " << source << "\nVersion: " << version
         << "\nArchitecture: any\nMaintainer: Demo <demo@example.org>\nOutcome: " << plan.outcome

@@ -67,7 +67,13 @@ void wake_daemon(CommandContext& context) {
   try {
     std::ifstream in(pid_file(context.config().master()));
     long pid = 0;
-    if (in >> pid && pid > 1) ::kill(static_cast<pid_t>(pid), SIGUSR1);
+    if (!(in >> pid) || pid <= 1) return;
+    // A stale pid file may name another program now: SIGUSR1 would kill it.
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(cmdline, argv0, '\0');
+    if (std::filesystem::path(argv0).filename() == "buildd-master")
+      ::kill(static_cast<pid_t>(pid), SIGUSR1);
   } catch (...) {
     // No daemon, or no config: nothing to wake.
   }

@@ -37,6 +37,11 @@ void set_log_level(const std::string& level) {
   spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(parsed); });
 }
 
+void set_stderr_log_level(const std::string& level) {
+  std::lock_guard lock(state().mutex);
+  state().sinks.front()->set_level(spdlog::level::from_str(level));
+}
+
 void log_to_file(const std::string& path) {
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
   sink->set_pattern(kPattern);

@@ -1,5 +1,7 @@
 #include "builder.hpp"
 
+#include <utility>
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -381,6 +383,7 @@ BuildReply Builder::build(const std::string& build_id, const std::string& builde
     plan.duration = std::chrono::duration<double>(std::stod(field("duration")));
   plan.depends = field("depends");
   plan.abort_hangs = field("abort") == "hang";
+  if (std::exchange(options_.builderfail_once, false)) plan.outcome = BuildResult::kBuilderFail;
 
   plan.started = std::make_shared<std::promise<void>>();
   auto started = plan.started->get_future();

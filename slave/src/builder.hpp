@@ -82,6 +82,9 @@ struct BuilderOptions {
   Protocol protocol = Protocol::kModern;
   // How long the process scan and cleanup take after abort().
   std::chrono::milliseconds abort_delay{200};
+  // A builder that breaks once: its first build ends BUILDERFAIL whatever the
+  // .dsc says (--fault builderfail), as a real builder whose prep step fails.
+  bool builderfail_once = false;
 };
 
 class Builder {

@@ -22,7 +22,7 @@ FaultSpec parse_fault_spec(const std::string& text) {
   spec.kind = rest;
   static const std::set<std::string> kKinds = {
       "hang",           "slow",     "reset",           "garbage", "fault",
-      "oversized-tail", "bad-sha1", "hostile-filemap", "huge-xml"};
+      "oversized-tail", "bad-sha1", "hostile-filemap", "huge-xml", "builderfail"};
   if (!kKinds.count(spec.kind)) throw std::invalid_argument("unknown fault kind: " + spec.kind);
   if (spec.kind == "slow") {
     try {
@@ -60,6 +60,8 @@ BuilderFaults faults_for_builder(const std::vector<FaultSpec>& specs, int builde
       faults.hostile_filemap_nul = faults.hostile_filemap_nul || spec.arg == "nul";
     } else if (spec.kind == "huge-xml") {
       faults.huge_xml = true;
+    } else if (spec.kind == "builderfail") {
+      faults.builderfail_once = true;
     }
   }
   return faults;

@@ -34,6 +34,7 @@ struct BuilderFaults {
   bool hostile_filemap = false;
   bool hostile_filemap_nul = false;  // also names XML cannot carry
   bool huge_xml = false;
+  bool builderfail_once = false;  // the first build ends BUILDERFAIL, whatever its .dsc says
 
   static bool matches(const std::set<std::string>& methods, const std::string& method) {
     return methods.count("*") > 0 || methods.count(method) > 0;

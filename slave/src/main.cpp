@@ -63,6 +63,8 @@ builder index, otherwise it applies to all):
                      300-byte name; with :nul also names holding a NUL and a
                      BEL, which XML cannot carry (the reply becomes unparsable)
   huge-xml           every status reply carries 20 MiB of padding
+  builderfail        the first build ends BUILDERFAIL whatever its .dsc says
+                     (the builder breaks once; the master should disable it)
 
 Start states (--start-state, with --start-build-id): idle, building, aborting,
 aborted (2005 protocol only), waiting:OK|PACKAGEFAIL|DEPFAIL|CHROOTFAIL|

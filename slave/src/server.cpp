@@ -14,6 +14,8 @@
 #include <thread>
 
 #include <httplib.h>
+
+#include "buildd/socket_options.hpp"
 #include <xmlrpc-c/base.hpp>
 #include <xmlrpc-c/xml.hpp>
 
@@ -212,14 +214,16 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
     bo.arch = o.arch;
     bo.protocol = o.protocol;
     bo.abort_delay = o.abort_delay;
-    slot.builder = std::make_unique<Builder>(bo);
     slot.faults = faults_for_builder(o.faults, i);
+    bo.builderfail_once = slot.faults.builderfail_once;
+    slot.builder = std::make_unique<Builder>(bo);
     slot.rpc = std::make_unique<RpcEndpoint>(*slot.builder, slot.faults, i);
   }
 
   auto& http = impl_->http;
   const std::size_t threads = std::max<std::size_t>(o.threads, 1);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_socket_options(buildd::set_server_socket_options);
   http.set_keep_alive_max_count(1000);
   http.set_keep_alive_timeout(30);
   http.set_read_timeout(30);

@@ -18,6 +18,9 @@ namespace buildd {
 // Sets the level of every logger ("trace", "debug", "info", "warn", "error",
 // "critical", "off"). Throws Error(kUsage) for an unknown level.
 BUILDD_API void set_log_level(const std::string& level);
+// Raises the level of the stderr sink only (the demo keeps the terminal for
+// its progress display while its log file gets everything).
+BUILDD_API void set_stderr_log_level(const std::string& level);
 // Adds a file sink (in addition to stderr).
 BUILDD_API void log_to_file(const std::string& path);
 // The named logger, created on first use with the shared sinks.

@@ -4,6 +4,8 @@
 
 #include <httplib.h>
 
+#include "buildd/socket_options.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -102,6 +104,7 @@ HttpServer::HttpServer(std::string listen, HttpServerOptions options)
   auto& svr = impl_->server;
   std::size_t threads = std::max<std::size_t>(1, options.threads);
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  svr.set_socket_options(buildd::set_server_socket_options);
   svr.set_keep_alive_timeout(options.keep_alive_seconds);
   svr.set_read_timeout(options.read_timeout_seconds);
   svr.set_write_timeout(options.write_timeout_seconds);
