@@ -311,8 +311,7 @@ json latency(const Args& a) {
     return std::nullopt;
   };
   // The first build also waits for the daemon's first cycle (probes).
-  enqueue_one(0);
-  daemon.signal(SIGUSR1);
+  enqueue_one(0);  // `build add` wakes the daemon through its pid file
   if (!wait_for_calls(1, 120))
     throw std::runtime_error("the warm-up build never reached the slave");
   std::vector<double> latencies, cli_times;
@@ -322,8 +321,6 @@ json latency(const Args& a) {
     enqueue_one(i);
     const auto enqueued = Clock::now();
     cli_times.push_back(seconds_since(t0));
-    // `build add` does not wake the daemon itself yet: the harness does.
-    daemon.signal(SIGUSR1);
     auto received = wait_for_calls(static_cast<std::size_t>(i) + 1, 30);
     if (!received) {
       ++lost;
@@ -492,9 +489,7 @@ int report(const po::variables_map& vm) {
      << "Commit " << commit << "; " << m.value("cores", 0u) << " cores ("
      << m.value("cpu", std::string("?")) << "), " << m.value("memory_mib", 0LL)
      << " MiB memory; master max_in_flight "
-     << (scans.empty() ? 0 : scans[0].value("max_in_flight", 0))
-     << (vm["tcp"].as<std::string>().empty() ? "" : "; servers: " + vm["tcp"].as<std::string>())
-     << ".\n\n"
+     << (scans.empty() ? 0 : scans[0].value("max_in_flight", 0)) << ".\n\n"
      << "| measurement | size | result | vs | target | |\n|---|---|---|---|---|---|\n";
   for (const auto& r : rows)
     md << "| " << r[0] << " | " << r[1] << " | " << r[2] << " | " << r[3] << " | " << r[4] << " | "
@@ -509,8 +504,7 @@ int report(const po::variables_map& vm) {
                 {"machine", m},
                 {"smoke", vm.count("smoke") > 0},
                 {"runs", runs},
-                {"all_ok", all_ok},
-                {"tcp", vm["tcp"].as<std::string>()}};
+                {"all_ok", all_ok}};
     std::ofstream(vm["json"].as<std::string>()) << doc.dump(2) << "\n";
   }
   return all_ok ? 0 : 1;
@@ -544,8 +538,7 @@ int main(int argc, char** argv) {
       "markdown", po::value<std::string>(), "markdown file to write (report)")(
       "commit", po::value<std::string>()->default_value("unknown"), "git commit (report)")(
       "date", po::value<std::string>()->default_value(""), "date of the run (report)")(
-      "smoke", "the sizes were the smoke sizes (report)")(
-      "tcp", po::value<std::string>()->default_value(""), "how TCP was set up (report)");
+      "smoke", "the sizes were the smoke sizes (report)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc - 1, argv + 1, desc), vm);

@@ -14,8 +14,6 @@
 #include <thread>
 
 #include <httplib.h>
-
-#include "buildd/socket_options.hpp"
 #include <xmlrpc-c/base.hpp>
 #include <xmlrpc-c/xml.hpp>
 
@@ -223,7 +221,9 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
   auto& http = impl_->http;
   const std::size_t threads = std::max<std::size_t>(o.threads, 1);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http.set_socket_options(buildd::set_server_socket_options);
+  // cpp-httplib writes headers and body in two send() calls: with Nagle on,
+  // the body waits for the peer's delayed ACK, 40 ms per keep-alive request.
+  http.set_tcp_nodelay(true);
   http.set_keep_alive_max_count(1000);
   http.set_keep_alive_timeout(30);
   http.set_read_timeout(30);

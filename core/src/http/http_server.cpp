@@ -4,8 +4,6 @@
 
 #include <httplib.h>
 
-#include "buildd/socket_options.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -104,7 +102,9 @@ HttpServer::HttpServer(std::string listen, HttpServerOptions options)
   auto& svr = impl_->server;
   std::size_t threads = std::max<std::size_t>(1, options.threads);
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  svr.set_socket_options(buildd::set_server_socket_options);
+  // cpp-httplib writes headers and body in two send() calls: with Nagle on,
+  // the body waits for the peer's delayed ACK, 40 ms per keep-alive request.
+  svr.set_tcp_nodelay(true);
   svr.set_keep_alive_timeout(options.keep_alive_seconds);
   svr.set_read_timeout(options.read_timeout_seconds);
   svr.set_write_timeout(options.write_timeout_seconds);
