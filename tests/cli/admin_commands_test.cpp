@@ -24,12 +24,6 @@ struct Result {
   std::string err;
 };
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 class AdminCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -47,16 +41,10 @@ class AdminCli : public ::testing::Test {
   }
 
   Result run(const std::vector<std::string>& args) {
-    std::string command = quote(test::executable("buildd-master").string()) + " --config " +
-                          quote((dir_ / "master.yaml").string());
-    for (const auto& a : args) command += " " + quote(a);
-    command += " >" + quote((dir_ / "out").string()) + " 2>" + quote((dir_ / "err").string());
-    int status = std::system(command.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = test::read_file(dir_ / "out");
-    r.err = test::read_file(dir_ / "err");
-    return r;
+    std::vector<std::string> all{"--config", (dir_ / "master.yaml").string()};
+    all.insert(all.end(), args.begin(), args.end());
+    test::CommandResult r = test::run_command(test::executable("buildd-master"), all);
+    return {r.exit_code, r.out, r.err};
   }
   Result ok(const std::vector<std::string>& args) {
     Result r = run(args);
