@@ -146,7 +146,7 @@ void add_run_commands(std::vector<Command>& table) {
                    },
                    run_daemon});
   table.push_back({{"demo"},
-                   "[--builders N] [--builds N] [--work-dir DIR]",
+                   "[--builders N] [--builds N] [--work-dir DIR] [--serve-seconds N]",
                    "a whole farm on this machine (SQLite, local librarian, local slaves) draining "
                    "a queue of a few hundred builds",
                    declare_demo_options, run_demo});

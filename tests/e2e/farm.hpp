@@ -56,6 +56,7 @@ class Farm {
   void start_daemon();
   // SIGTERM; returns the daemon's exit code.
   int stop_daemon();
+  void signal_daemon(int sig) { daemon_->signal(sig); }
   std::string daemon_log() const;
 
   // Polls `build show` until every build is in a final state (no
