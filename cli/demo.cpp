@@ -20,6 +20,7 @@
 #include "buildd/child_process.hpp"
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
+#include "buildd/net.hpp"
 #include "buildd/pipeline/scoring.hpp"
 #include "commands_run.hpp"
 #include "runtime.hpp"
@@ -48,14 +49,6 @@ const std::vector<std::string> kSources = {
     "flex",    "perl",      "python3",  "ruby",     "lua5.4", "tcl8.6", "sqlite3", "libpng",
     "libjpeg", "libxml2",   "expat",    "pcre2",    "ncurses", "readline", "gmp",   "mpfr"};
 
-std::uint16_t pick_free_port() {
-  // Bind port 0 and read what the kernel chose; the HTTP server takes it over.
-  HttpServer probe("127.0.0.1:0");
-  probe.start();
-  std::uint16_t port = probe.actual_port();
-  probe.stop();
-  return port;
-}
 
 std::filesystem::path prepare_work_dir(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
@@ -181,7 +174,7 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
 
   std::ostream& out = outer.out;
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
-  CommandContext ctx(write_config(dir, pick_free_port()), outer.out, outer.err);
+  CommandContext ctx(write_config(dir, free_loopback_port()), outer.out, outer.err);
   // The demo talks on stdout; the master's own log goes to the log file.
   set_stderr_log_level("error");
   BuildStore& store = ctx.store();

@@ -62,14 +62,17 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 )";
 
-const std::vector<std::string> kNewKey{"-newkey", "ec", "-pkeyopt",
-                                       "ec_paramgen_curve:prime256v1", "-nodes"};
+const std::vector<std::string> kNewKey{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
 
 void make_ca(const fs::path& dir, const std::string& name, const std::string& subject) {
-  std::vector<std::string> args{"req", "-x509", "-config", (dir / "openssl.cnf").string(),
-                                "-extensions", "ca_ext", "-days", "1", "-subj", subject,
-                                "-keyout", (dir / (name + ".key")).string(), "-out",
-                                (dir / (name + ".pem")).string()};
+  std::vector<std::string> args{"req",         "-x509",
+                                "-config",     (dir / "openssl.cnf").string(),
+                                "-extensions", "ca_ext",
+                                "-days",       "1",
+                                "-subj",       subject,
+                                "-keyout",     (dir / (name + ".key")).string(),
+                                "-out",        (dir / (name + ".pem")).string()};
   args.insert(args.begin() + 2, kNewKey.begin(), kNewKey.end());
   openssl(args);
 }
@@ -78,9 +81,10 @@ void make_signed(const fs::path& dir, const std::string& name, const std::string
                  const std::string& extensions, int serial) {
   const fs::path config = dir / "openssl.cnf";
   const fs::path csr = dir / (name + ".csr");
-  std::vector<std::string> request{"req", "-new", "-config", config.string(), "-subj", subject,
-                                   "-keyout", (dir / (name + ".key")).string(), "-out",
-                                   csr.string()};
+  std::vector<std::string> request{
+      "req",   "-new",      "-config", config.string(),
+      "-subj", subject,     "-keyout", (dir / (name + ".key")).string(),
+      "-out",  csr.string()};
   request.insert(request.begin() + 2, kNewKey.begin(), kNewKey.end());
   openssl(request);
   openssl({"x509", "-req", "-in", csr.string(), "-CA", (dir / "ca.pem").string(), "-CAkey",
@@ -114,8 +118,8 @@ TlsNginxServer::TlsNginxServer(const TlsCertificates& certificates, TlsNginxOpti
   if (result.exit_code != 0) {
     // It may have started and then failed the readiness check.
     run_command(source_dir() / "scripts" / "nginx-fixture", {"stop", dir_.path().string()});
-    throw std::runtime_error("nginx with TLS did not start on 127.0.0.1:" +
-                             std::to_string(port_) + ": " + result.err);
+    throw std::runtime_error("nginx with TLS did not start on 127.0.0.1:" + std::to_string(port_) +
+                             ": " + result.err);
   }
 }
 

@@ -101,8 +101,8 @@ TEST_F(HttpLibrarianTlsTest, UnrelatedCaIsANonRetryableCertificateError) {
   const ContentDigest other = make("never stored\n");
   expect_certificate_error(error_of([&] { librarian.put(other, dir_ / "source"); }));
   expect_certificate_error(error_of([&] { librarian.open(locator); }));
-  EXPECT_FALSE(std::filesystem::exists(nginx_.www() / "store" / other.sha256.substr(0, 2) /
-                                       other.sha256));
+  EXPECT_FALSE(
+      std::filesystem::exists(nginx_.www() / "store" / other.sha256.substr(0, 2) / other.sha256));
 }
 
 TEST_F(HttpLibrarianTlsTest, SystemStoreDoesNotTrustTheTestCa) {

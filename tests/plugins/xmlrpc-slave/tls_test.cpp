@@ -53,6 +53,11 @@ class XmlRpcSlaveTlsTest : public ::testing::Test {
     builder.url = url;
     return transports_.back()->connect(builder);
   }
+  TlsNginxOptions proxy_to_slave() const {
+    TlsNginxOptions o;
+    o.proxy_url = "http://127.0.0.1:" + std::to_string(slave_.port());
+    return o;
+  }
   static xs::Options options_with_ca(const std::filesystem::path& ca) {
     xs::Options o;
     o.connect_timeout = 2;
@@ -69,7 +74,7 @@ class XmlRpcSlaveTlsTest : public ::testing::Test {
 };
 
 TEST_F(XmlRpcSlaveTlsTest, TrustedCaCarriesRpcsAndDownloads) {
-  TlsNginxServer nginx(certs_, {.proxy_url = "http://127.0.0.1:" + std::to_string(slave_.port())});
+  TlsNginxServer nginx(certs_, proxy_to_slave());
   auto slave = connect(options_with_ca(certs_.ca_cert()), nginx.url());
 
   EXPECT_EQ(slave->echo({"over", "tls"}), (std::vector<std::string>{"over", "tls"}));
@@ -86,7 +91,7 @@ TEST_F(XmlRpcSlaveTlsTest, TrustedCaCarriesRpcsAndDownloads) {
 }
 
 TEST_F(XmlRpcSlaveTlsTest, UnrelatedCaIsACertificateTransportError) {
-  TlsNginxServer nginx(certs_, {.proxy_url = "http://127.0.0.1:" + std::to_string(slave_.port())});
+  TlsNginxServer nginx(certs_, proxy_to_slave());
   auto slave = connect(options_with_ca(certs_.other_ca_cert()), nginx.url());
 
   expect_certificate_error(error_of([&] { slave->status(); }));
@@ -95,29 +100,29 @@ TEST_F(XmlRpcSlaveTlsTest, UnrelatedCaIsACertificateTransportError) {
   expect_certificate_error(error_of([&] { slave->fetch_file("buildlog", out / "log", 1 << 20); }));
 
   const Error e = error_of([&] {
-    slave->ensure_present(std::string(40, 'a'), "https://librarian.invalid/chroot.tar.gz",
-                          "buildd", kPassword);
+    slave->ensure_present(std::string(40, 'a'), "https://librarian.invalid/chroot.tar.gz", "buildd",
+                          kPassword);
   });
   expect_certificate_error(e);
   EXPECT_EQ(std::string(e.what()).find(kPassword), std::string::npos) << e.what();
 }
 
 TEST_F(XmlRpcSlaveTlsTest, SystemStoreDoesNotTrustTheTestCa) {
-  TlsNginxServer nginx(certs_, {.proxy_url = "http://127.0.0.1:" + std::to_string(slave_.port())});
+  TlsNginxServer nginx(certs_, proxy_to_slave());
   auto slave = connect(options_with_ca(""), nginx.url());
   expect_certificate_error(error_of([&] { slave->status(); }));
 }
 
 TEST_F(XmlRpcSlaveTlsTest, HostNameMustMatchTheCertificate) {
-  TlsNginxServer nginx(certs_, {.proxy_url = "http://127.0.0.1:" + std::to_string(slave_.port())});
+  TlsNginxServer nginx(certs_, proxy_to_slave());
   // The certificate names only IP:127.0.0.1.
-  auto slave =
-      connect(options_with_ca(certs_.ca_cert()), "https://localhost:" + std::to_string(nginx.port()));
+  auto slave = connect(options_with_ca(certs_.ca_cert()),
+                       "https://localhost:" + std::to_string(nginx.port()));
   expect_certificate_error(error_of([&] { slave->status(); }));
 }
 
 TEST_F(XmlRpcSlaveTlsTest, TlsVerifyFalseAcceptsAnUnknownCa) {
-  TlsNginxServer nginx(certs_, {.proxy_url = "http://127.0.0.1:" + std::to_string(slave_.port())});
+  TlsNginxServer nginx(certs_, proxy_to_slave());
   xs::Options options = options_with_ca(certs_.other_ca_cert());
   options.tls_verify = false;
   auto slave = connect(options, nginx.url());
@@ -126,9 +131,9 @@ TEST_F(XmlRpcSlaveTlsTest, TlsVerifyFalseAcceptsAnUnknownCa) {
 }
 
 TEST_F(XmlRpcSlaveTlsTest, ClientCertificateIsPresentedWhenConfigured) {
-  TlsNginxServer nginx(certs_,
-                       {.client_ca = certs_.ca_cert(),
-                        .proxy_url = "http://127.0.0.1:" + std::to_string(slave_.port())});
+  TlsNginxOptions front = proxy_to_slave();
+  front.client_ca = certs_.ca_cert();
+  TlsNginxServer nginx(certs_, front);
 
   auto anonymous = connect(options_with_ca(certs_.ca_cert()), nginx.url());
   const Error refused = error_of([&] { anonymous->status(); });
