@@ -27,8 +27,9 @@ const Config& CommandContext::config() {
 const PluginLoader& CommandContext::loader() {
   if (!loader_) {
     const PluginConfig& master = config().master();
-    loader_ = master.has("plugin_dir") ? std::make_unique<PluginLoader>(master.get_path("plugin_dir"))
-                                       : std::make_unique<PluginLoader>();
+    loader_ = master.has("plugin_dir")
+                  ? std::make_unique<PluginLoader>(master.get_path("plugin_dir"))
+                  : std::make_unique<PluginLoader>();
   }
   return *loader_;
 }
@@ -56,8 +57,8 @@ std::string files_base_url(const PluginConfig& master) {
 Librarian& CommandContext::librarian() {
   if (!librarian_) {
     const PluginConfig& master = config().master();
-    librarian_ = std::make_unique<Librarian>(store(), archive(), master.get_path("work_dir") / "tmp",
-                                             files_base_url(master));
+    librarian_ = std::make_unique<Librarian>(
+        store(), archive(), master.get_path("work_dir") / "tmp", files_base_url(master));
   }
   return *librarian_;
 }

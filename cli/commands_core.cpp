@@ -41,8 +41,7 @@ int plugins_list(CommandContext& ctx, const po::variables_map& vm) {
     for (const auto& p : plugins) {
       ctx.out << "\n" << p.name << ": " << p.description << "\n";
       for (const auto& k : p.config_keys)
-        ctx.out << "  " << k.name << " (" << type_name(k.type)
-                << (k.required ? ", required" : "")
+        ctx.out << "  " << k.name << " (" << type_name(k.type) << (k.required ? ", required" : "")
                 << (k.default_value ? std::string(", default ") + k.default_value : "")
                 << "): " << (k.description ? k.description : "") << "\n";
     }
@@ -52,13 +51,14 @@ int plugins_list(CommandContext& ctx, const po::variables_map& vm) {
 
 int config_check(CommandContext& ctx, const po::variables_map&) {
   const Config& config = ctx.config();  // validates the master section
-  for (PluginKind kind : {PluginKind::kStore, PluginKind::kSlaveTransport, PluginKind::kLogArchive}) {
+  for (PluginKind kind :
+       {PluginKind::kStore, PluginKind::kSlaveTransport, PluginKind::kLogArchive}) {
     PluginInfo info = ctx.loader().inspect(config.plugin_for(kind));
     if (info.kind != kind)
-      throw Error(ErrorCategory::kConfig,
-                  config.file().string() + ": section '" + section_name(kind) + "' names plugin '" +
-                      info.name + "', a " + kind_name(info.kind) + " plugin; it needs a " +
-                      kind_name(kind) + " plugin");
+      throw Error(ErrorCategory::kConfig, config.file().string() + ": section '" +
+                                              section_name(kind) + "' names plugin '" + info.name +
+                                              "', a " + kind_name(info.kind) +
+                                              " plugin; it needs a " + kind_name(kind) + " plugin");
     config.plugin_config(kind, info.config_keys.data(), info.config_keys.size());
     ctx.out << section_name(kind) << ": " << info.name << " " << info.version << " ("
             << info.file.string() << ")\n";
@@ -81,7 +81,8 @@ void add_core_commands(std::vector<Command>& table) {
   table.push_back({{"config", "check"},
                    "",
                    "validate the config file and every plugin section against its plugin's keys",
-                   nullptr, config_check});
+                   nullptr,
+                   config_check});
 }
 
 }  // namespace buildd::cli

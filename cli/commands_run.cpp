@@ -19,9 +19,12 @@ namespace {
 nlohmann::json report_json(const CycleReport& r) {
   nlohmann::json completed = nlohmann::json::object();
   for (const auto& [state, count] : r.completed) completed[std::string(name(state))] = count;
-  return {{"scanned", r.scanned},         {"completed", completed},
-          {"dispatched", r.dispatched},   {"reset", r.reset},
-          {"failed_builders", r.failed_builders}, {"deferred", r.deferred},
+  return {{"scanned", r.scanned},
+          {"completed", completed},
+          {"dispatched", r.dispatched},
+          {"reset", r.reset},
+          {"failed_builders", r.failed_builders},
+          {"deferred", r.deferred},
           {"duration_seconds", std::chrono::duration<double>(r.duration).count()}};
 }
 
@@ -149,7 +152,8 @@ void add_run_commands(std::vector<Command>& table) {
                    "[--builders N] [--builds N] [--work-dir DIR] [--serve-seconds N]",
                    "a whole farm on this machine (SQLite, local librarian, local slaves) draining "
                    "a queue of a few hundred builds",
-                   declare_demo_options, run_demo});
+                   declare_demo_options,
+                   run_demo});
 }
 
 }  // namespace buildd::cli

@@ -31,7 +31,9 @@ namespace {
 constexpr const char* kMarker = ".buildd-demo";
 
 volatile sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
+void on_interrupt(int) {
+  g_interrupted = 1;
+}
 
 struct Family {
   std::string name;
@@ -43,12 +45,11 @@ const std::vector<Family> kFamilies = {{"x86", {"386", "amd64"}, "amd64"},
                                        {"arm", {"armhf", "arm64"}, "arm64"}};
 
 const std::vector<std::string> kSources = {
-    "hello",   "coreutils", "bash",     "grep",     "sed",    "gawk",   "tar",     "gzip",
-    "bzip2",   "xz-utils",  "zlib",     "openssl",  "curl",   "wget",   "git",     "vim",
-    "nano",    "less",      "findutils", "diffutils", "patch", "make",   "m4",      "bison",
-    "flex",    "perl",      "python3",  "ruby",     "lua5.4", "tcl8.6", "sqlite3", "libpng",
-    "libjpeg", "libxml2",   "expat",    "pcre2",    "ncurses", "readline", "gmp",   "mpfr"};
-
+    "hello",   "coreutils", "bash",      "grep",      "sed",     "gawk",     "tar",     "gzip",
+    "bzip2",   "xz-utils",  "zlib",      "openssl",   "curl",    "wget",     "git",     "vim",
+    "nano",    "less",      "findutils", "diffutils", "patch",   "make",     "m4",      "bison",
+    "flex",    "perl",      "python3",   "ruby",      "lua5.4",  "tcl8.6",   "sqlite3", "libpng",
+    "libjpeg", "libxml2",   "expat",     "pcre2",     "ncurses", "readline", "gmp",     "mpfr"};
 
 std::filesystem::path prepare_work_dir(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
@@ -108,7 +109,7 @@ std::vector<Plan> plan_builds(std::size_t count, std::mt19937& rng) {
   }
   if (count >= 10) {
     plans[count / 3].outcome = "givenback";  // given back until the limit, then failed
-    plans[count / 2].cancel = true;           // cancelled while it builds
+    plans[count / 2].cancel = true;          // cancelled while it builds
     plans[count / 2].outcome = "ok";
     plans[count / 2].duration = 60;
   }
@@ -170,7 +171,8 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
   const auto slave_program =
       std::filesystem::path(boost::dll::program_location().string()).parent_path() / "buildd-slave";
   if (!std::filesystem::exists(slave_program))
-    throw Error(ErrorCategory::kInternal, "the slave program is missing: " + slave_program.string());
+    throw Error(ErrorCategory::kInternal,
+                "the slave program is missing: " + slave_program.string());
 
   std::ostream& out = outer.out;
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
@@ -205,9 +207,9 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
     const Family& f = kFamilies[static_cast<std::size_t>(i) % kFamilies.size()];
     const auto slave_dir = dir / "slaves" / ("builder-" + std::to_string(i + 1));
     std::filesystem::create_directories(slave_dir / "cache");
-    std::vector<std::string> args{"--listen",    "127.0.0.1:0", "--port-file",
-                                  (slave_dir / "port").string(), "--arch", f.arch,
-                                  "--cache-dir", (slave_dir / "cache").string()};
+    std::vector<std::string> args{
+        "--listen", "127.0.0.1:0", "--port-file", (slave_dir / "port").string(),
+        "--arch",   f.arch,        "--cache-dir", (slave_dir / "cache").string()};
     // One builder breaks during its first build: the master disables it and
     // the build goes to another builder.
     if (i == 0) args.insert(args.end(), {"--fault", "builderfail"});
@@ -220,7 +222,11 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
     std::string port = wait_for_file_line(slave_dir / "port", std::chrono::seconds(20),
                                           &slaves[static_cast<std::size_t>(i)]);
     NewBuilder nb{f.arch + "-builder-" + std::to_string(i / 2 + 1),
-                  "http://127.0.0.1:" + port + "/", f.processors.back(), false, false, 0};
+                  "http://127.0.0.1:" + port + "/",
+                  f.processors.back(),
+                  false,
+                  false,
+                  0};
     builders.push_back(store.add_builder(nb));
   }
 
@@ -244,8 +250,8 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
     for (auto& ch : tarball) ch = static_cast<char>(rng());
     LibraryFile dsc_file =
         librarian.store_bytes(dsc.str(), source + "_" + version + ".dsc", "text/plain");
-    LibraryFile tar_file = librarian.store_bytes(
-        tarball, source + "_" + version + ".orig.tar.gz", "application/gzip");
+    LibraryFile tar_file =
+        librarian.store_bytes(tarball, source + "_" + version + ".orig.tar.gz", "application/gzip");
     NewBuild nb;
     nb.source_name = source;
     nb.source_version = version;
@@ -306,8 +312,11 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
   for (auto& s : slaves) s.stop();
 
   out << "\n"
-      << (drained ? "Queue drained" : g_interrupted ? "Interrupted" : "Timed out") << " after "
-      << std::fixed << std::setprecision(1) << elapsed << " s.\n\nBuilds by final state:\n";
+      << (drained         ? "Queue drained"
+          : g_interrupted ? "Interrupted"
+                          : "Timed out")
+      << " after " << std::fixed << std::setprecision(1) << elapsed
+      << " s.\n\nBuilds by final state:\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& [state, count] : counts.by_state)
     rows.push_back({std::string(title(state)), std::string(name(state)), std::to_string(count)});
@@ -321,9 +330,10 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
     rows.push_back({b.name, b.url, b.builderok ? "ok" : "FAILED: " + b.failnotes,
                     std::to_string(built_by[b.id])});
   print_table(out, {"BUILDER", "URL", "STATUS", "BUILDS"}, rows);
-  out << "\n" << counts.finished() << " builds finished in " << std::setprecision(1) << elapsed
-      << " s (" << std::setprecision(1) << (elapsed > 0 ? counts.finished() / elapsed : 0)
-      << " builds/s) on " << builders.size() << " builders.\n"
+  out << "\n"
+      << counts.finished() << " builds finished in " << std::setprecision(1) << elapsed << " s ("
+      << std::setprecision(1) << (elapsed > 0 ? counts.finished() / elapsed : 0) << " builds/s) on "
+      << builders.size() << " builders.\n"
       << "Build logs and results: " << (dir / "archive").string() << "\n"
       << "Read one: buildd-master --config " << ctx.config_file().string()
       << " build log ID   (build list shows the ids)\n"

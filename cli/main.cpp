@@ -30,8 +30,9 @@ po::options_description global_options() {
       "version", "print the version and exit")(
       "config,c", po::value<std::string>()->default_value(default_config()),
       "the YAML config file (default: $BUILDD_MASTER_CONFIG, else "
-      "/etc/buildd-master/buildd-master.yaml)")("log-level", po::value<std::string>(),
-               "trace, debug, info, warn, error, critical or off (default info)");
+      "/etc/buildd-master/buildd-master.yaml)")(
+      "log-level", po::value<std::string>(),
+      "trace, debug, info, warn, error, critical or off (default info)");
   return options;
 }
 
@@ -90,8 +91,8 @@ int run(int argc, char** argv) {
   po::notify(gvm);
   if (gvm.count("log-level")) buildd::set_log_level(gvm["log-level"].as<std::string>());
   if (gvm.count("version")) {
-    std::cout << "buildd-master " << buildd::kVersion << " (plugin ABI " << buildd::kPluginAbiVersion
-              << ")\n";
+    std::cout << "buildd-master " << buildd::kVersion << " (plugin ABI "
+              << buildd::kPluginAbiVersion << ")\n";
     return 0;
   }
   if (rest.empty() || rest[0] == "help") {
@@ -118,7 +119,9 @@ int run(int argc, char** argv) {
             vm);
   if (vm.count("help") || gvm.count("help")) {
     std::cout << "Usage: buildd-master " << joined(command->words) << ' ' << command->synopsis
-              << "\n" << command->summary << "\n\n" << options;
+              << "\n"
+              << command->summary << "\n\n"
+              << options;
     return 0;
   }
   po::notify(vm);

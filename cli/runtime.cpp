@@ -14,9 +14,10 @@ MasterSettings master_settings_from(const PluginConfig& master) {
   using std::chrono::duration;
   using std::chrono::duration_cast;
   MasterSettings s;
-  s.scan_interval =
-      duration_cast<std::chrono::milliseconds>(duration<double>(master.get_seconds("scan_interval")));
-  s.max_in_flight = static_cast<std::size_t>(std::max<std::int64_t>(1, master.get_int("max_in_flight")));
+  s.scan_interval = duration_cast<std::chrono::milliseconds>(
+      duration<double>(master.get_seconds("scan_interval")));
+  s.max_in_flight =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, master.get_int("max_in_flight")));
   s.give_back_limit = static_cast<int>(master.get_int("give_back_limit"));
   s.cancel_timeout =
       duration_cast<std::chrono::seconds>(duration<double>(master.get_seconds("cancel_timeout")));
@@ -52,7 +53,9 @@ MasterRuntime::~MasterRuntime() {
   if (http_) http_->stop();
 }
 
-CycleReport MasterRuntime::cycle() { return master_->run_cycle(); }
+CycleReport MasterRuntime::cycle() {
+  return master_->run_cycle();
+}
 
 void MasterRuntime::apply_settings(const MasterSettings& settings) {
   master_ = std::make_unique<BuilddMaster>(context_.store(), context_.transport(),

@@ -41,9 +41,13 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string_view title(BuildState state) { return kStates.at(static_cast<int>(state)).title; }
+std::string_view title(BuildState state) {
+  return kStates.at(static_cast<int>(state)).title;
+}
 
-std::string_view name(BuildState state) { return kStates.at(static_cast<int>(state)).name; }
+std::string_view name(BuildState state) {
+  return kStates.at(static_cast<int>(state)).name;
+}
 
 std::optional<BuildState> parse_build_state(std::string_view text) {
   int number = -1;

@@ -110,8 +110,7 @@ std::string wait_for_file_line(const std::filesystem::path& file, std::chrono::m
     std::string line;
     if (in && std::getline(in, line) && !line.empty()) return line;
     if (process != nullptr && !process->running())
-      throw Error(ErrorCategory::kInternal,
-                  "the process exited before writing " + file.string());
+      throw Error(ErrorCategory::kInternal, "the process exited before writing " + file.string());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   throw Error(ErrorCategory::kInternal, "timed out waiting for " + file.string());

@@ -33,7 +33,8 @@ void pump(z_stream& stream, std::istream& in, std::ostream& out, Step step, bool
     stream.avail_out = static_cast<uInt>(out_buf.size());
     rc = step(&stream, compressing && input_done ? Z_FINISH : Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-      throw Error(ErrorCategory::kArchive, std::string("gzip: ") + (stream.msg ? stream.msg : "bad data"));
+      throw Error(ErrorCategory::kArchive,
+                  std::string("gzip: ") + (stream.msg ? stream.msg : "bad data"));
     out.write(reinterpret_cast<char*>(out_buf.data()), out_buf.size() - stream.avail_out);
     if (!compressing && rc == Z_BUF_ERROR && input_done && stream.avail_in == 0)
       throw Error(ErrorCategory::kArchive, "gzip: truncated input");
@@ -43,10 +44,12 @@ void pump(z_stream& stream, std::istream& in, std::ostream& out, Step step, bool
 
 void run(std::istream& in, std::ostream& out, bool compressing) {
   z_stream stream{};
-  int rc = compressing ? deflateInit2(&stream, 9, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY)
-                       : inflateInit2(&stream, kGzipWindowBits);
+  int rc = compressing
+               ? deflateInit2(&stream, 9, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY)
+               : inflateInit2(&stream, kGzipWindowBits);
   if (rc != Z_OK) throw Error(ErrorCategory::kInternal, "zlib initialisation failed");
-  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream, compressing ? deflateEnd : inflateEnd);
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream,
+                                                      compressing ? deflateEnd : inflateEnd);
   if (compressing)
     pump(stream, in, out, deflate, true);
   else

@@ -49,9 +49,12 @@ const std::vector<ConfigKey>& master_config_keys() {
 
 const char* section_name(PluginKind kind) {
   switch (kind) {
-    case PluginKind::kSlaveTransport: return "slave_transport";
-    case PluginKind::kStore: return "store";
-    case PluginKind::kLogArchive: return "archive";
+    case PluginKind::kSlaveTransport:
+      return "slave_transport";
+    case PluginKind::kStore:
+      return "store";
+    case PluginKind::kLogArchive:
+      return "archive";
   }
   return "unknown";
 }
@@ -84,8 +87,9 @@ std::filesystem::path resolve_path(const std::filesystem::path& config_file,
                                    const std::string& value) {
   std::filesystem::path p(value);
   if (p.is_absolute() || value.empty()) return p;
-  return (config_file.parent_path().empty() ? std::filesystem::current_path()
-                                            : std::filesystem::absolute(config_file.parent_path())) /
+  return (config_file.parent_path().empty()
+              ? std::filesystem::current_path()
+              : std::filesystem::absolute(config_file.parent_path())) /
          p;
 }
 
@@ -136,8 +140,8 @@ PluginConfig::Value convert(const std::filesystem::path& file, const std::string
 }
 
 PluginConfig validate(const std::filesystem::path& file, const std::string& section,
-                      const YAML::Node& node, const YAML::Mark& section_mark,
-                      const ConfigKey* keys, std::size_t count) {
+                      const YAML::Node& node, const YAML::Mark& section_mark, const ConfigKey* keys,
+                      std::size_t count) {
   if (node && !node.IsNull() && !node.IsMap())
     fail_at(file, node.Mark(), section + " must be a mapping of keys to values");
   std::map<std::string, PluginConfig::Value> values;
@@ -159,7 +163,8 @@ PluginConfig validate(const std::filesystem::path& file, const std::string& sect
     const ConfigKey& spec = keys[i];
     if (values.count(spec.name)) continue;
     if (spec.required)
-      fail_at(file, section_mark, "missing required key '" + std::string(spec.name) + "' in " + section);
+      fail_at(file, section_mark,
+              "missing required key '" + std::string(spec.name) + "' in " + section);
     if (spec.default_value != nullptr) {
       YAML::Node fallback(spec.default_value);
       values[spec.name] = convert(file, section, spec.name, spec.type, fallback);
@@ -200,8 +205,9 @@ Config Config::parse(const std::string& yaml_text, const std::filesystem::path& 
   for (const auto& entry : impl->root) {
     const std::string key = entry.first.Scalar();
     if (key != "master" && key != "store" && key != "slave_transport" && key != "archive")
-      fail_at(file, entry.first.Mark(),
-              "unknown top-level key '" + key + "' (known: master, store, slave_transport, archive)");
+      fail_at(
+          file, entry.first.Mark(),
+          "unknown top-level key '" + key + "' (known: master, store, slave_transport, archive)");
   }
   const auto& keys = master_config_keys();
   YAML::Node master = impl->root["master"];
@@ -210,9 +216,13 @@ Config Config::parse(const std::string& yaml_text, const std::filesystem::path& 
   return Config(std::move(impl));
 }
 
-const std::filesystem::path& Config::file() const { return impl_->file; }
+const std::filesystem::path& Config::file() const {
+  return impl_->file;
+}
 
-const PluginConfig& Config::master() const { return impl_->master; }
+const PluginConfig& Config::master() const {
+  return impl_->master;
+}
 
 namespace {
 
@@ -224,7 +234,8 @@ YAML::Node plugin_section(const std::filesystem::path& file, const YAML::Node& r
     fail_at(file, root.Mark(),
             "missing section '" + name + "' (it names the " + kind_name(kind) + " plugin)");
   if (!section.IsMap())
-    fail_at(file, section.Mark(), "section '" + name + "' must be a mapping with plugin and config");
+    fail_at(file, section.Mark(),
+            "section '" + name + "' must be a mapping with plugin and config");
   for (const auto& entry : section) {
     const std::string key = entry.first.Scalar();
     if (key != "plugin" && key != "config")
@@ -243,7 +254,8 @@ std::string Config::plugin_for(PluginKind kind) const {
   return plugin_section(impl_->file, impl_->root, kind)["plugin"].Scalar();
 }
 
-PluginConfig Config::plugin_config(PluginKind kind, const ConfigKey* keys, std::size_t count) const {
+PluginConfig Config::plugin_config(PluginKind kind, const ConfigKey* keys,
+                                   std::size_t count) const {
   YAML::Node section = plugin_section(impl_->file, impl_->root, kind);
   YAML::Node config = section["config"];
   return validate(impl_->file, std::string(section_name(kind)) + ".config", config,

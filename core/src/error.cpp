@@ -6,17 +6,28 @@ namespace buildd {
 
 const char* category_name(ErrorCategory category) {
   switch (category) {
-    case ErrorCategory::kUsage: return "usage";
-    case ErrorCategory::kConfig: return "config";
-    case ErrorCategory::kPlugin: return "plugin";
-    case ErrorCategory::kNotFound: return "not-found";
-    case ErrorCategory::kConflict: return "conflict";
-    case ErrorCategory::kStore: return "store";
-    case ErrorCategory::kTransport: return "transport";
-    case ErrorCategory::kFault: return "fault";
-    case ErrorCategory::kProtocol: return "protocol";
-    case ErrorCategory::kArchive: return "archive";
-    case ErrorCategory::kInternal: return "internal";
+    case ErrorCategory::kUsage:
+      return "usage";
+    case ErrorCategory::kConfig:
+      return "config";
+    case ErrorCategory::kPlugin:
+      return "plugin";
+    case ErrorCategory::kNotFound:
+      return "not-found";
+    case ErrorCategory::kConflict:
+      return "conflict";
+    case ErrorCategory::kStore:
+      return "store";
+    case ErrorCategory::kTransport:
+      return "transport";
+    case ErrorCategory::kFault:
+      return "fault";
+    case ErrorCategory::kProtocol:
+      return "protocol";
+    case ErrorCategory::kArchive:
+      return "archive";
+    case ErrorCategory::kInternal:
+      return "internal";
   }
   return "unknown";
 }

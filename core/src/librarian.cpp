@@ -1,8 +1,8 @@
 #include "buildd/librarian.hpp"
 
+#include <unistd.h>
 #include <atomic>
 #include <fstream>
-#include <unistd.h>
 
 #include "buildd/compression.hpp"
 #include "buildd/digest.hpp"
@@ -85,7 +85,8 @@ LibraryFile Librarian::store_stream(std::istream& in, const std::string& filenam
   return record(tmp.path, filename, mime);
 }
 
-LibraryFile Librarian::store_gzipped(const std::filesystem::path& source, const std::string& filename) {
+LibraryFile Librarian::store_gzipped(const std::filesystem::path& source,
+                                     const std::string& filename) {
   TempFile tmp{temp_path("gz")};
   gzip_file(source, tmp.path);
   return record(tmp.path, filename, "application/gzip");

@@ -30,8 +30,8 @@ constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";
 void set_log_level(const std::string& level) {
   auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off")
-    throw Error(ErrorCategory::kUsage,
-                "unknown log level '" + level + "' (trace, debug, info, warn, error, critical, off)");
+    throw Error(ErrorCategory::kUsage, "unknown log level '" + level +
+                                           "' (trace, debug, info, warn, error, critical, off)");
   std::lock_guard lock(state().mutex);
   state().level = parsed;
   spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(parsed); });

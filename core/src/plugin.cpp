@@ -10,21 +10,30 @@ PluginObject::~PluginObject() = default;
 
 const char* kind_name(PluginKind kind) {
   switch (kind) {
-    case PluginKind::kSlaveTransport: return "slave-transport";
-    case PluginKind::kStore: return "store";
-    case PluginKind::kLogArchive: return "log-archive";
+    case PluginKind::kSlaveTransport:
+      return "slave-transport";
+    case PluginKind::kStore:
+      return "store";
+    case PluginKind::kLogArchive:
+      return "log-archive";
   }
   return "unknown";
 }
 
 const char* type_name(ConfigType type) {
   switch (type) {
-    case ConfigType::kString: return "string";
-    case ConfigType::kInteger: return "integer";
-    case ConfigType::kBoolean: return "boolean";
-    case ConfigType::kPath: return "path";
-    case ConfigType::kSeconds: return "seconds";
-    case ConfigType::kStringList: return "list of strings";
+    case ConfigType::kString:
+      return "string";
+    case ConfigType::kInteger:
+      return "integer";
+    case ConfigType::kBoolean:
+      return "boolean";
+    case ConfigType::kPath:
+      return "path";
+    case ConfigType::kSeconds:
+      return "seconds";
+    case ConfigType::kStringList:
+      return "list of strings";
   }
   return "unknown";
 }

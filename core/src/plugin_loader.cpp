@@ -16,7 +16,9 @@ namespace dll = boost::dll;
 constexpr const char* kFilePrefix = "buildd-plugin-";
 constexpr const char* kFileSuffix = ".so";
 
-[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCategory::kPlugin, message); }
+[[noreturn]] void fail(const std::string& message) {
+  throw Error(ErrorCategory::kPlugin, message);
+}
 
 // A loaded library and its checked descriptor. The library handle is shared
 // with every object created from it.
@@ -37,7 +39,7 @@ Loaded load(const std::filesystem::path& file) {
   // RTLD_NODELETE: libraries the plugin pulls in (SOCI, xmlrpc-c, curl)
   // register exit-time handlers that must stay mapped (TOOLCHAIN.md pitfall 2).
   const auto mode = static_cast<dll::load_mode::type>(dll::load_mode::rtld_now |
-                                                       dll::load_mode::rtld_local | RTLD_NODELETE);
+                                                      dll::load_mode::rtld_local | RTLD_NODELETE);
   try {
     loaded.library = std::make_shared<dll::shared_library>(file.string(), mode);
   } catch (const std::exception& e) {
@@ -53,7 +55,8 @@ Loaded load(const std::filesystem::path& file) {
   } catch (...) {
     fail("plugin file " + file.string() + ": its entry point threw");
   }
-  if (loaded.descriptor == nullptr) fail("plugin file " + file.string() + " returned no descriptor");
+  if (loaded.descriptor == nullptr)
+    fail("plugin file " + file.string() + " returned no descriptor");
   // Read only the two leading fields until the ABI is known to match.
   if (loaded.descriptor->abi_version != kPluginAbiVersion)
     fail("plugin file " + file.string() + " was built for plugin ABI " +
@@ -84,9 +87,12 @@ PluginInfo info_of(const Loaded& loaded) {
 
 bool implements(PluginKind kind, PluginObject* object) {
   switch (kind) {
-    case PluginKind::kSlaveTransport: return dynamic_cast<SlaveTransport*>(object) != nullptr;
-    case PluginKind::kStore: return dynamic_cast<BuildStore*>(object) != nullptr;
-    case PluginKind::kLogArchive: return dynamic_cast<LogArchive*>(object) != nullptr;
+    case PluginKind::kSlaveTransport:
+      return dynamic_cast<SlaveTransport*>(object) != nullptr;
+    case PluginKind::kStore:
+      return dynamic_cast<BuildStore*>(object) != nullptr;
+    case PluginKind::kLogArchive:
+      return dynamic_cast<LogArchive*>(object) != nullptr;
   }
   return false;
 }

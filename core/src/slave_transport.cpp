@@ -6,27 +6,42 @@ Slave::~Slave() = default;
 
 const char* to_string(BuilderState state) {
   switch (state) {
-    case BuilderState::kIdle: return "IDLE";
-    case BuilderState::kBuilding: return "BUILDING";
-    case BuilderState::kWaiting: return "WAITING";
-    case BuilderState::kAborting: return "ABORTING";
-    case BuilderState::kAborted: return "ABORTED";
-    case BuilderState::kUnknown: return "UNKNOWN";
+    case BuilderState::kIdle:
+      return "IDLE";
+    case BuilderState::kBuilding:
+      return "BUILDING";
+    case BuilderState::kWaiting:
+      return "WAITING";
+    case BuilderState::kAborting:
+      return "ABORTING";
+    case BuilderState::kAborted:
+      return "ABORTED";
+    case BuilderState::kUnknown:
+      return "UNKNOWN";
   }
   return "UNKNOWN";
 }
 
 const char* to_string(BuildResult result) {
   switch (result) {
-    case BuildResult::kNone: return "NONE";
-    case BuildResult::kOk: return "OK";
-    case BuildResult::kPackageFail: return "PACKAGEFAIL";
-    case BuildResult::kDepFail: return "DEPFAIL";
-    case BuildResult::kGivenBack: return "GIVENBACK";
-    case BuildResult::kChrootFail: return "CHROOTFAIL";
-    case BuildResult::kBuilderFail: return "BUILDERFAIL";
-    case BuildResult::kAborted: return "ABORTED";
-    case BuildResult::kUnknown: return "UNKNOWN";
+    case BuildResult::kNone:
+      return "NONE";
+    case BuildResult::kOk:
+      return "OK";
+    case BuildResult::kPackageFail:
+      return "PACKAGEFAIL";
+    case BuildResult::kDepFail:
+      return "DEPFAIL";
+    case BuildResult::kGivenBack:
+      return "GIVENBACK";
+    case BuildResult::kChrootFail:
+      return "CHROOTFAIL";
+    case BuildResult::kBuilderFail:
+      return "BUILDERFAIL";
+    case BuildResult::kAborted:
+      return "ABORTED";
+    case BuildResult::kUnknown:
+      return "UNKNOWN";
   }
   return "UNKNOWN";
 }

@@ -21,7 +21,7 @@ FaultSpec parse_fault_spec(const std::string& text) {
   }
   spec.kind = rest;
   static const std::set<std::string> kKinds = {
-      "hang",           "slow",     "reset",           "garbage", "fault",
+      "hang",           "slow",     "reset",           "garbage",  "fault",
       "oversized-tail", "bad-sha1", "hostile-filemap", "huge-xml", "builderfail"};
   if (!kKinds.count(spec.kind)) throw std::invalid_argument("unknown fault kind: " + spec.kind);
   if (spec.kind == "slow") {

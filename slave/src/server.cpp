@@ -69,6 +69,7 @@ struct SlaveServer::Impl {
   httplib::Server http;
   std::vector<BuilderSlot> slots;
   std::thread listener;
+  int listen_socket = -1;  // seen by the socket options hook, for listen()
   std::mutex mu;
   std::condition_variable stopping_cv;
   std::atomic<bool> stopping{false};
@@ -224,8 +225,23 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
   // cpp-httplib writes headers and body in two send() calls: with Nagle on,
   // the body waits for the peer's delayed ACK, 40 ms per keep-alive request.
   http.set_tcp_nodelay(true);
-  http.set_keep_alive_max_count(1000);
+  // cpp-httplib 0.11 holds a pool thread per idle keep-alive connection,
+  // waking it every few milliseconds to poll the socket: with a thousand
+  // builders in one process (benchmark mode) the idle connections took both
+  // cores and the pool's threads. There every connection serves one request
+  // (a loopback connect costs far less); a real slave has one master
+  // connection and keeps it alive.
+  http.set_keep_alive_max_count(o.builders > 1 ? 1 : 1000);
   http.set_keep_alive_timeout(30);
+  // The library listens with a backlog of 5: a burst of connections (a
+  // master dispatching to many builders at once) overflows it and each
+  // dropped SYN costs its client a one-second retransmission. start()
+  // raises the backlog on the socket seen here.
+  Impl* hook = impl_.get();
+  http.set_socket_options([hook](socket_t sock) {
+    httplib::default_socket_options(sock);
+    hook->listen_socket = sock;
+  });
   http.set_read_timeout(30);
   http.set_write_timeout(60);
 
@@ -257,6 +273,10 @@ int SlaveServer::start() {
       throw std::runtime_error("cannot bind " + o.host + ":" + std::to_string(o.port));
     }
     port_ = o.port;
+  }
+  // Listening again on a listening socket only changes its backlog.
+  if (impl_->listen_socket >= 0 && ::listen(impl_->listen_socket, SOMAXCONN) != 0) {
+    throw std::runtime_error("cannot raise the listen backlog of " + o.host);
   }
   impl_->listener = std::thread([this] { impl_->http.listen_after_bind(); });
   return port_;

@@ -49,7 +49,8 @@ TEST(CoreCommands, Version) {
 }
 
 TEST(CoreCommands, PluginsListShowsTheFourInTreePlugins) {
-  CommandResult r = master({"--config", "/nonexistent.yaml", "plugins", "list", "--format", "json"});
+  CommandResult r =
+      master({"--config", "/nonexistent.yaml", "plugins", "list", "--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto plugins = nlohmann::json::parse(r.out);
   std::map<std::string, std::string> kinds;
@@ -80,8 +81,7 @@ TEST(CoreCommands, EveryPluginExampleValidatesAgainstItsPlugin) {
   for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "etc" / "examples")) {
     std::string text = read_file(entry.path());
     for (const auto& [section, yaml] : defaults)
-      if (text.find("\n" + section + ":") == std::string::npos &&
-          text.rfind(section + ":", 0) != 0)
+      if (text.find("\n" + section + ":") == std::string::npos && text.rfind(section + ":", 0) != 0)
         text += yaml;
     write_file(dir / "config.yaml", text);
     CommandResult r = master({"--config", (dir / "config.yaml").string(), "config", "check"});

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <thread>
+
 #include "buildd/digest.hpp"
 #include "buildd/librarian.hpp"
 #include "buildd/pipeline/master.hpp"
@@ -173,6 +176,185 @@ TEST_F(Cycle, LostClaimSkipsAndBadProbeFailsBuilder) {
   master_.run_cycle();
   EXPECT_FALSE(store_.builder(other.id).builderok);
   EXPECT_NE(store_.builder(other.id).failnotes.find("amd64"), std::string::npos);
+}
+
+// A slave whose build() first waits at a gate shared by all builders: the
+// gate opens when `expected` build() calls are in flight at once (or after
+// a timeout, so a sequential dispatch fails the test instead of hanging).
+// The builder named `hung` instead sleeps for `hang` and then fails as a
+// transport deadline would.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::size_t expected = 0;
+  std::size_t in_flight = 0;
+  std::size_t max_in_flight = 0;
+  std::size_t timed_out = 0;
+  std::string hung;
+  std::chrono::milliseconds hang{0};
+  std::map<std::string, std::chrono::steady_clock::time_point> returned;
+};
+
+class GatedSlave final : public Slave {
+ public:
+  GatedSlave(std::unique_ptr<Slave> inner, Gate& gate) : inner_(std::move(inner)), gate_(gate) {}
+  const std::string& builder_name() const override { return inner_->builder_name(); }
+  std::vector<std::string> echo(const std::vector<std::string>& args) override {
+    return inner_->echo(args);
+  }
+  SlaveInfo info() override { return inner_->info(); }
+  SlaveStatus status() override { return inner_->status(); }
+  EnsurePresentResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
+                                     const std::string& username,
+                                     const std::string& password) override {
+    return inner_->ensure_present(sha1, url, username, password);
+  }
+  BuildStartResult build(const std::string& build_id, const std::string& builder_type,
+                         const std::string& chroot_sha1,
+                         const std::map<std::string, std::string>& filemap,
+                         const BuildArgs& args) override {
+    if (builder_name() == gate_.hung) {
+      std::this_thread::sleep_for(gate_.hang);
+      record_return();
+      throw transport_error("timed out");
+    }
+    {
+      std::unique_lock<std::mutex> lock(gate_.mutex);
+      ++gate_.in_flight;
+      gate_.max_in_flight = std::max(gate_.max_in_flight, gate_.in_flight);
+      gate_.cv.notify_all();
+      if (!gate_.cv.wait_for(lock, std::chrono::seconds(2),
+                             [&] { return gate_.max_in_flight >= gate_.expected; })) {
+        ++gate_.timed_out;
+      }
+      --gate_.in_flight;
+    }
+    auto r = inner_->build(build_id, builder_type, chroot_sha1, filemap, args);
+    record_return();
+    return r;
+  }
+  std::string abort() override { return inner_->abort(); }
+  std::string clean() override { return inner_->clean(); }
+  FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
+                         std::uint64_t max_bytes) override {
+    return inner_->fetch_file(name, destination, max_bytes);
+  }
+
+ private:
+  void record_return() {
+    std::lock_guard<std::mutex> lock(gate_.mutex);
+    gate_.returned[builder_name()] = std::chrono::steady_clock::now();
+  }
+
+  std::unique_ptr<Slave> inner_;
+  Gate& gate_;
+};
+
+class GatedTransport final : public SlaveTransport {
+ public:
+  GatedTransport(FakeTransport& inner, Gate& gate) : inner_(inner), gate_(gate) {}
+  std::unique_ptr<Slave> connect(const Builder& builder) override {
+    return std::make_unique<GatedSlave>(inner_.connect(builder), gate_);
+  }
+
+ private:
+  FakeTransport& inner_;
+  Gate& gate_;
+};
+
+class ParallelDispatch : public Cycle {
+ protected:
+  // Adds builders up to `builders` (bob is the first) and builds up to
+  // `builds` (the fixture's is the first), each with a pinned score.
+  void populate(int builders, int builds) {
+    for (int i = 1; i < builders; ++i) {
+      ids_.push_back(store_.add_builder({"b" + std::to_string(i), "http://b:8221", "386"}).id);
+    }
+    for (int i = 1; i < builds; ++i) {
+      NewBuild nb;
+      nb.source_name = "pkg" + std::to_string(i);
+      nb.source_version = "1";
+      nb.distro_arch_release_id = dar_.id;
+      nb.score = 100 * i;
+      nb.manual_score = true;
+      nb.source_files = {{"foo_1.0-1.dsc", dsc_.id}};
+      entries_.push_back(store_.queue_entry_for_build(store_.add_build(nb).id)->id);
+    }
+  }
+
+  Gate gate_;
+  GatedTransport gated_{transport_, gate_};
+  std::vector<Id> ids_{bob_.id};
+  std::vector<Id> entries_{entry_.id};
+};
+
+TEST_F(ParallelDispatch, StartsBuildsOnAllBuildersConcurrently) {
+  constexpr int kBuilders = 8;
+  populate(kBuilders, kBuilders);
+  gate_.expected = kBuilders;
+  MasterSettings settings;
+  settings.max_in_flight = kBuilders;
+  BuilddMaster master(store_, gated_, librarian_, time_, settings);
+  auto report = master.run_cycle();
+  EXPECT_EQ(report.dispatched, static_cast<std::size_t>(kBuilders));
+  EXPECT_EQ(gate_.max_in_flight, static_cast<std::size_t>(kBuilders));
+  EXPECT_EQ(gate_.timed_out, 0u);  // no build() waited for the gate's timeout
+  EXPECT_EQ(store_.active_jobs().size(), static_cast<std::size_t>(kBuilders));
+}
+
+TEST_F(ParallelDispatch, BestBuildGoesToTheFirstBuilder) {
+  populate(3, 3);
+  gate_.expected = 1;
+  BuilddMaster master(store_, gated_, librarian_, time_);
+  for (const auto& dar : store_.distro_arch_releases()) {
+    master.add_distro_arch_release(dar);
+    master.setup_builders(dar);
+  }
+  master.scan_active_builders();
+  auto byproc = master.sort_and_split_by_processor();
+  ASSERT_EQ(byproc.size(), 1u);
+  const auto& items = byproc.begin()->second;
+  ASSERT_EQ(items.size(), 3u);
+  for (std::size_t i = 1; i < items.size(); ++i) {
+    EXPECT_GE(items[i - 1].entry.score, items[i].entry.score);
+  }
+  EXPECT_EQ(master.dispatch_by_processor(byproc.begin()->first, items), 3u);
+  // The i-th best build went to the i-th builder in first_available() order.
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(store_.entry(items[i].entry.id)->builder_id, ids_[i]) << i;
+  }
+}
+
+TEST_F(ParallelDispatch, HungBuilderDelaysNobodyElse) {
+  populate(4, 4);
+  gate_.expected = 3;  // the three healthy builders meet at the gate
+  gate_.hung = "bob";
+  gate_.hang = std::chrono::milliseconds(1500);
+  MasterSettings settings;
+  settings.max_in_flight = 4;
+  BuilddMaster master(store_, gated_, librarian_, time_, settings);
+  const auto begin = std::chrono::steady_clock::now();
+  auto report = master.run_cycle();
+  const auto elapsed = std::chrono::steady_clock::now() - begin;
+  EXPECT_EQ(report.dispatched, 3u);
+  EXPECT_EQ(gate_.timed_out, 0u);
+  ASSERT_EQ(gate_.returned.size(), 4u);
+  const auto hung_returned = gate_.returned.at("bob");
+  for (const auto& [name, at] : gate_.returned) {
+    if (name != "bob") {
+      EXPECT_LT(at + std::chrono::milliseconds(1000), hung_returned) << name;
+    }
+  }
+  // The cycle waits for the hung builder's deadline once, not once per build.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(3000));
+  // Its build went back to the queue (one commit for the family, the reset
+  // with it) and its failure counted.
+  EXPECT_EQ(store_.builder(bob_.id).failure_count, 1);
+  EXPECT_EQ(store_.active_jobs().size(), 3u);
+  for (const auto& job : store_.active_jobs()) EXPECT_NE(job.entry.builder_id, bob_.id);
+  ASSERT_EQ(store_.commits.size(), 1u);
+  ASSERT_EQ(store_.commits[0].resets.size(), 1u);
+  EXPECT_EQ(store_.build(store_.commits[0].resets[0].build_id).state, BuildState::kNeedsBuild);
 }
 
 }  // namespace

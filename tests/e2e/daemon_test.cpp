@@ -22,7 +22,8 @@ int processes_mentioning(const std::string& text) {
     if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream in(entry.path() / "cmdline", std::ios::binary);
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find(text) != std::string::npos && cmdline.find("buildd-slave") != std::string::npos)
+    if (cmdline.find(text) != std::string::npos &&
+        cmdline.find("buildd-slave") != std::string::npos)
       ++count;
   }
   return count;
@@ -41,7 +42,8 @@ TEST(Daemon, SighupRereadsTheConfigAndSigtermExitsZero) {
   TempDir data;
   Farm farm(embedded_backends(data.path()));
   farm.start_daemon();
-  ASSERT_TRUE(wait_for([&] { return farm.daemon_log().find("buildd-master running") != std::string::npos; }, 20s))
+  ASSERT_TRUE(wait_for(
+      [&] { return farm.daemon_log().find("buildd-master running") != std::string::npos; }, 20s))
       << farm.daemon_log();
   std::string config = read_file(farm.config());
   const auto at = config.find("scan_interval: 0.2");
@@ -49,15 +51,21 @@ TEST(Daemon, SighupRereadsTheConfigAndSigtermExitsZero) {
   config.replace(at, std::string("scan_interval: 0.2").size(), "scan_interval: 0.35");
   write_file(farm.config(), config);
   farm.signal_daemon(SIGHUP);
-  EXPECT_TRUE(wait_for([&] {
-    return farm.daemon_log().find("config re-read: scan interval 350 ms") != std::string::npos;
-  }, 20s)) << farm.daemon_log();
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return farm.daemon_log().find("config re-read: scan interval 350 ms") != std::string::npos;
+      },
+      20s))
+      << farm.daemon_log();
   // A broken config on SIGHUP keeps the running one.
   write_file(farm.config(), "master:\n  scan_interval: soon\n");
   farm.signal_daemon(SIGHUP);
-  EXPECT_TRUE(wait_for([&] {
-    return farm.daemon_log().find("SIGHUP: keeping the running config") != std::string::npos;
-  }, 20s)) << farm.daemon_log();
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return farm.daemon_log().find("SIGHUP: keeping the running config") != std::string::npos;
+      },
+      20s))
+      << farm.daemon_log();
   EXPECT_EQ(farm.stop_daemon(), 0) << farm.daemon_log();
   EXPECT_NE(farm.daemon_log().find("buildd-master stopped"), std::string::npos);
 }
@@ -65,9 +73,8 @@ TEST(Daemon, SighupRereadsTheConfigAndSigtermExitsZero) {
 TEST(Demo, DrainsAMixedQueueAndStopsItsSlaves) {
   TempDir dir;
   const auto work = dir / "demo";
-  CommandResult r = run_command(executable("buildd-master"),
-                                {"demo", "--builders", "3", "--builds", "30", "--work-dir",
-                                 work.string()});
+  CommandResult r = run_command(executable("buildd-master"), {"demo", "--builders", "3", "--builds",
+                                                              "30", "--work-dir", work.string()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   for (const char* text : {"Queue drained", "Fully built", "Cancelled build", "Failed to build",
                            "FAILED: Builder returned BUILDERFAIL", "builds/s", "status pages at"})
@@ -83,11 +90,14 @@ TEST(Demo, CtrlCStopsTheSlavesItStarted) {
   ChildProcess demo(executable("buildd-master"),
                     {"demo", "--builders", "2", "--builds", "400", "--work-dir", work.string()},
                     dir / "demo.out");
-  ASSERT_TRUE(wait_for([&] {
-    std::error_code ec;
-    return std::filesystem::exists(dir / "demo.out", ec) &&
-           read_file(dir / "demo.out").find("builders busy") != std::string::npos;
-  }, 60s)) << read_file(dir / "demo.out");
+  ASSERT_TRUE(wait_for(
+      [&] {
+        std::error_code ec;
+        return std::filesystem::exists(dir / "demo.out", ec) &&
+               read_file(dir / "demo.out").find("builders busy") != std::string::npos;
+      },
+      60s))
+      << read_file(dir / "demo.out");
   EXPECT_EQ(processes_mentioning(work.string()), 2);
   demo.signal(SIGINT);
   EXPECT_EQ(demo.wait(), 130) << read_file(dir / "demo.out");

@@ -10,8 +10,8 @@ namespace buildd::test {
 
 FarmBackends embedded_backends(const std::filesystem::path& dir) {
   return {"    backend: sqlite3\n    connection: " + (dir / "buildd.sqlite").string() + "\n",
-          "archive:\n  plugin: file-librarian\n  config:\n    root: " +
-              (dir / "archive").string() + "\n",
+          "archive:\n  plugin: file-librarian\n  config:\n    root: " + (dir / "archive").string() +
+              "\n",
           ""};
 }
 
@@ -81,9 +81,8 @@ long Farm::add_build(const std::string& source, const std::string& version,
   write_file(dsc, text);
   const auto tarball = dir_ / (source + "_" + version + ".orig.tar.gz");
   write_file(tarball, "tarball of " + source + " " + version + "\n");
-  std::string out = cli_ok({"build", "add", source, version, "--archrelease",
-                            "ubuntu/noble/amd64", "--file", dsc.string(), "--file",
-                            tarball.string()});
+  std::string out = cli_ok({"build", "add", source, version, "--archrelease", "ubuntu/noble/amd64",
+                            "--file", dsc.string(), "--file", tarball.string()});
   return std::stol(out);
 }
 
@@ -128,8 +127,8 @@ std::string http_get(const std::string& url) {
   client.set_read_timeout(10, 0);
   auto response = client.Get(url.substr(slash).c_str());
   if (!response || response->status != 200)
-    throw std::runtime_error("GET " + url + " failed: " +
-                             (response ? std::to_string(response->status) : "no response"));
+    throw std::runtime_error(
+        "GET " + url + " failed: " + (response ? std::to_string(response->status) : "no response"));
   return response->body;
 }
 

@@ -86,13 +86,15 @@ void run_outcome_scenario(Farm& farm) {
       // The local librarian's URLs carry the file name; an HTTP archive's
       // are content addresses.
       const std::string url = b["log_url"];
-      if (url.find("/+files/") != std::string::npos)
+      if (url.find("/+files/") != std::string::npos) {
         EXPECT_NE(url.find(log_name), std::string::npos) << url;
+      }
       std::string log = farm.cli_ok({"build", "log", std::to_string(id)});
-      if (id == chrootfail)
+      if (id == chrootfail) {
         EXPECT_NE(log.find("tar: This does not look like a tar archive"), std::string::npos) << log;
-      else
+      } else {
         EXPECT_NE(log.find("Package: " + sources[id]), std::string::npos) << log;
+      }
       EXPECT_EQ(gunzip_string(http_get(b["log_url"])), log);
     }
   }
@@ -124,11 +126,12 @@ TEST(EndToEnd, RealServersPostgresqlAndNginx) {
       << "PostgreSQL fixture not running (" << port_file << ")";
   const std::string pg_port = read_file(port_file).substr(0, read_file(port_file).find('\n'));
   NginxServer nginx;
-  FarmBackends backends{"    backend: postgresql\n    connection: \"host=127.0.0.1 port=" + pg_port +
-                            " dbname=buildd user=postgres\"\n",
-                        "archive:\n  plugin: http-librarian\n  config:\n    base_url: " +
-                            nginx.url() + "/librarian\n",
-                        ""};
+  FarmBackends backends{
+      "    backend: postgresql\n    connection: \"host=127.0.0.1 port=" + pg_port +
+          " dbname=buildd user=postgres\"\n",
+      "archive:\n  plugin: http-librarian\n  config:\n    base_url: " + nginx.url() +
+          "/librarian\n",
+      ""};
   Farm farm(backends);
   run_outcome_scenario(farm);
   // The slaves fetched their chroot from nginx, not from the master.
@@ -163,7 +166,8 @@ TEST(EndToEnd, RestartMidDrainFinishesEveryBuildExactlyOnce) {
   farm.add_family_and_archrelease();
   farm.add_builders(2);
   std::vector<long> ids;
-  for (int i = 0; i < 8; ++i) ids.push_back(farm.add_build("pkg" + std::to_string(i), "1", "ok", 0.3));
+  for (int i = 0; i < 8; ++i)
+    ids.push_back(farm.add_build("pkg" + std::to_string(i), "1", "ok", 0.3));
   farm.start_daemon();
   // Stop as soon as something has finished while the rest is still queued or building.
   const auto deadline = std::chrono::steady_clock::now() + 60s;

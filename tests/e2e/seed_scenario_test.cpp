@@ -49,16 +49,16 @@ TEST(EndToEnd, SeedScenarioThroughTheWire) {
   for (const auto& b : seed) {
     if (!b.has_job) continue;
     write_file(farm.dir() / (b.name + ".dsc"), "Source: " + b.name + "\nVersion: 1.0-1\n");
-    long id = std::stol(farm.cli_ok({"build", "add", b.name, "1.0-1", "--archrelease",
-                                     "ubuntu/warty/i386", "--file",
-                                     (farm.dir() / (b.name + ".dsc")).string(), "--score", "1"}));
+    long id = std::stol(
+        farm.cli_ok({"build", "add", b.name, "1.0-1", "--archrelease", "ubuntu/warty/i386",
+                     "--file", (farm.dir() / (b.name + ".dsc")).string(), "--score", "1"}));
     build_of[b.name] = id;
     queue_of[b.name] = farm.build(id)["queue"]["id"];
   }
   write_file(farm.dir() / "foo.dsc", "Source: foo\nVersion: 1.0-1\nOutcome: ok\nDuration: 30\n");
-  long waiting = std::stol(farm.cli_ok({"build", "add", "foo", "1.0-1", "--archrelease",
-                                        "ubuntu/warty/i386", "--file",
-                                        (farm.dir() / "foo.dsc").string(), "--score", "5000"}));
+  long waiting =
+      std::stol(farm.cli_ok({"build", "add", "foo", "1.0-1", "--archrelease", "ubuntu/warty/i386",
+                             "--file", (farm.dir() / "foo.dsc").string(), "--score", "5000"}));
 
   // Slaves, each already in its seed state with the cookie of its job.
   std::vector<std::unique_ptr<SlaveProcess>> slaves;
@@ -70,7 +70,7 @@ TEST(EndToEnd, SeedScenarioThroughTheWire) {
       args.push_back(std::to_string(build_of[b.name]) + "-" + std::to_string(queue_of[b.name]));
     }
     slaves.push_back(std::make_unique<SlaveProcess>(args));
-    std::vector<std::string> add{"builder", "add", b.name, slaves.back()->base_url(),
+    std::vector<std::string> add{"builder",     "add", b.name, slaves.back()->base_url(),
                                  "--processor", "386"};
     if (b.has_job) add.push_back("--manual");
     farm.cli_ok(add);
@@ -96,10 +96,10 @@ TEST(EndToEnd, SeedScenarioThroughTheWire) {
   auto finished = [&](const std::string& builder, const std::string& title) {
     json b = show(builder);
     SCOPED_TRACE(builder);
-    EXPECT_EQ(b["builder"], builder);  // build.builder is not None
-    EXPECT_FALSE(b["built"].is_null());  // datebuilt
+    EXPECT_EQ(b["builder"], builder);               // build.builder is not None
+    EXPECT_FALSE(b["built"].is_null());             // datebuilt
     EXPECT_FALSE(b["duration_seconds"].is_null());  // buildduration
-    EXPECT_FALSE(b["log_url"].is_null());  // buildlog
+    EXPECT_FALSE(b["log_url"].is_null());           // buildlog
     EXPECT_EQ(b["state_title"], title);
     EXPECT_TRUE(b["queue"].is_null());
   };

@@ -29,13 +29,25 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::uint16_t free_port() { return free_loopback_port(); }
+std::uint16_t free_port() {
+  return free_loopback_port();
+}
 
-std::filesystem::path binary_dir() { return BUILDD_BINARY_DIR; }
-std::filesystem::path source_dir() { return BUILDD_SOURCE_DIR; }
-std::filesystem::path fixtures_dir() { return BUILDD_FIXTURES_DIR; }
-std::filesystem::path plugin_dir() { return BUILDD_PLUGIN_DIR; }
-std::filesystem::path executable(const std::string& name) { return binary_dir() / "bin" / name; }
+std::filesystem::path binary_dir() {
+  return BUILDD_BINARY_DIR;
+}
+std::filesystem::path source_dir() {
+  return BUILDD_SOURCE_DIR;
+}
+std::filesystem::path fixtures_dir() {
+  return BUILDD_FIXTURES_DIR;
+}
+std::filesystem::path plugin_dir() {
+  return BUILDD_PLUGIN_DIR;
+}
+std::filesystem::path executable(const std::string& name) {
+  return binary_dir() / "bin" / name;
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -27,10 +27,10 @@ class TempDir {
 std::uint16_t free_port();
 
 // Build-tree locations.
-std::filesystem::path binary_dir();       // CMAKE_BINARY_DIR
-std::filesystem::path source_dir();       // the repository
-std::filesystem::path fixtures_dir();     // tests/fixtures
-std::filesystem::path plugin_dir();       // where the plugins are built
+std::filesystem::path binary_dir();                         // CMAKE_BINARY_DIR
+std::filesystem::path source_dir();                         // the repository
+std::filesystem::path fixtures_dir();                       // tests/fixtures
+std::filesystem::path plugin_dir();                         // where the plugins are built
 std::filesystem::path executable(const std::string& name);  // <binary_dir>/bin/<name>
 
 std::string read_file(const std::filesystem::path& path);

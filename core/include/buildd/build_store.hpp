@@ -143,8 +143,8 @@ class BUILDD_API BuildStore : public PluginObject {
   // Applies every missing migration; returns how many. Safe to run twice.
   // Throws kStore (not retryable) when the database is newer than this binary.
   virtual int upgrade() = 0;
-  virtual int schema_version() = 0;          // applied in the database
-  virtual int latest_schema_version() = 0;   // known to this binary
+  virtual int schema_version() = 0;         // applied in the database
+  virtual int latest_schema_version() = 0;  // known to this binary
 
   // ---- processor families, processors, arch releases ----
   virtual ProcessorFamily add_processor_family(const std::string& name,

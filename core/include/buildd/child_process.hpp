@@ -6,10 +6,10 @@
 //
 // Threading: one thread per object. Errors: start throws Error(kInternal).
 
+#include <sys/types.h>
 #include <chrono>
 #include <filesystem>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "buildd/export.hpp"

@@ -11,7 +11,8 @@
 
 namespace buildd {
 
-BUILDD_API void gzip_file(const std::filesystem::path& source, const std::filesystem::path& destination);
+BUILDD_API void gzip_file(const std::filesystem::path& source,
+                          const std::filesystem::path& destination);
 BUILDD_API void gunzip_file(const std::filesystem::path& source,
                             const std::filesystem::path& destination);
 BUILDD_API std::string gunzip_string(const std::string& gzipped);

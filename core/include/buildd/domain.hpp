@@ -67,9 +67,9 @@ struct Build {
   Id distro_arch_release_id = 0;
   BuildState state = BuildState::kNeedsBuild;
   TimePoint created{};
-  std::optional<TimePoint> started;   // dispatch time of the current/last attempt
-  std::optional<TimePoint> built;     // "datebuilt"
-  std::optional<Duration> duration;   // "buildduration"
+  std::optional<TimePoint> started;  // dispatch time of the current/last attempt
+  std::optional<TimePoint> built;    // "datebuilt"
+  std::optional<Duration> duration;  // "buildduration"
   std::optional<Id> builder_id;
   std::optional<Id> buildlog_id;  // library file of the gzipped log
   std::string dependencies;       // from a DEPFAIL
@@ -86,7 +86,7 @@ struct BuildQueueEntry {
   std::optional<Id> builder_id;  // null while waiting
   std::optional<TimePoint> buildstart;
   std::string logtail;
-  int score = 0;  // "lastscore"; higher is dispatched first
+  int score = 0;        // "lastscore"; higher is dispatched first
   bool manual = false;  // score pinned by an operator
   TimePoint created{};
   std::optional<TimePoint> abort_sent;  // when abort() was sent for a cancel

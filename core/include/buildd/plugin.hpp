@@ -145,7 +145,14 @@ template <std::size_t N>
 constexpr PluginDescriptor make_descriptor(PluginKind kind, const char* name, const char* version,
                                            const char* description, const ConfigKey (&keys)[N],
                                            PluginFactory create) {
-  return PluginDescriptor{sizeof(PluginDescriptor), kPluginAbiVersion, kind, name, version,
-                          description, keys, N, create};
+  return PluginDescriptor{sizeof(PluginDescriptor),
+                          kPluginAbiVersion,
+                          kind,
+                          name,
+                          version,
+                          description,
+                          keys,
+                          N,
+                          create};
 }
 }  // namespace buildd

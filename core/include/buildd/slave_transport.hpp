@@ -141,8 +141,7 @@ class BUILDD_API Slave {
   // it into `destination` (created or truncated). Throws kProtocol when more than
   // `max_bytes` arrive (the partial file is removed) or, when `name` is a
   // sha1, when the content's SHA-1 differs. Uses the longer download deadline.
-  virtual FetchedFile fetch_file(const std::string& name,
-                                 const std::filesystem::path& destination,
+  virtual FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
                                  std::uint64_t max_bytes) = 0;
 };
 

@@ -1,10 +1,12 @@
 #include "buildd/pipeline/builder_group.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
+#include "worker_pool.hpp"
 
 namespace buildd {
 namespace {
@@ -95,14 +97,21 @@ JobView QueueItem::job_view() const {
 BuilderGroup::BuilderGroup(Id family_id, const TimeSource& time, MasterSettings settings)
     : family_id_(family_id), time_(time), settings_(std::move(settings)) {}
 
-bool BuilderGroup::is_available(BuilderHandle& builder) {
-  if (!builder.builderok || builder.manual || builder.has_job || !builder.slave) return false;
+bool BuilderGroup::is_candidate(const BuilderHandle& builder) {
+  return builder.builderok && !builder.manual && !builder.has_job && builder.slave;
+}
+
+bool BuilderGroup::answers_idle(BuilderHandle& builder) {
   try {
     return builder.slave->status().state == BuilderState::kIdle;
   } catch (const std::exception& e) {
     logger("dispatch")->debug("{}: status() failed: {}", builder.name, e.what());
     return false;
   }
+}
+
+bool BuilderGroup::is_available(BuilderHandle& builder) {
+  return is_candidate(builder) && answers_idle(builder);
 }
 
 BuilderHandle* BuilderGroup::first_available() {
@@ -116,6 +125,28 @@ std::size_t BuilderGroup::count_available() {
   std::size_t n = 0;
   for (auto& builder : builders) n += is_available(*builder) ? 1 : 0;
   return n;
+}
+
+std::vector<BuilderHandle*> BuilderGroup::available_builders(std::size_t wanted,
+                                                             std::size_t max_in_flight) {
+  std::vector<BuilderHandle*> candidates;
+  for (auto& builder : builders) {
+    if (is_candidate(*builder)) candidates.push_back(builder.get());
+  }
+  std::vector<BuilderHandle*> found;
+  std::size_t next = 0;
+  while (found.size() < wanted && next < candidates.size()) {
+    // A wave never exceeds what is still wanted, so `found` cannot either.
+    const std::size_t wave = std::min(wanted - found.size(), candidates.size() - next);
+    std::vector<char> idle(wave, 0);
+    detail::run_on_pool(wave, max_in_flight,
+                        [&](std::size_t i) { idle[i] = answers_idle(*candidates[next + i]); });
+    for (std::size_t i = 0; i < wave; ++i) {
+      if (idle[i]) found.push_back(candidates[next + i]);
+    }
+    next += wave;
+  }
+  return found;
 }
 
 BuilderHandle* BuilderGroup::find(Id builder_id) {

@@ -1,15 +1,34 @@
 #include "buildd/pipeline/master.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
+#include <exception>
+#include <iterator>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "buildd/logging.hpp"
+#include "worker_pool.hpp"
 
 namespace buildd {
+namespace {
+
+template <typename T>
+void append(std::vector<T>& into, std::vector<T>&& from) {
+  into.insert(into.end(), std::make_move_iterator(from.begin()),
+              std::make_move_iterator(from.end()));
+}
+
+void append(CycleChanges& into, CycleChanges&& from) {
+  append(into.logtails, std::move(from.logtails));
+  append(into.resets, std::move(from.resets));
+  append(into.completions, std::move(from.completions));
+  append(into.builders, std::move(from.builders));
+  append(into.counters, std::move(from.counters));
+  append(into.aborts, std::move(from.aborts));
+}
+
+}  // namespace
 
 std::string CycleReport::summary() const {
   std::ostringstream out;
@@ -145,27 +164,15 @@ CycleReport BuilddMaster::scan_active_builders() {
   // Each item has its own builder, so items are independent: a bounded pool
   // of workers takes them in turn, and a hung builder holds one worker only
   // (for its own per-call deadline).
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < items.size(); i = next++) {
-      try {
-        item_groups[i]->update_build(items[i], librarian_);
-      } catch (const std::exception& e) {
-        logger("scan")->error("{}: build {}: {}", items[i].builder ? items[i].builder->name : "-",
-                              items[i].build.id, e.what());
-        items[i].deferred = true;
-      }
+  detail::run_on_pool(items.size(), settings_.max_in_flight, [&](std::size_t i) {
+    try {
+      item_groups[i]->update_build(items[i], librarian_);
+    } catch (const std::exception& e) {
+      logger("scan")->error("{}: build {}: {}", items[i].builder ? items[i].builder->name : "-",
+                            items[i].build.id, e.what());
+      items[i].deferred = true;
     }
-  };
-  const std::size_t threads =
-      std::min(items.size(), std::max<std::size_t>(1, settings_.max_in_flight));
-  if (threads <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (auto& th : pool) th.join();
-  }
+  });
 
   CycleChanges all;
   std::set<Id> failed;
@@ -178,12 +185,7 @@ CycleReport BuilddMaster::scan_active_builders() {
     for (auto& b : c.builders) {
       if (!b.builderok) failed.insert(b.builder_id);
     }
-    all.logtails.insert(all.logtails.end(), c.logtails.begin(), c.logtails.end());
-    all.resets.insert(all.resets.end(), c.resets.begin(), c.resets.end());
-    all.completions.insert(all.completions.end(), c.completions.begin(), c.completions.end());
-    all.builders.insert(all.builders.end(), c.builders.begin(), c.builders.end());
-    all.counters.insert(all.counters.end(), c.counters.begin(), c.counters.end());
-    all.aborts.insert(all.aborts.end(), c.aborts.begin(), c.aborts.end());
+    append(all, std::move(c));
   }
   report.failed_builders = failed.size();
   if (!all.empty()) store_.commit(all);
@@ -216,12 +218,11 @@ std::map<Id, std::vector<QueuedBuild>> BuilddMaster::sort_and_split_by_processor
 }
 
 bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, const QueuedBuild& row,
-                               CycleChanges& changes, CycleReport& report) {
+                               const std::optional<LibraryFile>& chroot, CycleChanges& changes,
+                               CycleReport& report) {
   auto log = logger("dispatch");
   const DistroArchRelease& dar = archreleases_.at(row.build.distro_arch_release_id);
   const std::string cookie = build_cookie(row.build.id, row.entry.id);
-  std::optional<LibraryFile> chroot;
-  if (dar.chroot_file_id) chroot = store_.find_library_file(*dar.chroot_file_id);
   if (!chroot) {
     log->warn("Missing CHROOT for {}", dar.display_name());
     return false;
@@ -317,16 +318,64 @@ std::size_t BuilddMaster::dispatch_by_processor(Id family_id,
   if (!g) return 0;
   CycleReport local;
   CycleReport& report = report_ ? *report_ : local;
-  CycleChanges changes;
-  std::size_t started = 0;
+  std::vector<const QueuedBuild*> queue;
   for (const auto& row : items) {
-    if (!archreleases_.count(row.build.distro_arch_release_id)) continue;
-    BuilderHandle* builder = g->first_available();
-    if (!builder) break;
-    if (start_build(*g, *builder, row, changes, report)) ++started;
+    if (archreleases_.count(row.build.distro_arch_release_id)) queue.push_back(&row);
+  }
+
+  // Each round pairs the available builders, in first_available() order,
+  // with the best builds left, and starts every pair concurrently (a builder
+  // is in one pair only, so its Slave stays on one thread). A builder whose
+  // start failed without failing it is offered again in the next round, as
+  // the sequential first_available() loop would have offered it.
+  // One chroot lookup per arch release, not one per build.
+  std::map<Id, std::optional<LibraryFile>> chroots;
+  for (const QueuedBuild* row : queue) {
+    const Id dar_id = row->build.distro_arch_release_id;
+    if (chroots.count(dar_id)) continue;
+    const auto& chroot_id = archreleases_.at(dar_id).chroot_file_id;
+    chroots[dar_id] = chroot_id ? store_.find_library_file(*chroot_id) : std::nullopt;
+  }
+  struct Attempt {
+    CycleChanges changes;
+    CycleReport report;
+    bool started = false;
+    std::exception_ptr error;
+  };
+  CycleChanges changes;
+  std::exception_ptr error;
+  std::size_t started = 0;
+  std::size_t next = 0;
+  while (next < queue.size() && !error) {
+    const std::vector<BuilderHandle*> free =
+        g->available_builders(queue.size() - next, settings_.max_in_flight);
+    if (free.empty()) break;
+    std::vector<Attempt> attempts(free.size());
+    detail::run_on_pool(free.size(), settings_.max_in_flight, [&](std::size_t i) {
+      Attempt& a = attempts[i];
+      try {
+        const QueuedBuild& row = *queue[next + i];
+        a.started = start_build(*g, *free[i], row, chroots.at(row.build.distro_arch_release_id),
+                                a.changes, a.report);
+      } catch (...) {
+        // A store error: the cycle lets it escape once the pairs are done.
+        a.error = std::current_exception();
+      }
+    });
+    for (auto& a : attempts) {
+      started += a.started ? 1 : 0;
+      report.reset += a.report.reset;
+      report.failed_builders += a.report.failed_builders;
+      append(changes, std::move(a.changes));
+      if (a.error && !error) error = a.error;
+    }
+    next += free.size();
   }
   report.dispatched += started;
+  // The builds already started are committed even when another pair's store
+  // call failed: their slaves are building them.
   if (!changes.empty()) store_.commit(changes);
+  if (error) std::rethrow_exception(error);
   return started;
 }
 

@@ -33,8 +33,8 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFolder) {
 }
 
 TEST(Config, UnknownKeyNamesLineAndKnownKeys) {
-  EXPECT_EQ(config_error("master:\n  scan_intervall: 5\n").rfind(
-                "/srv/b.yaml:2: unknown key 'scan_intervall' in master (known: work_dir", 0),
+  EXPECT_EQ(config_error("master:\n  scan_intervall: 5\n")
+                .rfind("/srv/b.yaml:2: unknown key 'scan_intervall' in master (known: work_dir", 0),
             0u);
 }
 

@@ -53,7 +53,8 @@ TEST(PluginLoader, ObjectKeepsItsLibraryLoadedAfterTheLoaderIsGone) {
   std::shared_ptr<LogArchive> object;
   {
     PluginLoader loader(kDir);
-    object = loader.create_archive(archive_config("test-good", "  config: {greeting: still here}\n"));
+    object =
+        loader.create_archive(archive_config("test-good", "  config: {greeting: still here}\n"));
   }
   // Calls a virtual function whose code lives in the plugin.
   EXPECT_EQ(dynamic_cast<test::Greeter&>(*object).greet(), "still here");

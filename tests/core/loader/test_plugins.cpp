@@ -54,8 +54,8 @@ constexpr auto kKind = buildd::PluginKind::kLogArchive;
 #endif
 
 buildd::PluginDescriptor make() {
-  auto d = buildd::make_descriptor(kKind, "test-" TEST_PLUGIN_NAME, "9.9.9", "a test plugin",
-                                   kKeys, &create);
+  auto d = buildd::make_descriptor(kKind, "test-" TEST_PLUGIN_NAME, "9.9.9", "a test plugin", kKeys,
+                                   &create);
 #if TEST_PLUGIN_VARIANT == TEST_PLUGIN_ABI_MISMATCH
   d.abi_version = 99;
 #endif

@@ -11,7 +11,8 @@
 //
 // Threading: a BuilderGroup is used by one thread, except update_build(),
 // which may run concurrently for items whose builders differ (each builder's
-// Slave is used by one thread at a time).
+// Slave is used by one thread at a time). available_builders() asks its
+// builders concurrently on worker threads of its own, one thread per builder.
 // Errors: update_build() never throws for slave, archive or store trouble: a
 // retryable one leaves the item untouched (item.deferred, the next cycle
 // tries again); the others are judged by failure counting. first_available()
@@ -103,6 +104,12 @@ class BUILDD_API BuilderGroup {
   // answers status() and reports IDLE; nullptr when none.
   BuilderHandle* first_available();
   std::size_t count_available();
+  // The first (at most) `wanted` available builders in first_available()'s
+  // order, their status() asked concurrently on up to `max_in_flight`
+  // threads: the dispatch of a cycle pairs them with its best builds. Asks
+  // the candidates in waves of the number still wanted, so no more builders
+  // are asked than needed when they answer IDLE.
+  std::vector<BuilderHandle*> available_builders(std::size_t wanted, std::size_t max_in_flight);
   BuilderHandle* find(Id builder_id);
 
   // Asks item.builder for its status and applies it (see decisions.hpp).
@@ -118,6 +125,8 @@ class BUILDD_API BuilderGroup {
 
  private:
   bool is_available(BuilderHandle& builder);
+  static bool is_candidate(const BuilderHandle& builder);
+  static bool answers_idle(BuilderHandle& builder);
   void reset_job(QueueItem& item);
   void fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes);
   void complete(QueueItem& item, BuildState state, std::optional<Id> log,

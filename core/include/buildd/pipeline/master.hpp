@@ -3,10 +3,12 @@
 // BuilddMaster: the cycle of the build farm (the seed's BuilddMaster).
 // run_cycle() = refresh builders and arch releases, scan every builder with a
 // job (concurrently, at most max_in_flight at once), commit the scan's
-// changes in one transaction, then dispatch waiting builds to idle builders.
+// changes in one transaction, then dispatch waiting builds to idle builders
+// (concurrently too: one commit per processor family).
 //
 // Threading: one thread calls the master's methods; run_cycle() uses its own
-// worker threads for the scan. Ownership: the master keeps references to the
+// worker threads for the scan and the dispatch, never two at once on one
+// builder's Slave. Ownership: the master keeps references to the
 // store, transport, librarian and time source, which must outlive it.
 // Errors: setup_builders() throws SetupError; run_cycle() lets a store error
 // of its reads or of the commit escape (nothing of the cycle is then
@@ -65,6 +67,9 @@ class BUILDD_API BuilddMaster {
   // Waiting entries of registered releases, per processor family, best score
   // first then oldest; at most (usable builders + look-ahead) per family.
   std::map<Id, std::vector<QueuedBuild>> sort_and_split_by_processor();
+  // Pairs the available builders (in first_available() order) with the
+  // items, best first, and starts the pairs concurrently (at most
+  // max_in_flight at once); the changes are committed in one transaction.
   // Returns how many builds were started.
   std::size_t dispatch_by_processor(Id family_id, const std::vector<QueuedBuild>& items);
 
@@ -73,7 +78,8 @@ class BUILDD_API BuilddMaster {
  private:
   void refresh();
   bool start_build(BuilderGroup& group, BuilderHandle& builder, const QueuedBuild& item,
-                   CycleChanges& changes, CycleReport& report);
+                   const std::optional<LibraryFile>& chroot, CycleChanges& changes,
+                   CycleReport& report);
   void probe(BuilderHandle& builder, const DistroArchRelease& dar);
 
   BuildStore& store_;
@@ -84,8 +90,8 @@ class BUILDD_API BuilddMaster {
   std::unique_ptr<ScoringPolicy> scoring_;
   std::map<Id, DistroArchRelease> archreleases_;
   std::map<Id, std::unique_ptr<BuilderGroup>> groups_;  // by family id
-  std::set<Id> unusable_;  // arch releases already reported as unusable
-  CycleReport* report_ = nullptr;                       // the report of the cycle under way
+  std::set<Id> unusable_;          // arch releases already reported as unusable
+  CycleReport* report_ = nullptr;  // the report of the cycle under way
   Metrics* metrics_ = &Metrics::global();
 };
 
