@@ -160,6 +160,28 @@ TEST(EndToEnd, BuilderFailDisablesTheBuilderAndRequeuesTheBuild) {
   EXPECT_TRUE(b["queue"]["builder"].is_null());
 }
 
+TEST(EndToEnd, HostileResultFileNamesFailTheBuildAndWriteNothingOutside) {
+  TempDir data;
+  Farm farm(embedded_backends(data.path()));
+  farm.add_family_and_archrelease();
+  farm.add_builders(1, {"--fault", "hostile-filemap"});
+  long id = farm.add_build("evil", "1.0", "ok");
+  farm.start_daemon();
+  farm.wait_until_drained(60s);
+  json b = farm.build(id);
+  EXPECT_EQ(b["state_title"], "Failed to build");
+  const std::string note = b["dependencies"];
+  EXPECT_EQ(note.rfind("Unsafe result file name(s) from the slave: ", 0), 0u) << note;
+  EXPECT_NE(note.find("../../etc/passwd"), std::string::npos) << note;
+  EXPECT_TRUE(b["result_files"].empty());
+  // The log is still kept; nothing named by the slave exists outside the librarian.
+  EXPECT_TRUE(b["log_url"].is_string());
+  EXPECT_FALSE(std::filesystem::exists(data.path() / "etc" / "passwd"));
+  EXPECT_FALSE(std::filesystem::exists(farm.dir() / "etc" / "passwd"));
+  EXPECT_FALSE(std::filesystem::exists(farm.dir() / "work" / "a" / "b"));
+  EXPECT_EQ(farm.stop_daemon(), 0);
+}
+
 TEST(EndToEnd, RestartMidDrainFinishesEveryBuildExactlyOnce) {
   TempDir data;
   Farm farm(embedded_backends(data.path()));
