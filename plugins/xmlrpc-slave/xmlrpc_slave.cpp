@@ -12,9 +12,11 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "buildd/digest.hpp"
 #include "buildd/error.hpp"
@@ -162,59 +164,142 @@ class Reply {
   const char* method_;
 };
 
-// The XML carriage under xmlrpc_c::client_xml: one libcurl easy handle, reused
-// for every call of one Slave so the builder's connection is kept alive.
+}  // namespace
+
+// Idle connections one pooled handle keeps (CURLOPT_MAXCONNECTS): enough for
+// the builders it served last, few enough that the pool's connections stay
+// bounded (handles x this) however many builders the transport serves.
+constexpr long kConnectionsPerHandle = 4;
+
+// The libcurl easy handles shared by every Slave of one transport. A call takes
+// one and gives it back when it ends, so there are only as many handles (each
+// with its connection cache and the socket pair libcurl keeps per handle) as
+// calls ever ran at once. Handles are never freed before the pool, so a
+// Slave may keep a pointer to the one it used last as a hint.
+class HandlePool {
+ public:
+  struct Handle {
+    CURL* curl = nullptr;
+    char error_buffer[CURL_ERROR_SIZE] = {};
+  };
+
+  HandlePool() = default;
+  ~HandlePool() {
+    for (auto& handle : handles_) curl_easy_cleanup(handle->curl);
+  }
+  HandlePool(const HandlePool&) = delete;
+  HandlePool& operator=(const HandlePool&) = delete;
+
+  // `preferred` (the handle this builder used last, whose cache likely holds
+  // its connection) if it is free, else the most recently returned one (its
+  // connections are the warmest), else a new one.
+  Handle* take(Handle* preferred) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (preferred != nullptr) {
+      const auto it = std::find(idle_.begin(), idle_.end(), preferred);
+      if (it != idle_.end()) {
+        idle_.erase(it);
+        return preferred;
+      }
+    }
+    if (!idle_.empty()) {
+      Handle* handle = idle_.back();
+      idle_.pop_back();
+      return handle;
+    }
+    auto handle = std::make_unique<Handle>();
+    handle->curl = curl_easy_init();
+    if (handle->curl == nullptr) throw Error(ErrorCategory::kInternal, "curl_easy_init failed");
+    handles_.push_back(std::move(handle));
+    return handles_.back().get();
+  }
+
+  void give_back(Handle* handle) {
+    // Drops the options that point into the finished call's stack frame; the
+    // connection cache survives a reset.
+    curl_easy_reset(handle->curl);
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(handle);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Handle>> handles_;
+  std::vector<Handle*> idle_;  // LIFO
+};
+
+namespace {
+
+// A pooled handle held for one call.
+class Lease {
+ public:
+  Lease(HandlePool& pool, HandlePool::Handle*& last) : pool_(pool), handle_(pool.take(last)) {
+    last = handle_;
+  }
+  ~Lease() { pool_.give_back(handle_); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+  CURL* curl() const { return handle_->curl; }
+  char* error_buffer() const { return handle_->error_buffer; }
+
+ private:
+  HandlePool& pool_;
+  HandlePool::Handle* handle_;
+};
+
+// The XML carriage under xmlrpc_c::client_xml, one per Slave: it holds no
+// handle, only the builder's URL and a hint at the pooled handle it used last.
 class CurlCarriage : public xmlrpc_c::clientXmlTransport {
  public:
-  CurlCarriage(const Options& options, std::string url) : options_(options), url_(std::move(url)) {
-    handle_ = curl_easy_init();
-    if (handle_ == nullptr) throw Error(ErrorCategory::kInternal, "curl_easy_init failed");
-  }
-  ~CurlCarriage() override { curl_easy_cleanup(handle_); }
+  CurlCarriage(const Options& options, std::shared_ptr<HandlePool> pool, std::string url)
+      : options_(options), pool_(std::move(pool)), url_(std::move(url)) {}
   CurlCarriage(const CurlCarriage&) = delete;
   CurlCarriage& operator=(const CurlCarriage&) = delete;
 
-  CURL* handle() { return handle_; }
   void set_deadline(double seconds) { deadline_ = seconds; }
   const std::string& url() const { return url_; }
+  Lease lease() { return Lease(*pool_, last_); }
 
   // Options common to RPC and downloads: timeouts, TLS, no signals (threads),
   // http(s) only, no redirects.
-  void prepare(const std::string& url, double total_seconds) {
-    curl_easy_reset(handle_);  // keeps the connection cache
-    curl_easy_setopt(handle_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(handle_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(handle_, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(handle_, CURLOPT_CONNECTTIMEOUT_MS, to_ms(options_.connect_timeout));
-    curl_easy_setopt(handle_, CURLOPT_TIMEOUT_MS, to_ms(total_seconds));
-    curl_easy_setopt(handle_, CURLOPT_ERRORBUFFER, error_buffer_);
-    curl_easy_setopt(handle_, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
-    curl_easy_setopt(handle_, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
+  void prepare(const Lease& lease, const std::string& url, double total_seconds) const {
+    CURL* handle = lease.curl();
+    curl_easy_reset(handle);  // keeps the connection cache
+    curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle, CURLOPT_MAXCONNECTS, kConnectionsPerHandle);
+    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, to_ms(options_.connect_timeout));
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, to_ms(total_seconds));
+    curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, lease.error_buffer());
+    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
+    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
     if (!options_.ca_file.empty())
-      curl_easy_setopt(handle_, CURLOPT_CAINFO, options_.ca_file.c_str());
+      curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
     if (!options_.client_cert.empty()) {
-      curl_easy_setopt(handle_, CURLOPT_SSLCERT, options_.client_cert.c_str());
+      curl_easy_setopt(handle, CURLOPT_SSLCERT, options_.client_cert.c_str());
     }
     if (!options_.client_key.empty()) {
-      curl_easy_setopt(handle_, CURLOPT_SSLKEY, options_.client_key.c_str());
+      curl_easy_setopt(handle, CURLOPT_SSLKEY, options_.client_key.c_str());
     }
-    error_buffer_[0] = '\0';
+    lease.error_buffer()[0] = '\0';
   }
 
-  // Throws kTransport (retryable) for a failed transfer; `limit_hit` turns the
-  // write abort into the caller's own error.
-  void check(CURLcode code, const std::string& what, double seconds) {
+  // Throws kTransport (retryable) for a failed transfer.
+  static void check(const Lease& lease, CURLcode code, const std::string& what, double seconds) {
     if (code == CURLE_OK) return;
-    std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(code);
+    const char* buffer = lease.error_buffer();
+    std::string detail = buffer[0] != '\0' ? buffer : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       detail = "timed out after " + std::to_string(seconds) + " s (" + detail + ")";
     }
     throw Error(ErrorCategory::kTransport, what + ": " + detail, true);
   }
 
-  long http_status() {
+  static long http_status(const Lease& lease) {
     long status = 0;
-    curl_easy_getinfo(handle_, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(lease.curl(), CURLINFO_RESPONSE_CODE, &status);
     return status;
   }
 
@@ -245,16 +330,17 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
       bool over = false;
     } sink{response_xml, options_.max_xml_bytes};
     response_xml->clear();
-    prepare(url_, deadline_);
+    const Lease lease(*pool_, last_);
+    CURL* handle = lease.curl();
+    prepare(lease, url_, deadline_);
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: text/xml");
-    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(handle_, CURLOPT_POST, 1L);
-    curl_easy_setopt(handle_, CURLOPT_POSTFIELDS, call_xml.data());
-    curl_easy_setopt(handle_, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(call_xml.size()));
-    curl_easy_setopt(handle_, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(handle, CURLOPT_POST, 1L);
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, call_xml.data());
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(call_xml.size()));
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(
-        handle_, CURLOPT_WRITEFUNCTION,
+        handle, CURLOPT_WRITEFUNCTION,
         +[](char* data, size_t size, size_t count, void* user) -> size_t {
           auto* s = static_cast<Sink*>(user);
           const size_t n = size * count;
@@ -265,15 +351,15 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
           s->out->append(data, n);
           return n;
         });
-    const CURLcode code = curl_easy_perform(handle_);
-    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, nullptr);
+    const CURLcode code = curl_easy_perform(handle);
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(headers);
     if (sink.over) {
       throw Error(ErrorCategory::kProtocol,
                   "reply larger than max_xml_bytes (" + std::to_string(sink.cap) + ")");
     }
-    check(code, "POST " + url_, deadline_);
-    const long status = http_status();
+    check(lease, code, "POST " + url_, deadline_);
+    const long status = http_status(lease);
     if (status != 200) {
       throw Error(ErrorCategory::kTransport, "POST " + url_ + ": HTTP " + std::to_string(status),
                   true);
@@ -282,11 +368,11 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
 
  private:
   const Options& options_;
+  std::shared_ptr<HandlePool> pool_;
   std::string url_;
-  CURL* handle_ = nullptr;
+  HandlePool::Handle* last_ = nullptr;  // a hint only; may be leased elsewhere
   double deadline_ = 30;
   std::optional<Error> pending_;
-  char error_buffer_[CURL_ERROR_SIZE] = {};
 };
 
 // client_xml wants a carriage parameter; ours carries nothing (the carriage
@@ -299,11 +385,11 @@ class NoCarriageParm : public xmlrpc_c::carriageParm {
 
 class XmlRpcSlave : public Slave {
  public:
-  XmlRpcSlave(const Builder& builder, const Options& options)
+  XmlRpcSlave(const Builder& builder, const Options& options, std::shared_ptr<HandlePool> pool)
       : name_(builder.name.empty() ? builder.url : builder.name),
         base_url_(builder.url),
         options_(options),
-        carriage_(options_, join_url(builder.url, "rpc")),
+        carriage_(options_, std::move(pool), join_url(builder.url, "rpc")),
         client_(&carriage_) {}
 
   const std::string& builder_name() const override { return name_; }
@@ -471,8 +557,9 @@ class XmlRpcSlave : public Slave {
       std::filesystem::remove(destination, ignored);
     };
     try {
-      carriage_.prepare(url, options_.download_timeout);
-      CURL* handle = carriage_.handle();
+      const Lease lease = carriage_.lease();
+      CURL* handle = lease.curl();
+      carriage_.prepare(lease, url, options_.download_timeout);
       curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
       curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
       curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
@@ -501,7 +588,7 @@ class XmlRpcSlave : public Slave {
       if (sink.write_failed) {
         throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
       }
-      carriage_.check(code, what, options_.download_timeout);
+      CurlCarriage::check(lease, code, what, options_.download_timeout);
       if (std::fflush(file) != 0) {
         throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
       }
@@ -696,12 +783,13 @@ Options options_from_config(const PluginConfig& config) {
   return o;
 }
 
-XmlRpcSlaveTransport::XmlRpcSlaveTransport(Options options) : options_(std::move(options)) {
+XmlRpcSlaveTransport::XmlRpcSlaveTransport(Options options)
+    : options_(std::move(options)), pool_(std::make_shared<HandlePool>()) {
   raise_xml_size_limit(options_.max_xml_bytes);
 }
 
 std::unique_ptr<Slave> XmlRpcSlaveTransport::connect(const Builder& builder) {
-  return std::make_unique<XmlRpcSlave>(builder, options_);
+  return std::make_unique<XmlRpcSlave>(builder, options_, pool_);
 }
 
 }  // namespace buildd::xmlrpc_slave

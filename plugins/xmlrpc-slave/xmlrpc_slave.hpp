@@ -3,14 +3,25 @@
 // The xmlrpc-slave transport: buildd::SlaveTransport over XML-RPC to
 // launchpad-buildd (both protocol generations, docs/protocol.md).
 //
-// Threading: XmlRpcSlaveTransport is immutable after construction and may be
-// shared by every thread. Each Slave it returns owns its own libcurl easy handle
-// (connection reuse is per Slave: the pipeline gives each builder's calls to one
-// worker at a time, so a per-Slave handle keeps the builder's keep-alive
-// connection without any locking). A Slave must be used by one thread at a time.
+// Threading: XmlRpcSlaveTransport is immutable after construction (but for its
+// handle pool, which locks) and may be shared by every thread. A Slave must be
+// used by one thread at a time.
 //
-// Ownership: connect() returns a Slave the caller owns; it copies the options,
-// so it does not reference the transport afterwards.
+// Handles and connections: a Slave holds no libcurl handle and no socket. The
+// transport keeps a pool of easy handles shared by its Slaves: each call takes
+// one and gives it back when it ends, so there are only as many handles (each
+// with the socket pair libcurl keeps per handle) as calls ever ran at once,
+// i.e. about the pipeline's max-in-flight, however many builders there are. A
+// handle keeps its few most recent connections (CURLOPT_MAXCONNECTS 4), and a
+// Slave asks first for the handle it used last, so the calls of one builder's
+// turn (ensurepresent..., build; status, fetch_file...) reuse its keep-alive
+// connection, while an idle builder costs no descriptor at either end. Not
+// chosen: a per-Slave handle (about 16 KiB and 2 descriptors per builder),
+// thread_local handles (lifetime across plugin unload), a CURLSH-shared
+// connection cache (libcurl does not support it across concurrent threads).
+//
+// Ownership: connect() returns a Slave the caller owns; it copies the options
+// and shares the handle pool, so it may outlive the transport.
 //
 // Errors (all buildd::Error, nothing from xmlrpc-c or libcurl escapes):
 //   kTransport, retryable: connect failure, timeout, reset, HTTP status != 200;
@@ -34,6 +45,8 @@
 #include "buildd/slave_transport.hpp"
 
 namespace buildd::xmlrpc_slave {
+
+class HandlePool;  // xmlrpc_slave.cpp
 
 struct Options {
   double connect_timeout = 10;         // seconds
@@ -60,6 +73,7 @@ class XmlRpcSlaveTransport : public SlaveTransport {
 
  private:
   Options options_;
+  std::shared_ptr<HandlePool> pool_;
 };
 
 // "<base>/<rest>" whether or not `base` ends in '/'.

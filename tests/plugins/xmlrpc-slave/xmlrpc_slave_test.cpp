@@ -13,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "buildd/digest.hpp"
@@ -643,6 +645,98 @@ TEST_F(XmlRpcSlaveTest, ManySlavesConcurrently) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(ok.load(), 200);
+}
+
+// Answers every POST /rpc with an idle status and records the client port of
+// each request, i.e. which TCP connection carried it.
+class PortRecorder {
+ public:
+  PortRecorder() {
+    server_.Post("/rpc", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ports_.push_back(req.remote_port);
+      }
+      res.set_content(wire("03-status-idle.response.xml"), "text/xml");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("PortRecorder: cannot bind 127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 500 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (!server_.is_running()) throw std::runtime_error("PortRecorder: server did not start");
+  }
+  ~PortRecorder() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  std::vector<int> ports() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ports_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::vector<int> ports_;
+};
+
+// The handles are pooled by the transport, yet a builder's consecutive calls
+// still ride one keep-alive connection, also when other builders' calls come
+// in between.
+TEST(XmlRpcSlaveConnections, BuilderCallsReuseOneConnection) {
+  PortRecorder a;
+  PortRecorder b;
+  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  auto slave_a = transport.connect(builder_at(a.url(), "a"));
+  auto slave_b = transport.connect(builder_at(b.url(), "b"));
+  slave_a->status();
+  slave_b->status();
+  slave_a->status();
+  slave_a->status();
+  slave_b->status();
+  const auto ports_a = a.ports();
+  ASSERT_EQ(ports_a.size(), 3u);
+  EXPECT_EQ(ports_a[1], ports_a[0]);
+  EXPECT_EQ(ports_a[2], ports_a[0]);
+  const auto ports_b = b.ports();
+  ASSERT_EQ(ports_b.size(), 2u);
+  EXPECT_EQ(ports_b[1], ports_b[0]);
+}
+
+size_t open_descriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+// Many builders that each made a call hold no descriptor: the handles (and the
+// socket pair libcurl keeps per handle) and the connections they cache are
+// bounded by the calls in flight, not by the number of Slaves.
+TEST_F(XmlRpcSlaveTest, IdleSlavesHoldNoDescriptors) {
+  server_.reply(wire("03-status-idle.response.xml"));
+  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  const size_t before = open_descriptors();
+  std::vector<std::unique_ptr<Slave>> slaves;
+  for (int i = 0; i < 100; ++i) {
+    slaves.push_back(transport.connect(builder_at(server_.url(), "b" + std::to_string(i))));
+    EXPECT_EQ(slaves.back()->status().state, BuilderState::kIdle);
+  }
+  // One handle: its socket pair and at most 4 cached connections, plus the
+  // server's ends of those (it closes the others' ends when it reads EOF).
+  constexpr size_t kBound = 2 + 4 + 4 + 4;
+  size_t after = open_descriptors();
+  for (int i = 0; i < 200 && after > before + kBound; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    after = open_descriptors();
+  }
+  EXPECT_LE(after, before + kBound) << "before " << before << ", after " << after;
 }
 
 TEST(XmlRpcSlavePlugin, DescriptorAndConfigKeys) {
