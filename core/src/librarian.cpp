@@ -7,20 +7,9 @@
 #include "buildd/compression.hpp"
 #include "buildd/digest.hpp"
 #include "buildd/error.hpp"
+#include "buildd/scoped_file.hpp"
 
 namespace buildd {
-namespace {
-
-// Removes a temporary file when the scope ends, whatever happened.
-struct TempFile {
-  std::filesystem::path path;
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
-
-}  // namespace
 
 Librarian::Librarian(BuildStore& store, LogArchive& archive, std::filesystem::path temp_dir,
                      std::string files_base_url)
@@ -65,7 +54,7 @@ LibraryFile Librarian::store_file(const std::filesystem::path& source, const std
 
 LibraryFile Librarian::store_bytes(std::string_view bytes, const std::string& filename,
                                    const std::string& mime) {
-  TempFile tmp{temp_path("bytes")};
+  ScopedFile tmp{temp_path("bytes")};
   {
     std::ofstream out(tmp.path, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -76,7 +65,7 @@ LibraryFile Librarian::store_bytes(std::string_view bytes, const std::string& fi
 
 LibraryFile Librarian::store_stream(std::istream& in, const std::string& filename,
                                     const std::string& mime) {
-  TempFile tmp{temp_path("stream")};
+  ScopedFile tmp{temp_path("stream")};
   {
     std::ofstream out(tmp.path, std::ios::binary | std::ios::trunc);
     out << in.rdbuf();
@@ -87,7 +76,7 @@ LibraryFile Librarian::store_stream(std::istream& in, const std::string& filenam
 
 LibraryFile Librarian::store_gzipped(const std::filesystem::path& source,
                                      const std::string& filename) {
-  TempFile tmp{temp_path("gz")};
+  ScopedFile tmp{temp_path("gz")};
   gzip_file(source, tmp.path);
   return record(tmp.path, filename, "application/gzip");
 }

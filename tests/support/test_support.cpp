@@ -103,3 +103,28 @@ CommandResult run_command(const std::filesystem::path& program,
 }
 
 }  // namespace buildd::test
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace buildd::test {
+
+Error thrown_error(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "the call did not throw";
+  return Error(ErrorCategory::kInternal, "no error");
+}
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+}  // namespace buildd::test

@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "buildd/error.hpp"
 
 namespace buildd::test {
 
@@ -50,5 +53,14 @@ struct CommandResult {
 // and stderr separately.
 CommandResult run_command(const std::filesystem::path& program,
                           const std::vector<std::string>& args);
+
+}  // namespace buildd::test
+
+namespace buildd::test {
+
+// The buildd::Error that `call` throws; fails the test when it throws nothing.
+Error thrown_error(const std::function<void()>& call);
+
+std::string lowercase(std::string text);
 
 }  // namespace buildd::test

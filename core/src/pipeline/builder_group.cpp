@@ -6,18 +6,11 @@
 
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
+#include "buildd/scoped_file.hpp"
 #include "worker_pool.hpp"
 
 namespace buildd {
 namespace {
-
-struct TempFile {
-  std::filesystem::path path;
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 std::string mime_for(const std::string& filename) {
   auto ends_with = [&](std::string_view suffix) {
@@ -242,14 +235,14 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
   std::optional<Id> log_id;
   std::vector<std::pair<std::string, Id>> files;
   try {
-    TempFile log{librarian.temp_path("buildlog")};
+    ScopedFile log{librarian.temp_path("buildlog")};
     b.slave->fetch_file("buildlog", log.path, settings_.max_log_bytes);
     log_id = librarian
                  .store_gzipped(log.path, build_log_filename(item.dar, item.build.to_build(),
                                                              decision.new_state))
                  .id;
     for (const auto& [filename, sha1] : decision.files) {
-      TempFile part{librarian.temp_path("result")};
+      ScopedFile part{librarian.temp_path("result")};
       b.slave->fetch_file(sha1, part.path, settings_.max_result_bytes);
       files.emplace_back(filename,
                          librarian.store_file(part.path, filename, mime_for(filename)).id);

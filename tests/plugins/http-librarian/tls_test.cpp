@@ -22,28 +22,12 @@ namespace {
 constexpr const char* kAuthEnv = "BUILDD_HTTP_LIBRARIAN_TLS_TEST_AUTH";
 constexpr const char* kPassword = "tls-test-Secret-Passw0rd";
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-Error error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "the call did not throw";
-  return Error(ErrorCategory::kInternal, "no error");
-}
-
 // TLS verification failures are not retryable (http_librarian.hpp): trying
 // again later cannot make the certificate valid.
 void expect_certificate_error(const Error& e) {
   EXPECT_EQ(e.category(), ErrorCategory::kArchive) << e.what();
   EXPECT_FALSE(e.retryable()) << e.what();
-  EXPECT_NE(lower(e.what()).find("certificate"), std::string::npos) << e.what();
+  EXPECT_NE(lowercase(e.what()).find("certificate"), std::string::npos) << e.what();
   EXPECT_EQ(std::string(e.what()).find(kPassword), std::string::npos) << e.what();
 }
 
@@ -99,8 +83,8 @@ TEST_F(HttpLibrarianTlsTest, UnrelatedCaIsANonRetryableCertificateError) {
 
   HttpLibrarian librarian(options(certs_.other_ca_cert()));
   const ContentDigest other = make("never stored\n");
-  expect_certificate_error(error_of([&] { librarian.put(other, dir_ / "source"); }));
-  expect_certificate_error(error_of([&] { librarian.open(locator); }));
+  expect_certificate_error(thrown_error([&] { librarian.put(other, dir_ / "source"); }));
+  expect_certificate_error(thrown_error([&] { librarian.open(locator); }));
   EXPECT_FALSE(
       std::filesystem::exists(nginx_.www() / "store" / other.sha256.substr(0, 2) / other.sha256));
 }
@@ -108,7 +92,7 @@ TEST_F(HttpLibrarianTlsTest, UnrelatedCaIsANonRetryableCertificateError) {
 TEST_F(HttpLibrarianTlsTest, SystemStoreDoesNotTrustTheTestCa) {
   HttpLibrarian librarian(options(""));
   const ContentDigest digest = make("not trusted by default\n");
-  expect_certificate_error(error_of([&] { librarian.put(digest, dir_ / "source"); }));
+  expect_certificate_error(thrown_error([&] { librarian.put(digest, dir_ / "source"); }));
 }
 
 }  // namespace

@@ -22,26 +22,9 @@ namespace xs = buildd::xmlrpc_slave;
 
 constexpr const char* kPassword = "tls-test-Secret-Passw0rd";
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-// The Error the call throws; fails the test when it throws nothing.
-Error error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "the call did not throw";
-  return Error(ErrorCategory::kInternal, "no error");
-}
-
 void expect_certificate_error(const Error& e) {
   EXPECT_EQ(e.category(), ErrorCategory::kTransport) << e.what();
-  EXPECT_NE(lower(e.what()).find("certificate"), std::string::npos) << e.what();
+  EXPECT_NE(lowercase(e.what()).find("certificate"), std::string::npos) << e.what();
 }
 
 class XmlRpcSlaveTlsTest : public ::testing::Test {
@@ -94,12 +77,13 @@ TEST_F(XmlRpcSlaveTlsTest, UnrelatedCaIsACertificateTransportError) {
   TlsNginxServer nginx(certs_, proxy_to_slave());
   auto slave = connect(options_with_ca(certs_.other_ca_cert()), nginx.url());
 
-  expect_certificate_error(error_of([&] { slave->status(); }));
-  expect_certificate_error(error_of([&] { slave->echo({"x"}); }));
+  expect_certificate_error(thrown_error([&] { slave->status(); }));
+  expect_certificate_error(thrown_error([&] { slave->echo({"x"}); }));
   TempDir out;
-  expect_certificate_error(error_of([&] { slave->fetch_file("buildlog", out / "log", 1 << 20); }));
+  expect_certificate_error(
+      thrown_error([&] { slave->fetch_file("buildlog", out / "log", 1 << 20); }));
 
-  const Error e = error_of([&] {
+  const Error e = thrown_error([&] {
     slave->ensure_present(std::string(40, 'a'), "https://librarian.invalid/chroot.tar.gz", "buildd",
                           kPassword);
   });
@@ -110,7 +94,7 @@ TEST_F(XmlRpcSlaveTlsTest, UnrelatedCaIsACertificateTransportError) {
 TEST_F(XmlRpcSlaveTlsTest, SystemStoreDoesNotTrustTheTestCa) {
   TlsNginxServer nginx(certs_, proxy_to_slave());
   auto slave = connect(options_with_ca(""), nginx.url());
-  expect_certificate_error(error_of([&] { slave->status(); }));
+  expect_certificate_error(thrown_error([&] { slave->status(); }));
 }
 
 TEST_F(XmlRpcSlaveTlsTest, HostNameMustMatchTheCertificate) {
@@ -118,7 +102,7 @@ TEST_F(XmlRpcSlaveTlsTest, HostNameMustMatchTheCertificate) {
   // The certificate names only IP:127.0.0.1.
   auto slave = connect(options_with_ca(certs_.ca_cert()),
                        "https://localhost:" + std::to_string(nginx.port()));
-  expect_certificate_error(error_of([&] { slave->status(); }));
+  expect_certificate_error(thrown_error([&] { slave->status(); }));
 }
 
 TEST_F(XmlRpcSlaveTlsTest, TlsVerifyFalseAcceptsAnUnknownCa) {
@@ -136,7 +120,7 @@ TEST_F(XmlRpcSlaveTlsTest, ClientCertificateIsPresentedWhenConfigured) {
   TlsNginxServer nginx(certs_, front);
 
   auto anonymous = connect(options_with_ca(certs_.ca_cert()), nginx.url());
-  const Error refused = error_of([&] { anonymous->status(); });
+  const Error refused = thrown_error([&] { anonymous->status(); });
   EXPECT_EQ(refused.category(), ErrorCategory::kTransport) << refused.what();
   // nginx completes the handshake and answers "400 No required SSL certificate was sent".
   EXPECT_NE(std::string(refused.what()).find("HTTP 400"), std::string::npos) << refused.what();
