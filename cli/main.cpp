@@ -49,14 +49,9 @@ void print_help(std::ostream& out) {
          "results into the librarian and dispatches queued builds to idle builders.\n\n"
          "Usage: buildd-master [--config FILE] [--log-level LEVEL] COMMAND [ARGS…]\n\n"
       << global_options() << "\nCommands (buildd-master COMMAND --help for a command's options):\n";
-  std::size_t width = 0;
   for (const Command& c : buildd::cli::command_table())
-    width = std::max(width, joined(c.words).size() + 1 + c.synopsis.size());
-  for (const Command& c : buildd::cli::command_table()) {
-    std::string left = joined(c.words) + (c.synopsis.empty() ? "" : " " + c.synopsis);
-    out << "  " << left << std::string(width + 2 - std::min(width + 1, left.size()), ' ')
+    out << "  " << joined(c.words) << (c.synopsis.empty() ? "" : " " + c.synopsis) << "\n      "
         << c.summary << '\n';
-  }
 }
 
 const Command* find_command(const std::vector<std::string>& args, std::size_t& used) {
