@@ -10,6 +10,7 @@
 #include "buildd/librarian.hpp"
 #include "buildd/pipeline/master.hpp"
 #include "fakes/fake_archive.hpp"
+#include "fakes/fake_farm.hpp"
 #include "fakes/fake_slave.hpp"
 #include "fakes/fake_store.hpp"
 #include "support/test_support.hpp"
@@ -20,17 +21,9 @@ namespace {
 using namespace buildd::test;
 using namespace std::chrono_literals;
 
-class Cycle : public ::testing::Test {
+class Cycle : public ::testing::Test, protected FakeFarm {
  protected:
-  Cycle()
-      : time_(TimePoint(std::chrono::seconds(1700000000))),
-        librarian_(store_, archive_, tmp_.path() / "lib", "http://master.test") {
-    store_.add_processor_family("x86", {"386"});
-    chroot_ = librarian_.store_bytes("chroot", "chroot-warty-i386.tar.gz", "application/gzip");
-    dar_ = store_.add_distro_arch_release({"ubuntu", "warty", "i386", "x86", chroot_.id, true});
-    bob_ = store_.add_builder({"bob", "http://bob:8221", "386"});
-    script_ = transport_.script("bob");
-    script_->files["buildlog"] = "the log";
+  Cycle() {
     dsc_ = librarian_.store_bytes("dsc", "foo_1.0-1.dsc", "text/plain");
     NewBuild nb;
     nb.source_name = "foo";
@@ -44,19 +37,10 @@ class Cycle : public ::testing::Test {
 
   std::string cookie() const { return build_cookie(build_.id, entry_.id); }
 
-  TempDir tmp_;
-  ManualTimeSource time_;
-  FakeStore store_;
-  FakeArchive archive_;
-  FakeTransport transport_;
-  Librarian librarian_;
   BuilddMaster master_{store_, transport_, librarian_, time_};
-  LibraryFile chroot_, dsc_;
-  DistroArchRelease dar_;
-  Builder bob_;
+  LibraryFile dsc_;
   Build build_;
   BuildQueueEntry entry_;
-  std::shared_ptr<SlaveScript> script_;
 };
 
 TEST_F(Cycle, DispatchesWithArgsAndCollectsOk) {

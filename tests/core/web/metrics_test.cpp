@@ -14,6 +14,7 @@
 #include "buildd/web/metrics.hpp"
 #include "buildd/web/status_pages.hpp"
 #include "fakes/fake_archive.hpp"
+#include "fakes/fake_farm.hpp"
 #include "fakes/fake_slave.hpp"
 #include "fakes/fake_store.hpp"
 #include "support/test_support.hpp"
@@ -174,17 +175,9 @@ TEST(Metrics, IsThreadSafe) {
   EXPECT_EQ(m.value("h_seconds"), 8000);
 }
 
-class PipelineMetrics : public ::testing::Test {
+class PipelineMetrics : public ::testing::Test, protected FakeFarm {
  protected:
-  PipelineMetrics()
-      : time_(TimePoint(std::chrono::seconds(1700000000))),
-        librarian_(store_, archive_, tmp_.path() / "lib", "http://master.test") {
-    store_.add_processor_family("x86", {"386"});
-    LibraryFile chroot = librarian_.store_bytes("chroot", "chroot.tar.gz", "application/gzip");
-    dar_ = store_.add_distro_arch_release({"ubuntu", "warty", "i386", "x86", chroot.id, true});
-    store_.add_builder({"bob", "http://bob:8221", "386"});
-    script_ = transport_.script("bob");
-    script_->files["buildlog"] = "the log";
+  PipelineMetrics() {
     NewBuild nb;
     nb.source_name = "foo";
     nb.source_version = "1.0-1";
@@ -193,17 +186,9 @@ class PipelineMetrics : public ::testing::Test {
     master_.set_metrics(&metrics_);
   }
 
-  TempDir tmp_;
-  ManualTimeSource time_;
-  FakeStore store_;
-  FakeArchive archive_;
-  FakeTransport transport_;
-  Librarian librarian_;
   Metrics metrics_;
   BuilddMaster master_{store_, transport_, librarian_, time_};
-  DistroArchRelease dar_;
   Build build_;
-  std::shared_ptr<SlaveScript> script_;
 };
 
 TEST_F(PipelineMetrics, CyclesRecordDurationsDispatchLatencyErrorsAndFinishedBuilds) {
