@@ -17,6 +17,7 @@
 #include "buildd/digest.hpp"
 #include "buildd/logging.hpp"
 #include "fetch.hpp"
+#include "journal.hpp"
 
 namespace buildd::slave {
 namespace fs = std::filesystem;
@@ -190,6 +191,9 @@ struct Builder::Plan {
   std::string depends;
   bool abort_hangs = false;  // the build process survives the scan: ABORTING forever
   bool endless = false;      // never finishes by itself (start-state building)
+  bool forget = false;       // dropped before build() answers (forget-job)
+  bool restart = false;      // cut off half-way, leaving its build directory (restart-mid-build)
+  std::uint64_t generation = 0;
   // Set once the first log lines are written: the real slave logs its first
   // RUN: line before build() returns.
   std::shared_ptr<std::promise<void>> started;
@@ -244,7 +248,7 @@ void Builder::append_log(const std::string& text) {
   out << text;
 }
 
-StatusSnapshot Builder::status() const {
+StatusSnapshot Builder::status() {
   std::lock_guard lock(mu_);
   StatusSnapshot snapshot;
   snapshot.state = state_;
@@ -262,6 +266,13 @@ StatusSnapshot Builder::status() const {
       in.read(snapshot.logtail.data(), static_cast<std::streamsize>(take));
       snapshot.logtail.resize(static_cast<std::size_t>(in.gcount()));
     }
+  }
+  // Ended here rather than by the build thread, so that exactly N calls
+  // answer ABORTING and the next one WAITING, however the threads run.
+  if (state_ == BuilderState::kAborting && options_.abort_polls && abort_can_end_ &&
+      ++aborting_polls_ >= *options_.abort_polls) {
+    publish_aborted();
+    cv_.notify_all();
   }
   return snapshot;
 }
@@ -334,13 +345,25 @@ BuildReply Builder::build(const std::string& build_id, const std::string& builde
     result_files_.clear();
     dependencies_.clear();
     abort_requested_ = false;
+    abort_can_end_ = false;
+    ++generation_;
   }
-  // The previous build's thread has already published WAITING and returns.
+  // The previous build's thread has already published WAITING (or the
+  // builder's restart) and returns.
   join_worker();
 
   // From here on a failure leaves the builder BUILDING with nothing behind
   // it, as the real manager's start-up does: only a restart recovers.
   Plan plan;
+  {
+    std::lock_guard lock(mu_);
+    // The real manager cannot create $HOME/build-<id> over the directory a
+    // killed attempt left behind.
+    if (leftovers_.count(build_id)) {
+      throw SlaveRefusal("build-" + build_id + " is left over from an interrupted build");
+    }
+    plan.generation = generation_;
+  }
   plan.build_id = build_id;
   plan.chroot_sha1 = chroot_sha1;
   plan.arch = options_.arch;
@@ -384,6 +407,21 @@ BuildReply Builder::build(const std::string& build_id, const std::string& builde
   plan.depends = field("depends");
   plan.abort_hangs = field("abort") == "hang";
   if (std::exchange(options_.builderfail_once, false)) plan.outcome = BuildResult::kBuilderFail;
+  if (options_.forget_jobs > 0) {
+    --options_.forget_jobs;
+    plan.forget = true;
+  } else if (options_.restart_builds > 0) {
+    --options_.restart_builds;
+    plan.restart = true;
+  }
+  // A forgotten build is gone before build() answers, so the first status()
+  // after the answer already says IDLE; it needs no build thread at all.
+  // (Unless a concurrent abort() came first: then it runs and is aborted.)
+  if (plan.forget && come_back_restarted(plan, false)) return {"BuilderStatus.BUILDING", build_id};
+  {
+    std::lock_guard lock(mu_);
+    abort_can_end_ = !plan.abort_hangs;
+  }
 
   plan.started = std::make_shared<std::promise<void>>();
   auto started = plan.started->get_future();
@@ -509,6 +547,10 @@ void Builder::run_build(Plan plan) {
 
   double total = 0;
   for (const auto& step : steps) total += step.weight;
+  // restart-mid-build strikes when half the duration has passed: by then
+  // the log holds the first steps, as a real build killed half-way would.
+  const double restart_at = total / 2;
+  double done = 0;
   for (const auto& step : steps) {
     if (step.text.starts_with("RUN: ")) {
       append_log(timestamp_line() + step.text);
@@ -519,11 +561,17 @@ void Builder::run_build(Plan plan) {
       plan.started->set_value();
       plan.started.reset();
     }
+    if (plan.restart && done + step.weight >= restart_at) {
+      if (wait_interrupted(plan.duration * ((restart_at - done) / total))) break;
+      if (come_back_restarted(plan, true)) return;
+      break;
+    }
+    done += step.weight;
     if (wait_interrupted(plan.duration * (step.weight / total))) break;
   }
   {
     std::unique_lock lock(mu_);
-    if (stopping_) return;
+    if (stopping_ || plan.generation != generation_) return;
     if (abort_requested_) {
       lock.unlock();
       finish_aborted(plan);
@@ -558,7 +606,7 @@ void Builder::run_build(Plan plan) {
     files[deb_name] = store_in_cache(deb);
   }
   std::unique_lock lock(mu_);
-  if (stopping_) return;
+  if (stopping_ || plan.generation != generation_) return;
   if (abort_requested_) {
     // abort() arrived while the results were written: the abort wins.
     lock.unlock();
@@ -569,25 +617,66 @@ void Builder::run_build(Plan plan) {
   result_ = outcome;
   result_files_ = std::move(files);
   dependencies_ = outcome == BuildResult::kDepFail ? plan.depends : "";
+  record_in_journal();
 }
 
 void Builder::finish_aborted(const Plan& plan) {
+  std::unique_lock lock(mu_);
+  // With abort_polls, status() may have ended this abort already, and the
+  // master cleaned and started another build since.
+  if (plan.generation != generation_ || state_ != BuilderState::kAborting) return;
   append_log(timestamp_line() +
              "RUN: /usr/share/launchpad-buildd/bin/in-target scan-for-processes "
              "--backend=chroot --series=" +
              plan.series + " --arch=" + plan.arch + " " + plan.build_id +
              "\nScanning for processes to kill in build " + plan.build_id + "\n");
-  std::unique_lock lock(mu_);
   if (plan.abort_hangs) {
     // The build process survives the scan: ABORTING until the slave stops.
     cv_.wait(lock, [&] { return stopping_; });
     return;
   }
+  if (options_.abort_polls) {
+    // status() ends it; wait only so that the thread outlives the abort.
+    cv_.wait(lock, [&] {
+      return stopping_ || plan.generation != generation_ || state_ != BuilderState::kAborting;
+    });
+    return;
+  }
   if (cv_.wait_for(lock, options_.abort_delay, [&] { return stopping_; })) return;
+  publish_aborted();
+}
+
+void Builder::publish_aborted() {
   state_ = options_.protocol == Protocol::k2005 ? BuilderState::kAborted : BuilderState::kWaiting;
   result_ = BuildResult::kAborted;
   result_files_.clear();
   dependencies_.clear();
+  record_in_journal();
+}
+
+void Builder::record_in_journal() {
+  if (options_.journal) options_.journal->record(options_.index, build_id_, wire_name(result_));
+}
+
+bool Builder::come_back_restarted(const Plan& plan, bool keep_leftovers) {
+  std::lock_guard lock(mu_);
+  if (stopping_ || abort_requested_ || plan.generation != generation_) return false;
+  if (keep_leftovers) {
+    // The killed attempt's log stays in the cache as well, as the real
+    // slave's file would; only the build directory matters for the wedge.
+    leftovers_.insert(plan.build_id);
+  } else {
+    std::lock_guard log_lock(log_mu_);
+    std::error_code ec;
+    fs::remove(log_path(), ec);
+  }
+  state_ = BuilderState::kIdle;
+  result_ = BuildResult::kOk;
+  build_id_.clear();
+  result_files_.clear();
+  dependencies_.clear();
+  abort_can_end_ = false;
+  return true;
 }
 
 std::string Builder::abort() {
@@ -598,6 +687,8 @@ std::string Builder::abort() {
   }
   state_ = BuilderState::kAborting;
   abort_requested_ = true;
+  aborting_polls_ = 0;
+  if (options_.abort_polls && *options_.abort_polls == 0 && abort_can_end_) publish_aborted();
   cv_.notify_all();
   return "BuilderStatus.ABORTING";
 }
@@ -650,8 +741,12 @@ void Builder::start_in_state(BuilderState state, BuildResult result, const std::
                       ? "libfoo-dev (>= 1.2)"
                       : "";
   abort_requested_ = state == BuilderState::kAborting;
+  ++generation_;
+  // A start-state ABORTING has no build behind it: it never ends.
+  abort_can_end_ = state == BuilderState::kBuilding;
   if (state == BuilderState::kBuilding) {
     Plan plan;
+    plan.generation = generation_;
     plan.build_id = build_id;
     plan.arch = options_.arch;
     plan.endless = true;

@@ -14,8 +14,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -25,6 +27,8 @@
 #include <vector>
 
 namespace buildd::slave {
+
+class Journal;
 
 enum class Protocol { kModern, k2005 };
 
@@ -85,6 +89,21 @@ struct BuilderOptions {
   // A builder that breaks once: its first build ends BUILDERFAIL whatever the
   // .dsc says (--fault builderfail), as a real builder whose prep step fails.
   bool builderfail_once = false;
+  // --fault forget-job: so many accepted builds are forgotten: build()
+  // answers BUILDING, but the builder is IDLE again by then, as if the slave
+  // had been restarted clean right after answering.
+  int forget_jobs = 0;
+  // --fault restart-mid-build: so many accepted builds are cut off when half
+  // their duration has passed, as if the slave had been restarted; the
+  // killed attempt's build directory stays behind (protocol.md §3 hazards).
+  int restart_builds = 0;
+  // --fault abort-polls: an abort ends after so many status() calls have
+  // answered ABORTING, instead of after abort_delay.
+  std::optional<int> abort_polls;
+  // --journal: where a build that reaches WAITING is recorded, and the
+  // index this builder is recorded under.
+  std::shared_ptr<Journal> journal;
+  int index = 0;
 };
 
 class Builder {
@@ -99,7 +118,8 @@ class Builder {
   const BuilderOptions& options() const { return options_; }
   std::vector<std::string> builder_types() const;
 
-  StatusSnapshot status() const;
+  // Not const: with abort_polls, answering status() is what ends an abort.
+  StatusSnapshot status();
   // url nullopt means "only check". Blocks while it downloads.
   EnsureResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
                               const std::string& username, const std::string& password);
@@ -127,6 +147,12 @@ class Builder {
   // Waits up to `d`; true when the build must stop (abort or shutdown).
   bool wait_interrupted(std::chrono::duration<double> d);
   void finish_aborted(const Plan& plan);
+  // The build's slave "restarts": the builder is IDLE again. Returns false,
+  // changing nothing, when an abort, a shutdown or a newer build came first.
+  bool come_back_restarted(const Plan& plan, bool keep_leftovers);
+  // Both need mu_ held.
+  void publish_aborted();
+  void record_in_journal();
   void append_log(const std::string& text);
   std::string store_in_cache(const std::string& content);
   bool in_cache(const std::string& sha1) const;
@@ -142,6 +168,17 @@ class Builder {
   std::string dependencies_;
   bool abort_requested_ = false;
   bool stopping_ = false;
+  // Counts accepted builds, so that a build thread outliving its build (an
+  // abort ended by status(), then clean() and a new build) changes nothing.
+  std::uint64_t generation_ = 0;
+  // A build thread is behind the current build and its process dies in the
+  // scan, so an abort can end; false for a wedged builder (bad args, a
+  // leftover build directory) and for "Abort: hang".
+  bool abort_can_end_ = false;
+  int aborting_polls_ = 0;  // status() calls answered ABORTING since abort()
+  // Build ids whose build directory a simulated restart left behind: a
+  // build() of one of them wedges the builder, as on the real slave.
+  std::set<std::string> leftovers_;
   std::mutex log_mu_;
   std::mutex worker_mu_;  // serialises build() and start_in_state() around worker_
   std::thread worker_;

@@ -3,6 +3,23 @@
 #include <stdexcept>
 
 namespace buildd::slave {
+namespace {
+
+// The count of a fault such as forget-job:N; `fallback` when no ARG is given
+// (nullopt: the ARG is required).
+int count_arg(const FaultSpec& spec, std::optional<int> fallback, int minimum) {
+  if (spec.arg.empty() && fallback) return *fallback;
+  try {
+    std::size_t used = 0;
+    int n = std::stoi(spec.arg, &used);
+    if (used == spec.arg.size() && n >= minimum) return n;
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument("--fault " + spec.kind + " needs a count of at least " +
+                              std::to_string(minimum) + ", e.g. " + spec.kind + ":2");
+}
+
+}  // namespace
 
 FaultSpec parse_fault_spec(const std::string& text) {
   FaultSpec spec;
@@ -21,8 +38,10 @@ FaultSpec parse_fault_spec(const std::string& text) {
   }
   spec.kind = rest;
   static const std::set<std::string> kKinds = {
-      "hang",           "slow",     "reset",           "garbage",  "fault",
-      "oversized-tail", "bad-sha1", "hostile-filemap", "huge-xml", "builderfail"};
+      "hang",       "slow",           "reset",      "garbage",
+      "fault",      "oversized-tail", "bad-sha1",   "hostile-filemap",
+      "huge-xml",   "builderfail",    "forget-job", "restart-mid-build",
+      "abort-polls"};
   if (!kKinds.count(spec.kind)) throw std::invalid_argument("unknown fault kind: " + spec.kind);
   if (spec.kind == "slow") {
     try {
@@ -33,6 +52,9 @@ FaultSpec parse_fault_spec(const std::string& text) {
       throw std::invalid_argument("--fault slow needs milliseconds, e.g. slow:250");
     }
   }
+  // Checked here so that a bad count fails at start-up, not at the first build.
+  if (spec.kind == "forget-job" || spec.kind == "restart-mid-build") count_arg(spec, 1, 1);
+  if (spec.kind == "abort-polls") count_arg(spec, std::nullopt, 0);
   return spec;
 }
 
@@ -62,6 +84,12 @@ BuilderFaults faults_for_builder(const std::vector<FaultSpec>& specs, int builde
       faults.huge_xml = true;
     } else if (spec.kind == "builderfail") {
       faults.builderfail_once = true;
+    } else if (spec.kind == "forget-job") {
+      faults.forget_jobs = count_arg(spec, 1, 1);
+    } else if (spec.kind == "restart-mid-build") {
+      faults.restart_builds = count_arg(spec, 1, 1);
+    } else if (spec.kind == "abort-polls") {
+      faults.abort_polls = count_arg(spec, std::nullopt, 0);
     }
   }
   return faults;

@@ -35,6 +35,9 @@ struct BuilderFaults {
   bool hostile_filemap_nul = false;  // also names XML cannot carry
   bool huge_xml = false;
   bool builderfail_once = false;  // the first build ends BUILDERFAIL, whatever its .dsc says
+  int forget_jobs = 0;            // so many accepted builds are dropped at once (forget-job)
+  int restart_builds = 0;  // so many accepted builds are cut off half-way (restart-mid-build)
+  std::optional<int> abort_polls;  // an abort ends after so many status() calls, not a timer
 
   static bool matches(const std::set<std::string>& methods, const std::string& method) {
     return methods.count("*") > 0 || methods.count(method) > 0;

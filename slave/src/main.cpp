@@ -65,12 +65,44 @@ builder index, otherwise it applies to all):
   huge-xml           every status reply carries 20 MiB of padding
   builderfail        the first build ends BUILDERFAIL whatever its .dsc says
                      (the builder breaks once; the master should disable it)
+  forget-job[:N]     the first N (default 1) builds accepted are forgotten, as
+                     if the slave restarted clean right after answering: build()
+                     answers BUILDING, but the very next status() already says
+                     IDLE; no log, no results, nothing left behind (a build()
+                     of the same id works). Later builds run normally
+  restart-mid-build[:N]
+                     the first N (default 1) builds accepted are cut off as if
+                     the slave restarted mid-build: BUILDING with a growing log
+                     until half the build's Duration has passed, then IDLE; the
+                     killed attempt's log stays at filecache/buildlog until the
+                     next build() and its build directory stays behind for
+                     good. A later build() of that same build id then wedges
+                     the builder, as launchpad-buildd does: Fault 8002, and it
+                     stays BUILDING that id with an empty logtail forever;
+                     abort() moves it to ABORTING forever. Other ids build
+                     normally. (An abort() before the half-way point wins: the
+                     build is aborted, not cut off, and leaves nothing behind)
+  abort-polls:N      after abort(), exactly N status() calls answer ABORTING
+                     and the next one finds the abort over (WAITING with
+                     BuildStatus.ABORTED; ABORTED with --protocol 2005), rather
+                     than after --abort-delay; N=0 ends it within abort().
+                     A build that does not die in the scan ("Abort: hang", a
+                     wedged builder) stays ABORTING whatever N says
 
 Start states (--start-state, with --start-build-id): idle, building, aborting,
 aborted (2005 protocol only), waiting:OK|PACKAGEFAIL|DEPFAIL|CHROOTFAIL|
 BUILDERFAIL|GIVENBACK. The builder starts there without a real build: BUILDING
 never finishes by itself (abort works), ABORTING never ends, waiting:OK has
 one small result file and a log.
+
+Journal (--journal FILE): one line per build that reaches WAITING, whatever
+its result (with --protocol 2005 an abort ends in ABORTED, journalled too),
+appended with one write() and fsync'd before the state is visible to status():
+  <unix time: seconds.milliseconds> <builder index> <build id> <result>
+  1764500000.123 3 42-17 BuildStatus.OK
+The file is opened for appending, so restarts and several slave processes
+can share it. Builds forgotten or cut off by the faults above, and start
+states, are not journalled: only builds that really finished are.
 )";
 
 std::pair<std::string, int> parse_listen(const std::string& text) {
@@ -127,6 +159,7 @@ int main(int argc, char** argv) {
   std::string start_state = "idle";
   std::string start_build_id = "1-1";
   std::string log_level = "info";
+  std::string journal;
   std::vector<std::string> fault_texts;
   double abort_delay = 0.2;
   ServerOptions options;
@@ -153,6 +186,8 @@ int main(int argc, char** argv) {
       "state every builder starts in, see below")("start-build-id",
                                                   po::value(&start_build_id)->default_value("1-1"),
                                                   "build id for --start-state")(
+      "journal", po::value(&journal),
+      "append a line to this file for every build that reaches WAITING, see below")(
       "log-level", po::value(&log_level)->default_value("info"),
       "trace, debug (every call), info, warn, error, off; logs go to stderr");
 
@@ -182,6 +217,7 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--protocol must be modern or 2005");
     }
     for (const auto& text : fault_texts) options.faults.push_back(parse_fault_spec(text));
+    options.journal = journal;
     if (abort_delay < 0) throw std::invalid_argument("--abort-delay must not be negative");
     options.abort_delay = std::chrono::milliseconds(static_cast<long>(abort_delay * 1000));
     if (cache_dir.empty()) {

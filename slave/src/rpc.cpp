@@ -113,7 +113,7 @@ bool has_filemap(BuildResult result) {
          result == BuildResult::kDepFail;
 }
 
-xmlrpc_c::value status_value(const Builder& builder, const BuilderFaults& faults) {
+xmlrpc_c::value status_value(Builder& builder, const BuilderFaults& faults) {
   StatusSnapshot s = builder.status();
   if (faults.oversized_tail && s.state == BuilderState::kBuilding) s.logtail = oversized_tail();
   if (faults.hostile_filemap && s.state == BuilderState::kWaiting && has_filemap(s.result)) {

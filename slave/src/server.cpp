@@ -18,6 +18,7 @@
 #include <xmlrpc-c/xml.hpp>
 
 #include "buildd/logging.hpp"
+#include "journal.hpp"
 #include "rpc.hpp"
 
 namespace buildd::slave {
@@ -206,6 +207,9 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
   auto& o = impl_->options;
   if (o.builders < 1) throw std::invalid_argument("--builders must be at least 1");
   impl_->slots.resize(static_cast<std::size_t>(o.builders));
+  // One journal for every builder: each line says which one.
+  std::shared_ptr<Journal> journal;
+  if (!o.journal.empty()) journal = std::make_shared<Journal>(o.journal);
   for (int i = 0; i < o.builders; ++i) {
     auto& slot = impl_->slots[static_cast<std::size_t>(i)];
     BuilderOptions bo;
@@ -215,6 +219,11 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
     bo.abort_delay = o.abort_delay;
     slot.faults = faults_for_builder(o.faults, i);
     bo.builderfail_once = slot.faults.builderfail_once;
+    bo.forget_jobs = slot.faults.forget_jobs;
+    bo.restart_builds = slot.faults.restart_builds;
+    bo.abort_polls = slot.faults.abort_polls;
+    bo.journal = journal;
+    bo.index = i;
     slot.builder = std::make_unique<Builder>(bo);
     slot.rpc = std::make_unique<RpcEndpoint>(*slot.builder, slot.faults, i);
   }

@@ -9,7 +9,8 @@
 // Threading: start() binds and serves from a background thread with a pool
 // of `threads` workers; stop() may be called from any thread once, and
 // wakes requests held by the "hang" fault. Errors: start() throws
-// std::runtime_error when it cannot bind.
+// std::runtime_error when it cannot bind; the constructor when it cannot open
+// the journal.
 
 #include <cstdint>
 #include <filesystem>
@@ -32,6 +33,7 @@ struct ServerOptions {
   Protocol protocol = Protocol::kModern;
   std::chrono::milliseconds abort_delay{200};
   std::vector<FaultSpec> faults;
+  std::filesystem::path journal;  // --journal; empty: none
 };
 
 class SlaveServer {

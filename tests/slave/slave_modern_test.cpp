@@ -22,48 +22,6 @@ class ModernSlaveTest : public ::testing::Test {
   std::string url_ = slave_.rpc_url();
 };
 
-// Puts the chroot and a .dsc into the slave through ensurepresent.
-struct Inputs {
-  std::string chroot_sha1 = sha1_hex(chroot_bytes());
-  std::string dsc_text;
-  std::string dsc_sha1;
-  FileServer files;
-  explicit Inputs(const std::string& dsc_content)
-      : dsc_text(dsc_content),
-        dsc_sha1(sha1_hex(dsc_content)),
-        files({{"chroot.tar.gz", chroot_bytes()}, {"foo_1.0-1.dsc", dsc_content}}) {}
-  void upload(const std::string& url) {
-    for (auto [sha1, name] : {std::pair{chroot_sha1, std::string("chroot.tar.gz")},
-                              std::pair{dsc_sha1, std::string("foo_1.0-1.dsc")}}) {
-      RpcResult r = rpc(url, "ensurepresent", params({s(sha1), s(files.url(name)), s(""), s("")}));
-      ASSERT_TRUE(r.ok) << r.fault_string;
-      ASSERT_TRUE(boolean(arr(r.value)[0])) << str(arr(r.value)[1]);
-    }
-  }
-};
-
-xmlrpc_c::value good_args() {
-  return string_struct({{"series", "bookworm"}, {"suite", "bookworm"}, {"ogrecomponent", "main"}});
-}
-
-RpcResult start_build(const std::string& url, const std::string& build_id, const Inputs& in,
-                      const std::string& type = "binarypackage",
-                      xmlrpc_c::value args = good_args()) {
-  return rpc(url, "build",
-             params({s(build_id), s(type), s(in.chroot_sha1),
-                     string_struct({{"foo_1.0-1.dsc", in.dsc_sha1}}), args}));
-}
-
-httplib::Result http_get(const std::string& base_url, const std::string& path,
-                         httplib::Headers headers = {}) {
-  static const std::string kPrefix = "http://127.0.0.1:";
-  auto rest = base_url.substr(kPrefix.size());
-  int port = std::stoi(rest.substr(0, rest.find('/')));
-  std::string base_path = rest.substr(rest.find('/'));
-  httplib::Client client("127.0.0.1", port);
-  return client.Get((base_path + path).c_str(), headers);
-}
-
 TEST_F(ModernSlaveTest, EchoInfoAndIdleStatus) {
   RpcResult echo = rpc(url_, "echo", params({s("Test")}));
   ASSERT_TRUE(echo.ok);
