@@ -308,6 +308,8 @@ json builder_json(const Builder& b, const Names& names, const std::vector<Queued
           {"virtualized", b.virtualized},
           {"speed_index", b.speed_index},
           {"failure_count", b.failure_count},
+          {"slave_state", nullable(b.slave_state)},
+          {"slave_state_since", json_time(b.slave_state_since)},
           {"current_job", job}};
 }
 
@@ -375,6 +377,9 @@ int builder_show(CommandContext& ctx, const po::variables_map& vm) {
       {"virtualized", yes_no(b.virtualized)},
       {"speed_index", std::to_string(b.speed_index)},
       {"failure_count", std::to_string(b.failure_count)},
+      {"slave_state", b.slave_state.empty() ? "- (not polled yet)"
+                                            : b.slave_state + " (since " +
+                                                  j["slave_state_since"].get<std::string>() + ")"},
       {"current_job", j["current_job"].is_null()
                           ? "-"
                           : "build " + std::to_string(j["current_job"]["build_id"].get<Id>()) +
@@ -385,10 +390,46 @@ int builder_show(CommandContext& ctx, const po::variables_map& vm) {
   return 0;
 }
 
+// `builder clean` and `builder abort`: what the daemon's reconciliation does
+// on its own, at the operator's word, for a slave whose job is not ours.
+int builder_clean_or_abort(CommandContext& ctx, const po::variables_map& vm, bool clean) {
+  Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
+  if (auto job = ctx.store().active_job_for_builder(b.id)) {
+    throw Error(ErrorCategory::kConflict,
+                "builder " + b.name + " holds build " + std::to_string(job->build.id) +
+                    " of this farm: cancel the build instead (build cancel " +
+                    std::to_string(job->build.id) + ")");
+  }
+  std::unique_ptr<Slave> slave = ctx.transport().connect(b);
+  const SlaveStatus status = slave->status();
+  const std::string before = to_string(status.state);
+  const bool wanted =
+      clean ? (status.state == BuilderState::kWaiting || status.state == BuilderState::kAborted)
+            : status.state == BuilderState::kBuilding;
+  if (!wanted) {
+    ctx.out << "builder " << b.name << " is " << before << ": nothing to "
+            << (clean ? "clean" : "abort") << "\n";
+    return 0;
+  }
+  const std::string after = clean ? slave->clean() : slave->abort();
+  ctx.out << "builder " << b.name << ": " << before << " -> " << after << "\n";
+  wake_daemon(ctx);
+  return 0;
+}
+
+int builder_clean(CommandContext& ctx, const po::variables_map& vm) {
+  return builder_clean_or_abort(ctx, vm, true);
+}
+
+int builder_abort(CommandContext& ctx, const po::variables_map& vm) {
+  return builder_clean_or_abort(ctx, vm, false);
+}
+
 int builder_enable(CommandContext& ctx, const po::variables_map& vm) {
   Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
   ctx.store().set_builder_ok(b.id, true, "");
   ctx.out << "builder " << b.name << " enabled\n";
+  wake_daemon(ctx);  // probed, reconciled and fed now, not at its next poll
   return 0;
 }
 
@@ -730,6 +771,17 @@ void add_admin_commands(std::vector<Command>& t) {
                "show one builder and its job",
                positionals({"name"}, add_format_option),
                builder_show});
+  t.push_back({{"builder", "clean"},
+               "NAME",
+               "clean a slave left WAITING or ABORTED with no job of this farm",
+               positionals({"name"}),
+               builder_clean});
+  t.push_back({{"builder", "abort"},
+               "NAME",
+               "abort a slave BUILDING something this farm did not send (the daemon cleans it "
+               "once it stops)",
+               positionals({"name"}),
+               builder_abort});
   t.push_back({{"builder", "enable"},
                "NAME",
                "mark a builder OK (zeroes its failure count)",

@@ -1,7 +1,12 @@
 #include "commands_run.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <condition_variable>
@@ -11,6 +16,7 @@
 #include <thread>
 
 #include "buildd/logging.hpp"
+#include "buildd/pipeline/poller.hpp"
 #include "runtime.hpp"
 
 namespace buildd::cli {
@@ -66,12 +72,15 @@ class SignalWatcher {
     }
     thread_.join();
   }
-  // Waits until the timeout or a signal; returns false once asked to stop.
-  bool wait(std::chrono::milliseconds timeout) {
+  // Waits for a signal; returns false once asked to stop.
+  bool wait() {
     std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, timeout, [this] { return stop_ || reload_ || wake_; });
-    wake_ = false;
+    cv_.wait(lock, [this] { return stop_ || reload_ || wake_; });
     return !stop_;
+  }
+  bool take_wake() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(wake_, false);
   }
   bool stopping() {
     std::lock_guard lock(mutex_);
@@ -90,42 +99,75 @@ class SignalWatcher {
   bool stop_ = false, reload_ = false, wake_ = false;
 };
 
+// The daemon's pid file, locked (flock) for the daemon's whole life: a
+// second daemon of the same work_dir refuses to start, and only the process
+// holding the lock writes or removes the file.
+class PidFile {
+ public:
+  explicit PidFile(std::filesystem::path path) : path_(std::move(path)) {
+    std::filesystem::create_directories(path_.parent_path());
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw Error(ErrorCategory::kConfig,
+                  "cannot open the pid file " + path_.string() + ": " + std::strerror(errno));
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      std::ifstream in(path_);
+      long pid = 0;
+      in >> pid;
+      ::close(fd_);
+      throw Error(ErrorCategory::kConflict,
+                  "another buildd-master (pid " + std::to_string(pid) +
+                      ") is running with this work_dir: " + path_.string() + " is locked");
+    }
+    const std::string text = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) != 0 || ::write(fd_, text.data(), text.size()) < 0) {
+      logger("master")->warn("cannot write the pid file {}: {}", path_.string(),
+                             std::strerror(errno));
+    }
+  }
+  ~PidFile() {
+    ::unlink(path_.c_str());
+    ::close(fd_);  // releases the lock
+  }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
+
 int run_daemon(CommandContext& ctx, const po::variables_map& vm) {
   SignalWatcher signals;  // before any other thread exists
   auto log = logger("master");
+  PidFile pid(pid_file(ctx.config().master()));
   MasterRuntime runtime(ctx, vm.count("upgrade") > 0);
   MasterSettings settings = master_settings_from(ctx.config().master());
-  const auto pid_path = pid_file(ctx.config().master());
-  std::filesystem::create_directories(pid_path.parent_path());
-  std::ofstream(pid_path) << ::getpid() << '\n';
   log->info("buildd-master running (pid {}, scan interval {} ms, config {})", ::getpid(),
             settings.scan_interval.count(), ctx.config_file().string());
-  while (!signals.stopping()) {
-    CycleReport report;
-    try {
-      report = runtime.cycle();
-    } catch (const Error& e) {
-      // A store outage: nothing of the cycle was written; try again later.
-      log->error("cycle failed: {}", e.what());
-    }
+  // Each builder on its own timer; this thread only turns signals into
+  // wake-ups, reloads and the stop.
+  auto poller = std::make_unique<BuilderPoller>(runtime.master());
+  poller->start();
+  while (signals.wait()) {
     if (signals.take_reload()) {
       try {
         Config fresh = Config::load(ctx.config_file());
         settings = master_settings_from(fresh.master());
+        poller->stop();
         runtime.apply_settings(settings);
+        poller = std::make_unique<BuilderPoller>(runtime.master());
+        poller->start();
         log->info("config re-read: scan interval {} ms (plugin sections take effect on restart)",
                   settings.scan_interval.count());
       } catch (const Error& e) {
         log->error("SIGHUP: keeping the running config: {}", e.what());
       }
     }
-    // Completions free builders and dispatches change the queue: go again at
-    // once while there is work moving, else sleep until the tick or a wake-up.
-    bool busy = report.completed_total() > 0 || report.dispatched > 0 || report.reset > 0;
-    if (!busy && !signals.wait(settings.scan_interval)) break;
+    if (signals.take_wake()) poller->wake();
   }
-  std::error_code ec;
-  std::filesystem::remove(pid_path, ec);
+  poller->stop();
   log->info("buildd-master stopped");
   return 0;
 }
@@ -142,8 +184,9 @@ void add_run_commands(std::vector<Command>& table) {
                    scan_once});
   table.push_back({{"run"},
                    "[--upgrade]",
-                   "the daemon: a cycle every scan_interval; SIGTERM/SIGINT stop after the "
-                   "cycle, SIGHUP re-reads the config",
+                   "the daemon: polls each builder every scan_interval on its own timer; "
+                   "SIGTERM/SIGINT stop it once the polls under way end, SIGHUP re-reads the "
+                   "config, SIGUSR1 (sent by build add) dispatches at once",
                    [](po::options_description& o, po::positional_options_description&) {
                      o.add_options()("upgrade", "apply missing database migrations first");
                    },

@@ -26,6 +26,38 @@ MasterSettings master_settings_from(const PluginConfig& master) {
   s.builder_failure_threshold = static_cast<int>(master.get_int("builder_failure_threshold"));
   s.max_log_bytes = static_cast<std::uint64_t>(master.get_int("max_log_bytes"));
   s.max_result_bytes = static_cast<std::uint64_t>(master.get_int("max_result_bytes"));
+  auto seconds = [](double value) {
+    return duration_cast<std::chrono::seconds>(duration<double>(value));
+  };
+  s.timeouts.max_duration = seconds(master.get_seconds("max_build_duration"));
+  s.timeouts.log_silence = seconds(master.get_seconds("log_silence_timeout"));
+  if (master.has("arch_release_timeouts")) {
+    for (const std::string& entry : master.get_string_list("arch_release_timeouts")) {
+      // DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT
+      const auto second = entry.rfind(':');
+      const auto first = second == std::string::npos ? second : entry.rfind(':', second - 1);
+      BuildTimeouts t;
+      try {
+        if (first == std::string::npos || first == 0) throw std::invalid_argument("shape");
+        std::size_t used = 0;
+        const std::string max_text = entry.substr(first + 1, second - first - 1);
+        const std::string silence_text = entry.substr(second + 1);
+        const double max = std::stod(max_text, &used);
+        if (used != max_text.size() || max <= 0) throw std::invalid_argument("max");
+        const double silence = std::stod(silence_text, &used);
+        if (used != silence_text.size() || silence <= 0) throw std::invalid_argument("silence");
+        t.max_duration = seconds(max);
+        t.log_silence = seconds(silence);
+      } catch (const std::exception&) {
+        throw Error(
+            ErrorCategory::kConfig,
+            "master.arch_release_timeouts: \"" + entry +
+                "\" is not DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT "
+                "with two positive numbers of seconds");
+      }
+      s.arch_release_timeouts[entry.substr(0, first)] = t;
+    }
+  }
   return s;
 }
 

@@ -21,7 +21,8 @@ const std::vector<ConfigKey>& master_config_keys() {
       {"plugin_dir", ConfigType::kPath, false, nullptr,
        "folder of the buildd-plugin-*.so files (default: ../lib/buildd-master/plugins next to the "
        "executable)"},
-      {"scan_interval", ConfigType::kSeconds, false, "5", "seconds between two cycles"},
+      {"scan_interval", ConfigType::kSeconds, false, "5",
+       "seconds between two polls of one builder (each builder has its own timer)"},
       {"max_in_flight", ConfigType::kInteger, false, "64",
        "slave calls running at once across all builders"},
       {"give_back_limit", ConfigType::kInteger, false, "5",
@@ -34,6 +35,13 @@ const std::vector<ConfigKey>& master_config_keys() {
        "failures of a job before it is requeued"},
       {"builder_failure_threshold", ConfigType::kInteger, false, "5",
        "failures of a builder before it is disabled"},
+      {"max_build_duration", ConfigType::kSeconds, false, "86400",
+       "a build running longer is aborted and given back"},
+      {"log_silence_timeout", ConfigType::kSeconds, false, "9000",
+       "a build whose log tail has not changed for this long is aborted and given back"},
+      {"arch_release_timeouts", ConfigType::kStringList, false, nullptr,
+       "per arch release, \"DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT\" "
+       "(seconds), replacing the two above"},
       {"max_log_bytes", ConfigType::kInteger, false, "1073741824",
        "largest build log accepted from a slave"},
       {"max_result_bytes", ConfigType::kInteger, false, "4294967296",

@@ -64,6 +64,16 @@ const std::vector<Migration>& migrations() {
        {
            "CREATE INDEX build_builder ON build (builder_id, id)",
        }},
+      {4,
+       "builder reconciliation: the slave's last state, dispatch attempts, one active job per "
+       "builder",
+       {
+           "ALTER TABLE builder ADD COLUMN slave_state TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE builder ADD COLUMN slave_state_since BIGINT",
+           "ALTER TABLE build_queue ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0",
+           "CREATE UNIQUE INDEX build_queue_one_job_per_builder ON build_queue (builder_id) "
+           "WHERE builder_id IS NOT NULL",
+       }},
   };
   return kMigrations;
 }

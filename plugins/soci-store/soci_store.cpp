@@ -124,18 +124,19 @@ struct BuildRow {
 
 constexpr const char* kQueueColumns =
     "q.id, q.build_id, q.builder_id, q.buildstart, q.logtail, q.score, q.manual, q.created, "
-    "q.abort_sent";
+    "q.abort_sent, q.attempt";
 
 struct QueueRow {
   long long id = 0, build_id = 0, builder = 0, buildstart = 0, created = 0, abort_sent = 0;
-  int score = 0, manual = 0;
+  int score = 0, manual = 0, attempt = 0;
   std::string logtail;
   Indicator i_builder{}, i_buildstart{}, i_abort{};
 
   void bind(soci::details::prepare_temp_type& p) {
     p, soci::into(id), soci::into(build_id), soci::into(builder, i_builder),
         soci::into(buildstart, i_buildstart), soci::into(logtail), soci::into(score),
-        soci::into(manual), soci::into(created), soci::into(abort_sent, i_abort);
+        soci::into(manual), soci::into(created), soci::into(abort_sent, i_abort),
+        soci::into(attempt);
   }
   BuildQueueEntry value() const {
     BuildQueueEntry e;
@@ -148,6 +149,7 @@ struct QueueRow {
     e.manual = manual != 0;
     e.created = from_micros(created);
     e.abort_sent = opt_time(abort_sent, i_abort);
+    e.attempt = attempt;
     return e;
   }
 };
@@ -204,17 +206,19 @@ struct DarRow {
 
 constexpr const char* kBuilderColumns =
     "r.id, r.name, r.url, r.processor_id, p.family_id, r.builderok, r.failnotes, r.manual, "
-    "r.virtualized, r.speed_index, r.failure_count";
+    "r.virtualized, r.speed_index, r.failure_count, r.slave_state, r.slave_state_since";
 constexpr const char* kBuilderFrom = " FROM builder r JOIN processor p ON p.id = r.processor_id";
 
 struct BuilderRow {
-  long long id = 0, processor = 0, family = 0;
+  long long id = 0, processor = 0, family = 0, slave_state_since = 0;
   int builderok = 1, manual = 0, virtualized = 0, speed_index = 0, failure_count = 0;
-  std::string name, url, failnotes;
+  std::string name, url, failnotes, slave_state;
+  Indicator i_since{};
   void bind(soci::details::prepare_temp_type& p) {
     p, soci::into(id), soci::into(name), soci::into(url), soci::into(processor), soci::into(family),
         soci::into(builderok), soci::into(failnotes), soci::into(manual), soci::into(virtualized),
-        soci::into(speed_index), soci::into(failure_count);
+        soci::into(speed_index), soci::into(failure_count), soci::into(slave_state),
+        soci::into(slave_state_since, i_since);
   }
   Builder value() const {
     Builder b;
@@ -229,6 +233,8 @@ struct BuilderRow {
     b.virtualized = virtualized != 0;
     b.speed_index = speed_index;
     b.failure_count = failure_count;
+    b.slave_state = slave_state;
+    b.slave_state_since = opt_time(slave_state_since, i_since);
     return b;
   }
 };
@@ -655,6 +661,15 @@ void SociStore::set_builder_ok(Id builder_id, bool ok, const std::string& failno
   });
 }
 
+void SociStore::set_builder_slave_state(Id builder_id, const std::string& state, TimePoint since) {
+  with_session("recording a builder's slave state", [&](soci::session& sql) {
+    long long id = builder_id, at = to_micros(since);
+    sql << "UPDATE builder SET slave_state = :s, slave_state_since = :t WHERE id = :id",
+        soci::use(state), soci::use(at), soci::use(id);
+    return 0;
+  });
+}
+
 // ---- builds ----
 
 Build SociStore::add_build(const NewBuild& build) {
@@ -890,55 +905,86 @@ std::vector<QueuedBuild> SociStore::waiting(std::size_t limit) {
   });
 }
 
+std::optional<QueuedBuild> SociStore::active_job_for_builder(Id builder_id) {
+  return with_session("finding a builder's job", [&](soci::session& sql) {
+    long long id = builder_id;
+    auto rows = select_rows<QueuedRow>(sql, queued_select() + " WHERE q.builder_id = :r",
+                                       [&](auto& p) { p, soci::use(id); });
+    return rows.empty() ? std::nullopt : std::optional<QueuedBuild>(rows.front());
+  });
+}
+
 bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
   return with_session("claiming a queue entry", [&](soci::session& sql) {
     Transaction tx(sql, engine_);
     long long q = queue_id, b = build_id, r = builder_id, t = to_micros(now);
+    // One active job per builder: the unique index is the last word (two
+    // masters racing), this predicate the polite first one.
     soci::statement st =
-        (sql.prepare << "UPDATE build_queue SET builder_id = :r, buildstart = :t WHERE id = :q "
-                        "AND build_id = :b AND builder_id IS NULL",
-         soci::use(r), soci::use(t), soci::use(q), soci::use(b));
+        (sql.prepare << "UPDATE build_queue SET builder_id = :r, buildstart = :t, attempt = "
+                        "attempt + 1 WHERE id = :q AND build_id = :b AND builder_id IS NULL AND "
+                        "NOT EXISTS (SELECT 1 FROM build_queue o WHERE o.builder_id = :r2)",
+         soci::use(r), soci::use(t), soci::use(q), soci::use(b), soci::use(r));
     st.execute(true);
     if (st.get_affected_rows() != 1) return false;  // the destructor rolls back
-    sql << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b", soci::use(t),
-        soci::use(r), soci::use(b);
+    soci::statement build =
+        (sql.prepare << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b "
+                        "AND state = 0",
+         soci::use(t), soci::use(r), soci::use(b));
+    build.execute(true);
+    if (build.get_affected_rows() != 1) return false;
     tx.commit();
     return true;
   });
 }
 
-void SociStore::commit(const CycleChanges& changes) {
-  if (changes.empty()) return;
-  with_session("committing the cycle's changes", [&](soci::session& sql) {
+CommitResult SociStore::commit(const CycleChanges& changes) {
+  if (changes.empty()) return {};
+  return with_session("committing the pipeline's changes", [&](soci::session& sql) {
     Transaction tx(sql, engine_);
+    CommitResult result;
     long long queue_id = 0, build_id = 0, at = 0;
     std::string text;
+    auto applied = [&](soci::statement& st) {
+      st.execute(true);
+      if (st.get_affected_rows() > 0) return true;
+      ++result.stale;
+      return false;
+    };
 
+    // Log tails and abort times only for an entry that still has its builder.
     if (!changes.logtails.empty()) {
-      soci::statement st = (sql.prepare << "UPDATE build_queue SET logtail = :t WHERE id = :q",
-                            soci::use(text), soci::use(queue_id));
+      soci::statement st =
+          (sql.prepare << "UPDATE build_queue SET logtail = :t WHERE id = :q AND builder_id IS "
+                          "NOT NULL",
+           soci::use(text), soci::use(queue_id));
       for (const auto& u : changes.logtails) {
         text = u.logtail;
         queue_id = u.queue_id;
-        st.execute(true);
+        applied(st);
       }
     }
     if (!changes.aborts.empty()) {
-      soci::statement st = (sql.prepare << "UPDATE build_queue SET abort_sent = :a WHERE id = :q",
-                            soci::use(at), soci::use(queue_id));
+      soci::statement st =
+          (sql.prepare << "UPDATE build_queue SET abort_sent = :a WHERE id = :q AND builder_id IS "
+                          "NOT NULL",
+           soci::use(at), soci::use(queue_id));
       for (const auto& a : changes.aborts) {
         at = to_micros(a.at);
         queue_id = a.queue_id;
-        st.execute(true);
+        applied(st);
       }
     }
     if (!changes.builders.empty()) {
       long long builder = 0;
       int ok = 1, failures = 0;
+      // The pipeline may disable a builder, never enable one: the operator's
+      // flag and notes stand unless this update disables.
       soci::statement st =
-          (sql.prepare << "UPDATE builder SET builderok = :ok, failnotes = :n, failure_count = :f "
-                          "WHERE id = :id",
-           soci::use(ok), soci::use(text), soci::use(failures), soci::use(builder));
+          (sql.prepare << "UPDATE builder SET builderok = CASE WHEN :ok = 0 THEN 0 ELSE builderok "
+                          "END, failnotes = CASE WHEN :ok2 = 0 THEN :n ELSE failnotes END, "
+                          "failure_count = :f WHERE id = :id",
+           soci::use(ok), soci::use(ok), soci::use(text), soci::use(failures), soci::use(builder));
       for (const auto& u : changes.builders) {
         ok = u.builderok ? 1 : 0;
         text = u.failnotes;
@@ -964,18 +1010,24 @@ void SociStore::commit(const CycleChanges& changes) {
       }
     }
     if (!changes.resets.empty()) {
+      // Only a BUILDING build of the same dispatch attempt goes back to the
+      // queue: a cancel (CANCELLING), a completion or a newer attempt wins.
+      int attempt = 0;
+      soci::statement build =
+          (sql.prepare << "UPDATE build SET state = 0, started = NULL WHERE id = :b AND state = 6 "
+                          "AND EXISTS (SELECT 1 FROM build_queue q WHERE q.id = :q AND q.build_id "
+                          "= :b2 AND q.builder_id IS NOT NULL AND (:a = 0 OR q.attempt = :a2))",
+           soci::use(build_id), soci::use(queue_id), soci::use(build_id), soci::use(attempt),
+           soci::use(attempt));
       soci::statement queue =
           (sql.prepare << "UPDATE build_queue SET builder_id = NULL, buildstart = NULL, logtail = "
                           "'', abort_sent = NULL WHERE id = :q",
            soci::use(queue_id));
-      soci::statement build =
-          (sql.prepare << "UPDATE build SET state = 0, started = NULL WHERE id = :b",
-           soci::use(build_id));
       for (const auto& r : changes.resets) {
         queue_id = r.queue_id;
         build_id = r.build_id;
-        queue.execute(true);
-        build.execute(true);
+        attempt = r.attempt;
+        if (applied(build)) queue.execute(true);
       }
     }
     if (!changes.completions.empty()) {
@@ -990,12 +1042,16 @@ void SociStore::commit(const CycleChanges& changes) {
            soci::use(log.value, log.ind), soci::use(text), soci::use(build_id));
       long long file_id = 0;
       std::string filename;
-      soci::statement result =
+      soci::statement result_file =
           (sql.prepare << "INSERT INTO build_result_file (build_id, filename, library_file_id) "
                           "VALUES (:b, :n, :f)",
            soci::use(build_id), soci::use(filename), soci::use(file_id));
+      // The entry goes first: once it is gone the completion was committed
+      // already (or the build was cancelled while waiting), and this one is
+      // dropped whole.
       soci::statement dequeue =
-          (sql.prepare << "DELETE FROM build_queue WHERE id = :q", soci::use(queue_id));
+          (sql.prepare << "DELETE FROM build_queue WHERE id = :q AND build_id = :b",
+           soci::use(queue_id), soci::use(build_id));
       for (const auto& c : changes.completions) {
         state = static_cast<int>(c.state);
         built = nullable_time(c.built);
@@ -1010,6 +1066,7 @@ void SociStore::commit(const CycleChanges& changes) {
               ErrorCategory::kNotFound,
               "build log library file " + std::to_string(*c.buildlog_id) + " does not exist");
         }
+        if (!applied(dequeue)) continue;
         update.execute(true);
         if (update.get_affected_rows() == 0) {
           throw Error(ErrorCategory::kNotFound,
@@ -1022,13 +1079,12 @@ void SociStore::commit(const CycleChanges& changes) {
           }
           filename = name;
           file_id = fid;
-          result.execute(true);
+          result_file.execute(true);
         }
-        dequeue.execute(true);
       }
     }
     tx.commit();
-    return 0;
+    return result;
   });
 }
 

@@ -66,6 +66,7 @@ class SociStore final : public BuildStore {
   std::vector<Builder> builders() override;
   std::optional<Builder> find_builder(const std::string& name) override;
   void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) override;
+  void set_builder_slave_state(Id builder_id, const std::string& state, TimePoint since) override;
 
   Build add_build(const NewBuild& build) override;
   std::optional<Build> find_build(Id build_id) override;
@@ -81,8 +82,9 @@ class SociStore final : public BuildStore {
   std::vector<QueuedBuild> candidates(const std::vector<Id>& distro_arch_release_ids,
                                       std::size_t limit) override;
   std::vector<QueuedBuild> waiting(std::size_t limit) override;
+  std::optional<QueuedBuild> active_job_for_builder(Id builder_id) override;
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
-  void commit(const CycleChanges& changes) override;
+  CommitResult commit(const CycleChanges& changes) override;
 
   LibraryFile add_library_file(const LibraryFile& file) override;
   std::optional<LibraryFile> find_library_file(Id id) override;

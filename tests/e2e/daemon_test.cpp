@@ -84,6 +84,27 @@ TEST(Demo, DrainsAMixedQueueAndStopsItsSlaves) {
   EXPECT_EQ(processes_mentioning(work.string()), 0);
 }
 
+TEST(Daemon, ASecondDaemonOfTheSameWorkDirRefusesToStart) {
+  TempDir data;
+  Farm farm(embedded_backends(data.path()));
+  farm.start_daemon();
+  const auto pid_path = farm.dir() / "work" / "buildd-master.pid";
+  ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(pid_path); }, 30s))
+      << farm.daemon_log();
+  const std::string first_pid = read_file(pid_path);
+  CommandResult second = farm.cli({"run"});
+  EXPECT_EQ(second.exit_code, 2) << second.err;
+  EXPECT_NE(
+      second.err.find("another buildd-master (pid " + first_pid.substr(0, first_pid.find('\n')) +
+                      ") is running with this work_dir"),
+      std::string::npos)
+      << second.err;
+  // The pid file still belongs to the first daemon, which still stops cleanly.
+  EXPECT_EQ(read_file(pid_path), first_pid);
+  EXPECT_EQ(farm.stop_daemon(), 0) << farm.daemon_log();
+  EXPECT_FALSE(std::filesystem::exists(pid_path));
+}
+
 TEST(Demo, CtrlCStopsTheSlavesItStarted) {
   TempDir dir;
   const auto work = dir / "demo";

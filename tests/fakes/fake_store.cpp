@@ -117,6 +117,16 @@ void FakeStore::set_builder_ok(Id id, bool ok, const std::string& failnotes) {
   throw Error(ErrorCategory::kNotFound, "no builder " + std::to_string(id));
 }
 
+void FakeStore::set_builder_slave_state(Id id, const std::string& state, TimePoint since) {
+  Lock lock(mutex_);
+  for (auto& b : builders_) {
+    if (b.id == id) {
+      b.slave_state = state;
+      b.slave_state_since = since;
+    }
+  }
+}
+
 Build FakeStore::add_build(const NewBuild& n) {
   Lock lock(mutex_);
   Build b;
@@ -262,40 +272,85 @@ bool FakeStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
   if (refuse_claims) return false;
   auto it = queue_.find(queue_id);
   if (it == queue_.end() || it->second.builder_id || it->second.build_id != build_id) return false;
+  for (const auto& [id, e] : queue_) {
+    if (e.builder_id == builder_id) return false;  // one active job per builder
+  }
   auto& b = builds_.at(build_id);
   if (b.state != BuildState::kNeedsBuild) return false;
   it->second.builder_id = builder_id;
   it->second.buildstart = now;
+  ++it->second.attempt;
   b.state = BuildState::kBuilding;
   b.started = now;
+  b.builder_id = builder_id;
   return true;
 }
 
-void FakeStore::reset_locked(Id queue_id, Id build_id) {
-  auto it = queue_.find(queue_id);
-  if (it != queue_.end()) {
-    it->second.builder_id.reset();
-    it->second.buildstart.reset();
-    it->second.logtail.clear();
-    it->second.abort_sent.reset();
+bool FakeStore::reset_locked(const JobReset& r) {
+  auto it = queue_.find(r.queue_id);
+  auto& b = builds_.at(r.build_id);
+  if (it == queue_.end() || !it->second.builder_id || b.state != BuildState::kBuilding ||
+      (r.attempt != 0 && it->second.attempt != r.attempt)) {
+    return false;
   }
-  auto& b = builds_.at(build_id);
+  it->second.builder_id.reset();
+  it->second.buildstart.reset();
+  it->second.logtail.clear();
+  it->second.abort_sent.reset();
   b.state = BuildState::kNeedsBuild;
   b.started.reset();
+  return true;
 }
 
-void FakeStore::commit(const CycleChanges& c) {
+CommitResult FakeStore::commit(const CycleChanges& c) {
   Lock lock(mutex_);
   if (fail_next_commit) {
     fail_next_commit = false;
     throw Error(ErrorCategory::kStore, "database is busy", true);
   }
   commits.push_back(c);
+  CommitResult result;
+  auto active = [&](Id queue_id) {
+    auto it = queue_.find(queue_id);
+    return it != queue_.end() && it->second.builder_id ? &it->second : nullptr;
+  };
   for (const auto& u : c.logtails) {
-    if (auto it = queue_.find(u.queue_id); it != queue_.end()) it->second.logtail = u.logtail;
+    if (auto* e = active(u.queue_id)) {
+      e->logtail = u.logtail;
+    } else {
+      ++result.stale;
+    }
   }
-  for (const auto& r : c.resets) reset_locked(r.queue_id, r.build_id);
+  for (const auto& a : c.aborts) {
+    if (auto* e = active(a.queue_id)) {
+      e->abort_sent = a.at;
+    } else {
+      ++result.stale;
+    }
+  }
+  for (const auto& u : c.builders) {
+    for (auto& b : builders_) {
+      if (b.id != u.builder_id) continue;
+      if (!u.builderok) {
+        b.builderok = false;
+        b.failnotes = u.failnotes;
+      }
+      b.failure_count = u.failure_count;
+    }
+  }
+  for (const auto& u : c.counters) {
+    auto& b = builds_.at(u.build_id);
+    b.failure_count = u.failure_count;
+    b.give_back_count = u.give_back_count;
+  }
+  for (const auto& r : c.resets) result.stale += reset_locked(r) ? 0 : 1;
   for (const auto& x : c.completions) {
+    auto it = queue_.find(x.queue_id);
+    if (it == queue_.end() || it->second.build_id != x.build_id) {
+      ++result.stale;
+      continue;
+    }
+    queue_.erase(it);
     auto& b = builds_.at(x.build_id);
     b.state = x.state;
     b.built = x.built;
@@ -304,25 +359,8 @@ void FakeStore::commit(const CycleChanges& c) {
     if (x.buildlog_id) b.buildlog_id = x.buildlog_id;
     b.dependencies = x.dependencies;
     results_[x.build_id] = x.result_files;
-    queue_.erase(x.queue_id);
   }
-  for (const auto& u : c.builders) {
-    for (auto& b : builders_) {
-      if (b.id == u.builder_id) {
-        b.builderok = u.builderok;
-        b.failnotes = u.failnotes;
-        b.failure_count = u.failure_count;
-      }
-    }
-  }
-  for (const auto& u : c.counters) {
-    auto& b = builds_.at(u.build_id);
-    b.failure_count = u.failure_count;
-    b.give_back_count = u.give_back_count;
-  }
-  for (const auto& a : c.aborts) {
-    if (auto it = queue_.find(a.queue_id); it != queue_.end()) it->second.abort_sent = a.at;
-  }
+  return result;
 }
 
 LibraryFile FakeStore::add_library_file(const LibraryFile& file) {

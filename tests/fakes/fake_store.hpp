@@ -33,6 +33,7 @@ class FakeStore final : public BuildStore {
   std::vector<Builder> builders() override;
   std::optional<Builder> find_builder(const std::string& name) override;
   void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) override;
+  void set_builder_slave_state(Id builder_id, const std::string& state, TimePoint since) override;
 
   Build add_build(const NewBuild& build) override;
   std::optional<Build> find_build(Id build_id) override;
@@ -49,7 +50,7 @@ class FakeStore final : public BuildStore {
                                       std::size_t limit) override;
   std::vector<QueuedBuild> waiting(std::size_t limit) override;
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
-  void commit(const CycleChanges& changes) override;
+  CommitResult commit(const CycleChanges& changes) override;
 
   LibraryFile add_library_file(const LibraryFile& file) override;
   std::optional<LibraryFile> find_library_file(Id id) override;
@@ -80,7 +81,7 @@ class FakeStore final : public BuildStore {
   std::map<Id, std::vector<std::pair<std::string, Id>>> results_;
   Id new_id() { return next_id_++; }
   std::vector<QueuedBuild> join(bool active, const std::vector<Id>* dars, std::size_t limit);
-  void reset_locked(Id queue_id, Id build_id);
+  bool reset_locked(const JobReset& reset);
 };
 
 }  // namespace buildd::test

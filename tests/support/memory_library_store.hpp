@@ -59,6 +59,7 @@ class MemoryLibraryStore : public BuildStore {
   std::vector<Builder> builders() override { unused(); }
   std::optional<Builder> find_builder(const std::string&) override { unused(); }
   void set_builder_ok(Id, bool, const std::string&) override { unused(); }
+  void set_builder_slave_state(Id, const std::string&, TimePoint) override { unused(); }
   Build add_build(const NewBuild&) override { unused(); }
   std::optional<Build> find_build(Id) override { unused(); }
   std::vector<Build> builds(std::optional<BuildState>, std::size_t) override { unused(); }
@@ -71,7 +72,7 @@ class MemoryLibraryStore : public BuildStore {
   std::vector<QueuedBuild> candidates(const std::vector<Id>&, std::size_t) override { unused(); }
   std::vector<QueuedBuild> waiting(std::size_t) override { unused(); }
   bool claim(Id, Id, Id, TimePoint) override { unused(); }
-  void commit(const CycleChanges&) override { unused(); }
+  CommitResult commit(const CycleChanges&) override { unused(); }
 
  private:
   [[noreturn]] static void unused() {

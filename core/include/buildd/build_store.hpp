@@ -8,8 +8,17 @@
 // share one PostgreSQL database: claim() is a compare-and-set so that a queue
 // entry is never dispatched twice.
 //
-// Transactions: every method is one transaction. commit() applies a whole
-// cycle's changes in one transaction: all of them or none.
+// Transactions: every method is one transaction. commit() applies a batch of
+// changes (one builder's step, or a whole scan) in one transaction: all of
+// them or none.
+//
+// Conditional transitions: every job and build change of commit() states
+// what it expects to find, and is dropped (counted as stale, never applied)
+// when the row has moved on: a reset applies only to an entry that still has
+// a builder and a build still BUILDING (an operator's cancel wins); a
+// completion only while its queue entry exists (committing one completion
+// twice leaves one set of rows). A builder update may disable a builder but
+// never re-enable one: enabling is the operator's (set_builder_ok).
 //
 // Errors: Error(kStore) for database failures (retryable when the database was
 // unreachable or busy and nothing was written); Error(kNotFound) for a named
@@ -77,14 +86,18 @@ struct LogTailUpdate {
 
 // The slave lost the job, or it is requeued after a failure: the entry's
 // builder, buildstart, logtail and abort_sent are cleared and the build goes
-// back to NEEDSBUILD (started cleared).
+// back to NEEDSBUILD (started cleared). Stale unless the entry still has a
+// builder and the build is BUILDING (and, when `attempt` is set, the entry
+// is still at that dispatch attempt).
 struct JobReset {
   Id queue_id = 0;
   Id build_id = 0;
+  int attempt = 0;  // 0: whatever the attempt
 };
 
 // A build reached a final state: the build row is updated, its result files
-// recorded and its queue entry deleted, together.
+// recorded and its queue entry deleted, together. Stale once the queue entry
+// is gone (already completed, or cancelled while waiting).
 struct BuildCompletion {
   Id build_id = 0;
   Id queue_id = 0;
@@ -97,6 +110,8 @@ struct BuildCompletion {
   std::vector<std::pair<std::string, Id>> result_files;  // filename, library file id
 };
 
+// builderok false disables the builder with `failnotes`; true leaves the
+// operator's flag and notes as they are. failure_count is always written.
 struct BuilderUpdate {
   Id builder_id = 0;
   bool builderok = true;
@@ -134,6 +149,11 @@ struct CycleChanges {
   }
 };
 
+// What commit() did: changes dropped because their row had moved on.
+struct CommitResult {
+  std::size_t stale = 0;
+};
+
 // What cancel() did.
 enum class CancelOutcome { kCancelled, kCancelling, kAlreadyFinal };
 
@@ -163,6 +183,9 @@ class BUILDD_API BuildStore : public PluginObject {
   virtual std::optional<Builder> find_builder(const std::string& name) = 0;
   // Operator enable/disable: enabling also zeroes failure_count.
   virtual void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) = 0;
+  // The slave's state as the master last saw it (Builder::slave_state).
+  virtual void set_builder_slave_state(Id builder_id, const std::string& state,
+                                       TimePoint since) = 0;
 
   // ---- builds ----
   // Creates the build (NEEDSBUILD), its source file links and its queue entry.
@@ -203,13 +226,24 @@ class BUILDD_API BuildStore : public PluginObject {
                                               std::size_t limit) = 0;
   // Every waiting entry, in dispatch order (for `queue list`; `limit` 0 = all).
   virtual std::vector<QueuedBuild> waiting(std::size_t limit) = 0;
-  // Compare-and-set: gives the waiting entry to the builder (buildstart = now)
-  // and marks the build BUILDING (started = now), in one transaction. False
-  // when another master or cycle took it first (or it is gone).
+  // The queue entry this builder holds, if any (fresh from the database: the
+  // pipeline asks before it aborts or cleans a slave whose job it does not
+  // know). The default filters active_jobs().
+  virtual std::optional<QueuedBuild> active_job_for_builder(Id builder_id) {
+    for (QueuedBuild& job : active_jobs()) {
+      if (job.entry.builder_id == builder_id) return std::move(job);
+    }
+    return std::nullopt;
+  }
+  // Compare-and-set: gives the waiting entry to the builder (buildstart = now,
+  // attempt + 1) and marks the build BUILDING (started = now), in one
+  // transaction. False when another master or cycle took it first (or it is
+  // gone), or when the builder already holds an entry: one active job per
+  // builder, which the database enforces too.
   virtual bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) = 0;
 
-  // Applies one cycle's changes in one transaction.
-  virtual void commit(const CycleChanges& changes) = 0;
+  // Applies the changes in one transaction, each conditionally (see the top).
+  virtual CommitResult commit(const CycleChanges& changes) = 0;
 
   // ---- library files ----
   virtual LibraryFile add_library_file(const LibraryFile& file) = 0;  // id assigned

@@ -5,11 +5,15 @@
 // tested without sleeping. Thread-safe.
 
 #include <atomic>
+#include <string>
 
 #include "buildd/domain.hpp"
 #include "buildd/export.hpp"
 
 namespace buildd {
+
+// "2026-11-30T12:03:04Z": how pages, the API and messages print a time.
+BUILDD_API std::string iso_utc(TimePoint t);
 
 class BUILDD_API TimeSource {
  public:

@@ -58,6 +58,12 @@ struct Builder {
   bool virtualized = false;
   int speed_index = 0;
   int failure_count = 0;  // consecutive failures (modern Launchpad §2.3)
+  // What the master last saw of the slave ("IDLE", "BUILDING 5-12",
+  // "WAITING OK 5-12", "unreachable: …", "" before the first poll) and since
+  // when it has been so. Written by the pipeline on every change, read by
+  // the pages and `builder show`.
+  std::string slave_state;
+  std::optional<TimePoint> slave_state_since;
 };
 
 struct Build {
@@ -90,6 +96,7 @@ struct BuildQueueEntry {
   bool manual = false;  // score pinned by an operator
   TimePoint created{};
   std::optional<TimePoint> abort_sent;  // when abort() was sent for a cancel
+  int attempt = 0;                      // dispatch attempts of this entry: claim() counts them
 };
 
 struct LibraryFile {
@@ -110,9 +117,12 @@ struct BuildFile {
   LibraryFile file;
 };
 
-// The cookie sent to build() and expected back in status(): "<build>-<queue>",
-// as the 2005 master did.
-BUILDD_API std::string build_cookie(Id build_id, Id queue_id);
+// The cookie sent to build() and expected back in status(): "<build>-<queue>"
+// for the first dispatch attempt, as the 2005 master did, and
+// "<build>-<queue>-<attempt>" for the later ones. A fresh cookie per attempt
+// keeps a killed attempt's leftovers on a restarted slave from wedging it
+// (protocol.md, "A slave restarted in the middle of a build").
+BUILDD_API std::string build_cookie(Id build_id, Id queue_id, int attempt = 1);
 
 // Result file names come from slaves (untrusted). A safe name is 1..255 bytes,
 // has no '/', no NUL or other control character, and is not "." or "..", nor

@@ -74,17 +74,23 @@ QueueItem QueueItem::from(const QueuedBuild& row, BuilderHandle* builder,
   item.id = row.entry.id;
   item.build = BuildRecord::from(row.build);
   item.builder = builder;
+  item.dispatched_to = builder;
   item.buildstart = row.entry.buildstart;
   item.logtail = row.entry.logtail;
   item.score = row.entry.score;
   item.manual = row.entry.manual;
   item.abort_sent = row.entry.abort_sent;
+  item.attempt = std::max(1, row.entry.attempt);
   item.dar = dar;
   return item;
 }
 
-JobView QueueItem::job_view() const {
-  return JobView{build.id, id, build.buildstate, build.give_back_count, abort_sent};
+JobView QueueItem::job_view(const MasterSettings& settings) const {
+  JobView view{build.id, id, build.buildstate, build.give_back_count, abort_sent, attempt};
+  view.started = buildstart;
+  if (builder && builder->tail_queue_id == id) view.tail_changed = builder->tail_changed;
+  view.timeouts = settings.timeouts_for(dar.display_name());
+  return view;
 }
 
 BuilderGroup::BuilderGroup(Id family_id, const TimeSource& time, MasterSettings settings)
@@ -183,7 +189,7 @@ void BuilderGroup::reset_job(QueueItem& item) {
   item.abort_sent.reset();
   item.build.buildstate = BuildState::kNeedsBuild;
   item.build.started.reset();
-  item.changes.resets.push_back(JobReset{item.id, item.build.id});
+  item.changes.resets.push_back(JobReset{item.id, item.build.id, item.attempt});
 }
 
 void BuilderGroup::fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes) {
@@ -223,8 +229,8 @@ void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<Id>
   c.result_files = item.build.result_files;
   item.changes.completions.push_back(std::move(c));
   logger("scan")->info("{}: build {} ({} {}) is {}", item.builder ? item.builder->name : "-",
-                       build_cookie(item.build.id, item.id), item.build.source_name,
-                       item.build.source_version, title(state));
+                       item.cookie(), item.build.source_name, item.build.source_version,
+                       title(state));
 }
 
 void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librarian& librarian) {
@@ -247,19 +253,21 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
       files.emplace_back(filename,
                          librarian.store_file(part.path, filename, mime_for(filename)).id);
     }
-    // Cleaning last: until it succeeds the slave keeps everything, so a
-    // failure above loses nothing.
-    b.slave->clean();
   } catch (...) {
     item.build.buildstate = old_state;
     throw;
   }
   std::string dependencies = decision.note.empty() ? decision.dependencies : decision.note;
   if (!decision.note.empty()) {
-    logger("scan")->warn("{}: build {}: {}", b.name, build_cookie(item.build.id, item.id),
-                         decision.note);
+    logger("scan")->warn("{}: build {}: {}", b.name, item.cookie(), decision.note);
   }
   complete(item, decision.new_state, log_id, std::move(files), std::move(dependencies));
+  // The slave keeps everything until the completion is committed.
+  item.clean_after_commit = true;
+  if (decision.action == ScanAction::kCollect && b.failure_count != 0) {
+    b.failure_count = 0;  // a build came back: the builder works
+    record_builder(item, b);
+  }
 }
 
 void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
@@ -272,27 +280,35 @@ void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
     if (metrics)
       metrics->inc(kMetricSlaveErrors,
                    {{"builder", b.name}, {"kind", category_name(e.category())}});
-    if (e.category() == ErrorCategory::kTransport) {
-      ++b.transport_failures;
-      logger("scan")->warn("{}: build {}: status() failed ({} in a row): {}", b.name,
-                           build_cookie(item.build.id, item.id), b.transport_failures, e.what());
-      if (!transport_grace_exhausted(b.transport_failures, settings_)) {
-        item.deferred = true;
-        return;
-      }
+    ++b.transport_failures;
+    if (!b.unreachable_since) b.unreachable_since = time_.now();
+    b.observed_state = "unreachable: " + decode_logtail(std::string(e.what()).substr(0, 300));
+    // Once per transition at warning level, not at every poll.
+    logger("scan")->log(b.transport_failures == 1 ? spdlog::level::warn : spdlog::level::debug,
+                        "{}: build {}: status() failed ({} in a row): {}", b.name, item.cookie(),
+                        b.transport_failures, e.what());
+    if (!transport_grace_exhausted(b.transport_failures, settings_)) {
+      item.deferred = true;
+      return;
     }
     handle_failure(item, e, true);
     return;
   }
+  if (b.transport_failures > 0) {
+    logger("scan")->info("{}: answers again after {} failed status() calls", b.name,
+                         b.transport_failures);
+  }
   b.transport_failures = 0;
+  b.unreachable_since.reset();
+  b.observed_state = describe_slave_state(status);
   apply_status(item, status, librarian);
 }
 
 void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Librarian& librarian) {
   BuilderHandle& b = *item.builder;
   const TimePoint now = time_.now();
-  const ScanDecision d = decide_scan(item.job_view(), status, settings_, now);
-  const std::string cookie = build_cookie(item.build.id, item.id);
+  const ScanDecision d = decide_scan(item.job_view(settings_), status, settings_, now);
+  const std::string cookie = item.cookie();
   auto log = logger("scan");
   try {
     switch (d.action) {
@@ -305,12 +321,28 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
           item.abort_sent = now;
           item.changes.aborts.push_back(AbortSent{item.id, now});
         }
+        if (b.tail_queue_id != item.id || b.tail_seen != d.logtail) {
+          b.tail_queue_id = item.id;
+          b.tail_seen = d.logtail;
+          b.tail_changed = now;
+        }
         item.logtail = d.logtail;
         item.changes.logtails.push_back(LogTailUpdate{item.id, item.logtail});
         break;
       case ScanAction::kResetLost:
-        log->warn("{}: forgot build {} (IDLE): resetting it", b.name, cookie);
-        reset_job(item);
+        if (item.first_look) {
+          log->info("{}: IDLE, build {} was claimed by an earlier run: it goes back to the queue",
+                    b.name, cookie);
+          reset_job(item);
+          break;
+        }
+        // Lost work costs the builder and the job a failure each (Launchpad
+        // judges it like any other scan failure).
+        item.lost = true;
+        handle_failure(
+            item,
+            Error(ErrorCategory::kProtocol, "slave forgot build " + cookie + " (it answers IDLE)"),
+            false);
         break;
       case ScanAction::kAbortLost:
         log->warn("{}: {}: aborting it and resetting ours", b.name, d.note);
@@ -318,14 +350,14 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
         reset_job(item);
         break;
       case ScanAction::kCleanLost:
-        log->warn("{}: {}: cleaning it and resetting ours", b.name, d.note);
-        b.slave->clean();
+        log->warn("{}: {}: resetting ours, then cleaning the slave", b.name, d.note);
         reset_job(item);
+        item.clean_after_commit = true;
         break;
       case ScanAction::kCleanAndReset:
         log->info("{}: build {} was aborted: resetting it", b.name, cookie);
-        b.slave->clean();
         reset_job(item);
+        item.clean_after_commit = true;
         break;
       case ScanAction::kCollect:
       case ScanAction::kCancelled:
@@ -340,6 +372,14 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
         b.slave->abort();
         item.abort_sent = now;
         item.changes.aborts.push_back(AbortSent{item.id, now});
+        break;
+      case ScanAction::kTimeoutAbort:
+        log->warn("{}: {}: aborting it; it goes back to the queue", b.name, d.note);
+        b.slave->abort();
+        item.abort_sent = now;
+        item.changes.aborts.push_back(AbortSent{item.id, now});
+        ++item.build.give_back_count;
+        record_counters(item);
         break;
       case ScanAction::kAbortTimeout:
         fail_builder(item, b, d.note);
@@ -357,8 +397,8 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
         break;
       case ScanAction::kGiveBack:
         log->info("{}: build {} given back", b.name, cookie);
-        b.slave->clean();
         reset_job(item);
+        item.clean_after_commit = true;
         ++item.build.give_back_count;
         record_counters(item);
         break;
@@ -376,10 +416,45 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
   }
 }
 
+CommitResult BuilderGroup::commit_then_clean(BuildStore& store, std::vector<QueueItem*> items) {
+  CycleChanges all;
+  std::vector<BuilderHandle*> to_clean;
+  for (QueueItem* item : items) {
+    auto& c = item->changes;
+    auto move_into = [](auto& into, auto& from) {
+      into.insert(into.end(), std::make_move_iterator(from.begin()),
+                  std::make_move_iterator(from.end()));
+      from.clear();
+    };
+    move_into(all.logtails, c.logtails);
+    move_into(all.resets, c.resets);
+    move_into(all.completions, c.completions);
+    move_into(all.builders, c.builders);
+    move_into(all.counters, c.counters);
+    move_into(all.aborts, c.aborts);
+    if (item->clean_after_commit && item->dispatched_to) {
+      to_clean.push_back(item->dispatched_to);
+    }
+  }
+  CommitResult result = store.commit(all);
+  if (result.stale > 0) {
+    logger("scan")->info("{} change(s) were stale (the rows had moved on) and were dropped",
+                         result.stale);
+  }
+  for (BuilderHandle* b : to_clean) {
+    try {
+      b->slave->clean();
+    } catch (const std::exception& e) {
+      logger("scan")->warn("{}: clean() failed: {} (the next poll cleans it)", b->name, e.what());
+    }
+  }
+  return result;
+}
+
 void BuilderGroup::handle_failure(QueueItem& item, const Error& error, bool retry) {
   if (!item.builder) return;
   BuilderHandle& b = *item.builder;
-  const std::string cookie = build_cookie(item.build.id, item.id);
+  const std::string cookie = item.cookie();
   ++b.failure_count;
   ++item.build.failure_count;
   record_counters(item);

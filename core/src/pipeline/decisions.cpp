@@ -85,7 +85,7 @@ std::string build_log_filename(const DistroArchRelease& dar, const Build& build,
 ScanDecision decide_scan(const JobView& job, const SlaveStatus& status,
                          const MasterSettings& settings, TimePoint now) {
   ScanDecision d;
-  const std::string cookie = build_cookie(job.build_id, job.queue_id);
+  const std::string cookie = job.cookie();
   const bool cancelling = job.state == BuildState::kCancelling;
   switch (status.state) {
     case BuilderState::kIdle:
@@ -105,6 +105,29 @@ ScanDecision decide_scan(const JobView& job, const SlaveStatus& status,
       if (cancelling && past_deadline(job, settings, now)) {
         d.action = ScanAction::kAbortTimeout;
         d.new_state = BuildState::kCancelled;
+        d.note = "Build " + cookie + " was not aborted within the cancel timeout";
+        return d;
+      }
+      if (!cancelling && !job.abort_sent && job.started) {
+        // A build that stopped moving is aborted once; the abort's own
+        // deadline (cancel_timeout) then applies.
+        if (now - *job.started > job.timeouts.max_duration) {
+          d.action = ScanAction::kTimeoutAbort;
+          d.note = "Build " + cookie + " ran longer than " +
+                   std::to_string(job.timeouts.max_duration.count()) + " s";
+          return d;
+        }
+        const TimePoint quiet_since = job.tail_changed ? *job.tail_changed : *job.started;
+        if (now - quiet_since > job.timeouts.log_silence) {
+          d.action = ScanAction::kTimeoutAbort;
+          d.note = "Build " + cookie + ": log silent for more than " +
+                   std::to_string(job.timeouts.log_silence.count()) + " s";
+          return d;
+        }
+      }
+      if (!cancelling && job.abort_sent && past_deadline(job, settings, now)) {
+        d.action = ScanAction::kAbortTimeout;
+        d.new_state = BuildState::kNeedsBuild;
         d.note = "Build " + cookie + " was not aborted within the cancel timeout";
         return d;
       }
@@ -190,6 +213,37 @@ ScanDecision decide_scan(const JobView& job, const SlaveStatus& status,
       d.note = "Unknown build status (" + status.result_text + ")";
       return d;
   }
+}
+
+ReconcileAction decide_reconcile(const SlaveStatus& status) {
+  switch (status.state) {
+    case BuilderState::kIdle:
+      return ReconcileAction::kReady;
+    case BuilderState::kWaiting:
+    case BuilderState::kAborted:
+      return ReconcileAction::kClean;
+    case BuilderState::kBuilding:
+      return ReconcileAction::kAbort;
+    case BuilderState::kAborting:
+      return ReconcileAction::kWaitAborting;
+    case BuilderState::kUnknown:
+      break;
+  }
+  return ReconcileAction::kUnknownState;
+}
+
+std::string describe_slave_state(const SlaveStatus& status) {
+  if (status.state == BuilderState::kUnknown) return "unknown state " + status.state_text;
+  std::string text = to_string(status.state);
+  if (status.state == BuilderState::kWaiting) {
+    text += " ";
+    text += status.result == BuildResult::kUnknown ? status.result_text : to_string(status.result);
+  }
+  if (!status.build_id.empty()) text += " " + status.build_id;
+  // Slave replies are untrusted: what is stored and shown stays small.
+  constexpr std::size_t kMaxText = 200;
+  if (text.size() > kMaxText) text = decode_logtail(text.substr(0, kMaxText)) + "…";
+  return text;
 }
 
 FailureJudgement judge_failure(int builder_failures, int job_failures, bool retry,

@@ -36,6 +36,7 @@ std::string CycleReport::summary() const {
   for (const auto& [state, count] : completed) out << " " << name(state) << "=" << count;
   out << " dispatched=" << dispatched << " reset=" << reset
       << " failed_builders=" << failed_builders << " deferred=" << deferred
+      << " reconciled=" << reconciled << " unreachable=" << unreachable
       << " duration_ms=" << std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
   return out.str();
 }
@@ -72,6 +73,7 @@ bool BuilddMaster::add_distro_arch_release(const DistroArchRelease& dar) {
 }
 
 BuilderGroup* BuilddMaster::group(Id family_id) {
+  std::shared_lock lock(topology_mutex_);
   auto it = groups_.find(family_id);
   return it == groups_.end() ? nullptr : it->second.get();
 }
@@ -101,26 +103,49 @@ void BuilddMaster::probe(BuilderHandle& builder, const DistroArchRelease& dar) {
   store_.set_builder_ok(builder.id, false, reason);
 }
 
-BuilderGroup& BuilddMaster::setup_builders(const DistroArchRelease& dar) {
-  if (!archreleases_.count(dar.id)) throw SetupError(dar);
+BuilderGroup& BuilddMaster::load_builders(const DistroArchRelease& dar,
+                                          const std::vector<Builder>& rows) {
+  std::unique_lock lock(topology_mutex_);
   auto& slot = groups_[dar.family_id];
   if (!slot) slot = std::make_unique<BuilderGroup>(dar.family_id, time_, settings_);
   slot->metrics = metrics_;
   BuilderGroup& group = *slot;
-  for (const Builder& row : store_.builders()) {
+  for (const Builder& row : rows) {
     if (row.family_id != dar.family_id) continue;
     BuilderHandle* handle = group.find(row.id);
     if (!handle) {
-      group.builders.push_back(std::make_unique<BuilderHandle>(row, transport_.connect(row)));
-      handle = group.builders.back().get();
-    } else {
-      // Operator changes (enable, manual) come from the database.
+      std::unique_ptr<Slave> slave = transport_.connect(row);
+      if (!slave) {
+        throw Error(ErrorCategory::kInternal,
+                    "the slave transport returned no connection for builder " + row.name);
+      }
+      group.builders.push_back(std::make_unique<BuilderHandle>(row, std::move(slave)));
+    } else if (!handle->polling) {
+      // Operator changes (enable, manual) come from the database. After an
+      // enable the builder is probed again, and reconciled before dispatch.
       const bool reenabled = row.builderok && !handle->builderok;
       static_cast<Builder&>(*handle) = row;
-      if (reenabled) handle->probed = false;
+      if (reenabled) {
+        handle->probed = false;
+        handle->transport_failures = 0;
+        handle->unreachable_since.reset();
+      }
     }
-    if (handle->builderok && !handle->probed) probe(*handle, dar);
   }
+  return group;
+}
+
+BuilderGroup& BuilddMaster::setup_builders(const DistroArchRelease& dar) {
+  if (!find_archrelease(dar.id)) throw SetupError(dar);
+  BuilderGroup& group = load_builders(dar, store_.builders());
+  // The probes of a family run concurrently: a hung slave costs its own
+  // deadline, not everyone's.
+  std::vector<BuilderHandle*> unprobed;
+  for (auto& b : group.builders) {
+    if (b->builderok && !b->probed) unprobed.push_back(b.get());
+  }
+  detail::run_on_pool(unprobed.size(), settings_.max_in_flight,
+                      [&](std::size_t i) { probe(*unprobed[i], dar); });
   const bool usable = std::any_of(group.builders.begin(), group.builders.end(),
                                   [](const auto& b) { return b->builderok; });
   if (!usable) throw SetupError(dar);
@@ -129,17 +154,105 @@ BuilderGroup& BuilddMaster::setup_builders(const DistroArchRelease& dar) {
 
 void BuilddMaster::refresh() {
   // As the seed does: every arch release is offered, and one that cannot be
-  // used (no chroot, no usable builder) says so — once, not every cycle.
-  for (const auto& dar : store_.distro_arch_releases()) {
-    add_distro_arch_release(dar);
-    try {
-      setup_builders(dar);
-      unusable_.erase(dar.id);
-    } catch (const SetupError& e) {
-      const bool first = unusable_.insert(dar.id).second;
-      logger("master")->log(first ? spdlog::level::warn : spdlog::level::debug, "{}", e.what());
+  // used (no chroot, no usable builder) says so. The builders are read once
+  // per pass and probed by their own polls.
+  const std::vector<DistroArchRelease> dars = store_.distro_arch_releases();
+  const std::vector<Builder> rows = store_.builders();
+  std::vector<DistroArchRelease> no_chroot;
+  for (const auto& dar : dars) {
+    {
+      std::unique_lock lock(topology_mutex_);
+      if (!add_distro_arch_release(dar)) {
+        no_chroot.push_back(dar);
+        continue;
+      }
+    }
+    load_builders(dar, rows);
+  }
+  report_unusable(no_chroot);
+}
+
+void BuilddMaster::report_unusable(std::vector<DistroArchRelease> unusable) {
+  // Once per arch release when it becomes unusable, not at every pass.
+  std::vector<DistroArchRelease> usable;
+  {
+    std::shared_lock lock(topology_mutex_);
+    for (const auto& [id, dar] : archreleases_) {
+      auto g = groups_.find(dar.family_id);
+      const bool ok =
+          g != groups_.end() && std::any_of(g->second->builders.begin(), g->second->builders.end(),
+                                            [](const auto& b) { return b->builderok; });
+      (ok ? usable : unusable).push_back(dar);
     }
   }
+  for (const auto& dar : usable) unusable_.erase(dar.id);
+  for (const auto& dar : unusable) {
+    const bool first = unusable_.insert(dar.id).second;
+    logger("master")->log(first ? spdlog::level::warn : spdlog::level::debug, "{}",
+                          SetupError(dar).what());
+  }
+}
+
+std::vector<BuilderHandle*> BuilddMaster::builder_handles() {
+  std::shared_lock lock(topology_mutex_);
+  std::vector<BuilderHandle*> out;
+  for (auto& [family, g] : groups_) {
+    for (auto& b : g->builders) out.push_back(b.get());
+  }
+  return out;
+}
+
+std::optional<DistroArchRelease> BuilddMaster::find_archrelease(Id id) {
+  std::shared_lock lock(topology_mutex_);
+  auto it = archreleases_.find(id);
+  if (it == archreleases_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<DistroArchRelease> BuilddMaster::family_archreleases(Id family_id) {
+  std::shared_lock lock(topology_mutex_);
+  std::vector<DistroArchRelease> out;
+  for (const auto& [id, dar] : archreleases_) {
+    if (dar.family_id == family_id) out.push_back(dar);
+  }
+  return out;
+}
+
+bool BuilddMaster::arch_indep(const DistroArchRelease& dar) {
+  // The release's first architecture (lowest id) builds the arch-all
+  // packages, as the nominated arch-independent one did in 2005.
+  std::shared_lock lock(topology_mutex_);
+  for (const auto& [id, other] : archreleases_) {
+    if (other.distribution == dar.distribution && other.release == dar.release && id < dar.id) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::mutex& BuilddMaster::family_mutex(Id family_id) {
+  std::lock_guard lock(family_mutexes_guard_);
+  auto& slot = family_mutexes_[family_id];
+  if (!slot) slot = std::make_unique<std::mutex>();
+  return *slot;
+}
+
+void BuilddMaster::avoid(Id build_id, Id builder_id) {
+  std::lock_guard lock(avoid_mutex_);
+  avoid_[build_id] = {builder_id, time_.now()};
+}
+
+bool BuilddMaster::avoided(Id build_id, Id builder_id) {
+  std::lock_guard lock(avoid_mutex_);
+  auto it = avoid_.find(build_id);
+  if (it == avoid_.end()) return false;
+  // Long enough for every other builder of the family to be polled twice;
+  // after that the build may go back to the same builder (it may be alone).
+  if (time_.now() - it->second.second > 2 * settings_.scan_interval) {
+    avoid_.erase(it);
+    return false;
+  }
+  return it->second.first == builder_id;
 }
 
 CycleReport BuilddMaster::scan_active_builders() {
@@ -174,21 +287,21 @@ CycleReport BuilddMaster::scan_active_builders() {
     }
   });
 
-  CycleChanges all;
   std::set<Id> failed;
+  std::vector<QueueItem*> done;
   for (auto& item : items) {
     ++report.scanned;
-    auto& c = item.changes;
-    for (auto& x : c.completions) ++report.completed[x.state];
+    const auto& c = item.changes;
+    for (const auto& x : c.completions) ++report.completed[x.state];
     report.reset += c.resets.size();
     report.deferred += item.deferred ? 1 : 0;
-    for (auto& b : c.builders) {
+    for (const auto& b : c.builders) {
       if (!b.builderok) failed.insert(b.builder_id);
     }
-    append(all, std::move(c));
+    done.push_back(&item);
   }
   report.failed_builders = failed.size();
-  if (!all.empty()) store_.commit(all);
+  BuilderGroup::commit_then_clean(store_, std::move(done));
   return report;
 }
 
@@ -221,20 +334,18 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
                                const std::optional<LibraryFile>& chroot, CycleChanges& changes,
                                CycleReport& report) {
   auto log = logger("dispatch");
-  const DistroArchRelease& dar = archreleases_.at(row.build.distro_arch_release_id);
-  const std::string cookie = build_cookie(row.build.id, row.entry.id);
-  if (!chroot) {
-    log->warn("Missing CHROOT for {}", dar.display_name());
+  const std::optional<DistroArchRelease> found = find_archrelease(row.build.distro_arch_release_id);
+  if (!found || !chroot) {
+    // Claimed, then its arch release lost its chroot: back to the queue.
+    log->warn("Missing CHROOT for build {}", row.build.id);
+    changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
     return false;
   }
-  const TimePoint now = time_.now();
-  if (!store_.claim(row.entry.id, row.build.id, builder.id, now)) {
-    log->info("{}: build {} was taken by someone else", builder.name, cookie);
-    return false;
-  }
+  const DistroArchRelease& dar = *found;
+  const std::string cookie = build_cookie(row.build.id, row.entry.id, row.entry.attempt);
   builder.has_job = true;
   QueueItem item = QueueItem::from(row, &builder, dar);
-  item.buildstart = now;
+  item.buildstart = row.entry.buildstart;
   item.build.buildstate = BuildState::kBuilding;
   try {
     auto send = [&](const LibraryFile& file) {
@@ -254,7 +365,7 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
     if (builder.slave->status().state != BuilderState::kIdle) {
       log->warn("{}: no longer IDLE; build {} goes back to the queue", builder.name, cookie);
       builder.has_job = false;
-      changes.resets.push_back(JobReset{row.entry.id, row.build.id});
+      changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
       ++report.reset;
       return false;
     }
@@ -266,15 +377,7 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
         row.build.pocket == "release" ? dar.release : dar.release + "-" + row.build.pocket;
     args["ogrecomponent"] = row.build.component;
     args["arch_tag"] = dar.arch_tag;
-    // The release's first architecture (lowest id) builds the arch-all
-    // packages, as the nominated arch-independent one did in 2005.
-    bool arch_indep = true;
-    for (const auto& [id, other] : archreleases_) {
-      if (other.distribution == dar.distribution && other.release == dar.release && id < dar.id) {
-        arch_indep = false;
-      }
-    }
-    args["arch_indep"] = arch_indep;
+    args["arch_indep"] = arch_indep(dar);
     auto r = builder.slave->build(cookie, binarypackage ? "binarypackage" : "debian", chroot->sha1,
                                   filemap, args);
     if (r.status != BuildStartStatus::kBuilding) {
@@ -287,15 +390,10 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
                     {{"builder", builder.name}, {"kind", category_name(e.category())}});
     group.handle_failure(item, e, false);
     if (item.changes.resets.empty() && !item.removed) {
-      changes.resets.push_back(JobReset{row.entry.id, row.build.id});
+      changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
     }
     builder.has_job = false;
-    auto& c = item.changes;
-    changes.resets.insert(changes.resets.end(), c.resets.begin(), c.resets.end());
-    changes.completions.insert(changes.completions.end(), c.completions.begin(),
-                               c.completions.end());
-    changes.builders.insert(changes.builders.end(), c.builders.begin(), c.builders.end());
-    changes.counters.insert(changes.counters.end(), c.counters.begin(), c.counters.end());
+    append(changes, std::move(item.changes));
     report.reset += 1;
     if (!builder.builderok) ++report.failed_builders;
     return false;
@@ -305,10 +403,6 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
                       std::chrono::duration<double>(time_.now() - row.entry.created).count());
   log->info("{}: dispatched build {} ({} {} on {})", builder.name, cookie, row.build.source_name,
             row.build.source_version, dar.display_name());
-  if (builder.failure_count != 0) {
-    builder.failure_count = 0;
-    changes.builders.push_back(BuilderUpdate{builder.id, builder.builderok, builder.failnotes, 0});
-  }
   return true;
 }
 
@@ -316,8 +410,7 @@ std::size_t BuilddMaster::dispatch_by_processor(Id family_id,
                                                 const std::vector<QueuedBuild>& items) {
   BuilderGroup* g = group(family_id);
   if (!g) return 0;
-  CycleReport local;
-  CycleReport& report = report_ ? *report_ : local;
+  CycleReport report;
   std::vector<const QueuedBuild*> queue;
   for (const auto& row : items) {
     if (archreleases_.count(row.build.distro_arch_release_id)) queue.push_back(&row);
@@ -354,9 +447,22 @@ std::size_t BuilddMaster::dispatch_by_processor(Id family_id,
     detail::run_on_pool(free.size(), settings_.max_in_flight, [&](std::size_t i) {
       Attempt& a = attempts[i];
       try {
-        const QueuedBuild& row = *queue[next + i];
-        a.started = start_build(*g, *free[i], row, chroots.at(row.build.distro_arch_release_id),
-                                a.changes, a.report);
+        QueuedBuild row = *queue[next + i];
+        const auto& chroot = chroots.at(row.build.distro_arch_release_id);
+        if (!chroot) {
+          logger("dispatch")->warn("Missing CHROOT for build {}", row.build.id);
+          return;
+        }
+        const TimePoint now = time_.now();
+        if (!store_.claim(row.entry.id, row.build.id, free[i]->id, now)) {
+          logger("dispatch")
+              ->info("{}: build {} was taken by someone else", free[i]->name, row.build.id);
+          return;
+        }
+        row.entry.builder_id = free[i]->id;
+        row.entry.buildstart = now;
+        ++row.entry.attempt;
+        a.started = start_build(*g, *free[i], row, chroot, a.changes, a.report);
       } catch (...) {
         // A store error: the cycle lets it escape once the pairs are done.
         a.error = std::current_exception();
@@ -379,20 +485,245 @@ std::size_t BuilddMaster::dispatch_by_processor(Id family_id,
   return started;
 }
 
+namespace {
+
+void merge(CycleReport& into, const CycleReport& from) {
+  into.scanned += from.scanned;
+  for (const auto& [state, count] : from.completed) into.completed[state] += count;
+  into.dispatched += from.dispatched;
+  into.reset += from.reset;
+  into.failed_builders += from.failed_builders;
+  into.deferred += from.deferred;
+  into.reconciled += from.reconciled;
+  into.unreachable += from.unreachable;
+}
+
+// Slave replies are untrusted: an error text stored on a builder stays small.
+std::string capped(std::string text) {
+  constexpr std::size_t kMax = 300;
+  if (text.size() > kMax) text = decode_logtail(text.substr(0, kMax)) + "…";
+  return text;
+}
+
+}  // namespace
+
+void BuilddMaster::record_slave_state(BuilderHandle& builder) {
+  if (builder.observed_state.empty() || builder.observed_state == builder.slave_state) return;
+  const TimePoint now = time_.now();
+  store_.set_builder_slave_state(builder.id, builder.observed_state, now);
+  builder.slave_state = builder.observed_state;
+  builder.slave_state_since = now;
+}
+
+std::optional<SlaveStatus> BuilddMaster::poll_status(BuilderHandle& b, CycleReport& report) {
+  auto log = logger("scan");
+  try {
+    SlaveStatus status = b.slave->status();
+    if (b.transport_failures > 0) {
+      log->info("{}: answers again after {} failed status() calls", b.name, b.transport_failures);
+    }
+    b.transport_failures = 0;
+    b.unreachable_since.reset();
+    b.observed_state = describe_slave_state(status);
+    return status;
+  } catch (const Error& e) {
+    if (metrics_)
+      metrics_->inc(kMetricSlaveErrors,
+                    {{"builder", b.name}, {"kind", category_name(e.category())}});
+    ++report.unreachable;
+    ++b.transport_failures;
+    if (!b.unreachable_since) b.unreachable_since = time_.now();
+    const std::string since = iso_utc(*b.unreachable_since);
+    b.observed_state = "unreachable: " + capped(e.what());
+    // Once per transition at warning level, not at every poll.
+    log->log(b.transport_failures == 1 ? spdlog::level::warn : spdlog::level::debug,
+             "{}: status() failed ({} in a row since {}): {}", b.name, b.transport_failures, since,
+             e.what());
+    if (!transport_grace_exhausted(b.transport_failures, settings_)) return std::nullopt;
+    ++b.failure_count;
+    if (b.failure_count >= settings_.builder_failure_threshold) {
+      b.builderok = false;
+      b.failnotes = "status() failed " + std::to_string(b.transport_failures) +
+                    " times in a row since " + since + ": " + capped(e.what());
+      log->error("{}: builder disabled: {}", b.name, b.failnotes);
+      ++report.failed_builders;
+    }
+    CycleChanges changes;
+    changes.builders.push_back(BuilderUpdate{b.id, b.builderok, b.failnotes, b.failure_count});
+    store_.commit(changes);
+    return std::nullopt;
+  }
+}
+
+void BuilddMaster::reconcile(BuilderHandle& b, const SlaveStatus& status, CycleReport& report) {
+  auto log = logger("scan");
+  const ReconcileAction action = decide_reconcile(status);
+  switch (action) {
+    case ReconcileAction::kReady:
+      if (!b.manual) dispatch_to(b, report);
+      return;
+    case ReconcileAction::kWaitAborting:
+      log->debug("{}: slave is {}: waiting for it to stop", b.name, b.observed_state);
+      return;
+    case ReconcileAction::kUnknownState: {
+      b.builderok = false;
+      b.failnotes =
+          "Unknown status code (" + capped(status.state_text) + ") returned from status() probe";
+      log->critical("{}: {}", b.name, b.failnotes);
+      CycleChanges changes;
+      changes.builders.push_back(BuilderUpdate{b.id, false, b.failnotes, b.failure_count});
+      store_.commit(changes);
+      ++report.failed_builders;
+      return;
+    }
+    case ReconcileAction::kClean:
+    case ReconcileAction::kAbort:
+      break;
+  }
+  // The database may have given the builder a job since this poll read it
+  // (a dispatch of another master): then it is not ours to clean.
+  if (store_.active_job_for_builder(b.id)) return;
+  const bool clean = action == ReconcileAction::kClean;
+  log->warn("{}: slave is {} with no job of ours: {}", b.name, b.observed_state,
+            clean ? "cleaning it" : "aborting it (it is cleaned once it stops)");
+  try {
+    if (clean) {
+      b.slave->clean();
+    } else {
+      b.slave->abort();
+    }
+  } catch (const Error& e) {
+    log->warn("{}: {}() failed: {}", b.name, clean ? "clean" : "abort", e.what());
+    if (metrics_)
+      metrics_->inc(kMetricSlaveErrors,
+                    {{"builder", b.name}, {"kind", category_name(e.category())}});
+    return;
+  }
+  ++report.reconciled;
+  if (metrics_) metrics_->inc(kMetricReconcileActions, {{"action", clean ? "clean" : "abort"}});
+  if (!clean || b.manual) return;
+  // clean() leaves launchpad-buildd IDLE: feed it now rather than next poll.
+  if (auto again = poll_status(b, report); again && again->state == BuilderState::kIdle) {
+    dispatch_to(b, report);
+  }
+}
+
+bool BuilddMaster::dispatch_to(BuilderHandle& b, CycleReport& report) {
+  BuilderGroup* g = group(b.family_id);
+  if (!g) return false;
+  std::vector<Id> dar_ids;
+  std::map<Id, std::optional<Id>> chroot_ids;
+  for (const auto& dar : family_archreleases(b.family_id)) {
+    dar_ids.push_back(dar.id);
+    chroot_ids[dar.id] = dar.chroot_file_id;
+  }
+  if (dar_ids.empty()) return false;
+  std::optional<QueuedBuild> chosen;
+  {
+    // Picking and claiming are quick; one builder of the family at a time,
+    // so that two of them do not race for the same best build.
+    std::lock_guard lock(family_mutex(b.family_id));
+    auto rows = store_.candidates(dar_ids, settings_.candidate_lookahead + 1);
+    const TimePoint now = time_.now();
+    for (auto& row : rows) {
+      if (auto score = scoring_->score(row.build, row.entry, now)) row.entry.score = *score;
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const QueuedBuild& x, const QueuedBuild& y) {
+      if (x.entry.score != y.entry.score) return x.entry.score > y.entry.score;
+      return x.entry.id < y.entry.id;
+    });
+    for (auto& row : rows) {
+      if (avoided(row.build.id, b.id)) continue;
+      if (!store_.claim(row.entry.id, row.build.id, b.id, now)) continue;
+      row.entry.builder_id = b.id;
+      row.entry.buildstart = now;
+      ++row.entry.attempt;
+      chosen = std::move(row);
+      break;
+    }
+  }
+  if (!chosen) return false;
+  const auto& chroot_id = chroot_ids[chosen->build.distro_arch_release_id];
+  const std::optional<LibraryFile> chroot =
+      chroot_id ? store_.find_library_file(*chroot_id) : std::nullopt;
+  CycleChanges changes;
+  const bool started = start_build(*g, b, *chosen, chroot, changes, report);
+  store_.commit(changes);
+  report.dispatched += started ? 1 : 0;
+  return started;
+}
+
+CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
+  CycleReport report;
+  struct MarkPolled {
+    BuilderHandle& b;
+    ~MarkPolled() { b.polled = true; }
+  } mark{b};
+  if (!b.slave || !b.builderok) return report;
+  const std::vector<DistroArchRelease> dars = family_archreleases(b.family_id);
+  BuilderGroup* g = group(b.family_id);
+  if (dars.empty() || !g) return report;
+  if (!b.probed) {
+    probe(b, dars.front());
+    if (!b.builderok) {
+      ++report.failed_builders;
+      return report;
+    }
+  }
+  if (auto job = store_.active_job_for_builder(b.id)) {
+    b.has_job = true;
+    const auto dar = find_archrelease(job->build.distro_arch_release_id);
+    if (!dar) return report;  // its arch release is gone: left as the 2005 scanner did
+    QueueItem item = QueueItem::from(*job, &b, *dar);
+    item.first_look = !b.polled;
+    g->update_build(item, librarian_);
+    if (!item.builder || item.removed) b.observed_state.clear();  // a fresh look follows
+    ++report.scanned;
+    for (const auto& x : item.changes.completions) ++report.completed[x.state];
+    report.reset += item.changes.resets.size();
+    report.deferred += item.deferred ? 1 : 0;
+    for (const auto& u : item.changes.builders) report.failed_builders += u.builderok ? 0 : 1;
+    BuilderGroup::commit_then_clean(store_, {&item});
+    if (item.lost) avoid(item.build.id, b.id);
+    if (item.builder && !item.removed) {
+      record_slave_state(b);
+      return report;  // still building
+    }
+    b.has_job = false;
+    if (!b.builderok) return report;
+    // The job is over: reconcile and feed the builder in the same poll.
+  }
+  b.has_job = false;
+  if (auto status = poll_status(b, report)) reconcile(b, *status, report);
+  record_slave_state(b);
+  return report;
+}
+
 CycleReport BuilddMaster::run_cycle() {
   const auto begin = std::chrono::steady_clock::now();
   refresh();
-  CycleReport report = scan_active_builders();
-  report_ = &report;
-  try {
-    for (const auto& [family, items] : sort_and_split_by_processor()) {
-      dispatch_by_processor(family, items);
+  const std::vector<BuilderHandle*> handles = builder_handles();
+  CycleReport report;
+  std::mutex report_mutex;
+  std::exception_ptr store_error;
+  detail::run_on_pool(handles.size(), settings_.max_in_flight, [&](std::size_t i) {
+    CycleReport one;
+    try {
+      one = poll_builder(*handles[i]);
+    } catch (const Error& e) {
+      logger("scan")->error("{}: {}", handles[i]->name, e.what());
+      std::lock_guard lock(report_mutex);
+      if (e.category() == ErrorCategory::kStore && !store_error)
+        store_error = std::current_exception();
+    } catch (const std::exception& e) {
+      logger("scan")->error("{}: unexpected error: {}", handles[i]->name, e.what());
     }
-  } catch (...) {
-    report_ = nullptr;
-    throw;
-  }
-  report_ = nullptr;
+    std::lock_guard lock(report_mutex);
+    merge(report, one);
+  });
+  // A store outage reaches the caller once every builder has had its step.
+  if (store_error) std::rethrow_exception(store_error);
+  report_unusable({});  // the polls probed: some builders may have failed theirs
   report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - begin);
   if (metrics_) {
@@ -403,9 +734,9 @@ CycleReport BuilddMaster::run_cycle() {
       metrics_->inc(kMetricBuildsFinished, {{"state", std::string(name(state))}},
                     static_cast<double>(count));
   }
-  // Quiet cycles (nothing scanned, moved or failed) only at debug level.
+  // Quiet passes (nothing scanned, moved or failed) only at debug level.
   const bool eventful = report.scanned || report.dispatched || report.reset ||
-                        report.failed_builders || report.completed_total();
+                        report.failed_builders || report.completed_total() || report.reconciled;
   logger("master")->log(eventful ? spdlog::level::info : spdlog::level::debug, "cycle: {}",
                         report.summary());
   return report;

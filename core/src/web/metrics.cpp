@@ -177,8 +177,9 @@ Metrics& Metrics::global() {
 }
 
 void describe_farm_metrics(Metrics& m) {
-  m.describe(kMetricBuilders, MetricType::kGauge,
-             "Builders by processor family and state (idle, building, disabled).");
+  m.describe(
+      kMetricBuilders, MetricType::kGauge,
+      "Builders by processor family and state (idle, building, dirty, unreachable, disabled).");
   m.describe(kMetricQueueDepth, MetricType::kGauge, "Builds waiting for a builder, by family.");
   m.describe(kMetricBuildsFinished, MetricType::kCounter,
              "Builds that reached a final state, by state.");
@@ -191,6 +192,8 @@ void describe_farm_metrics(Metrics& m) {
              "Time from a build's enqueueing to the slave accepting build().",
              {1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600});
   m.describe(kMetricCycles, MetricType::kCounter, "Cycles run by the pipeline.");
+  m.describe(kMetricReconcileActions, MetricType::kCounter,
+             "Slaves with no job of ours that the master cleaned or aborted, by action.");
 }
 
 }  // namespace buildd

@@ -36,12 +36,7 @@ struct Sources {
 // ---- small formatting helpers ----------------------------------------------
 
 std::string iso(TimePoint t) {
-  const std::time_t secs = Clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return iso_utc(t);
 }
 
 json iso_or_null(const std::optional<TimePoint>& t) {
@@ -162,9 +157,15 @@ std::map<Id, QueuedBuild> jobs_by_builder(BuildStore& store) {
   return out;
 }
 
+// The builder's state as the pipeline's state machine left it: a slave that
+// reports anything but IDLE without a job of ours is dirty (being cleaned or
+// aborted), one whose status() failed last is unreachable.
 std::string builder_state(const Builder& b, const std::map<Id, QueuedBuild>& jobs) {
   if (jobs.count(b.id)) return "building";
-  return b.builderok ? "idle" : "disabled";
+  if (!b.builderok) return "disabled";
+  if (b.slave_state.rfind("unreachable", 0) == 0) return "unreachable";
+  if (!b.slave_state.empty() && b.slave_state != "IDLE") return "dirty";
+  return "idle";
 }
 
 json builder_json(const Builder& b, const Lookup& l, const std::map<Id, QueuedBuild>& jobs,
@@ -181,6 +182,8 @@ json builder_json(const Builder& b, const Lookup& l, const std::map<Id, QueuedBu
           {"virtualized", b.virtualized},
           {"failure_count", b.failure_count},
           {"state", builder_state(b, jobs)},
+          {"slave_state", b.slave_state.empty() ? json(nullptr) : json(b.slave_state)},
+          {"slave_state_since", iso_or_null(b.slave_state_since)},
           {"job", job == jobs.end() ? json(nullptr) : job_json(job->second, l, now)}};
 }
 
@@ -190,7 +193,8 @@ json builders_model(const Sources& src) {
   const TimePoint now = src.time.now();
   std::map<std::string, std::map<std::string, int>> counts;
   for (const auto& [id, name] : l.families)
-    counts[name] = {{"idle", 0}, {"building", 0}, {"disabled", 0}};
+    counts[name] = {
+        {"idle", 0}, {"building", 0}, {"disabled", 0}, {"dirty", 0}, {"unreachable", 0}};
   json builders = json::array();
   for (const auto& [id, b] : l.builders) {
     ++counts[l.family(b.family_id)][builder_state(b, jobs)];
@@ -201,7 +205,9 @@ json builders_model(const Sources& src) {
     families.push_back({{"name", name},
                         {"idle", c.at("idle")},
                         {"building", c.at("building")},
-                        {"disabled", c.at("disabled")}});
+                        {"disabled", c.at("disabled")},
+                        {"dirty", c.at("dirty")},
+                        {"unreachable", c.at("unreachable")}});
   return {{"generated", iso(now)}, {"families", families}, {"builders", builders}};
 }
 
@@ -237,15 +243,24 @@ json queue_model(const Sources& src) {
   auto jobs = jobs_by_builder(src.store);
   const TimePoint now = src.time.now();
   struct FamilyBuilders {
-    int total = 0, usable = 0, idle = 0;
+    int total = 0, usable = 0, idle = 0, disabled = 0;
+    std::vector<std::string> troubles;  // "amd64-1 dirty (WAITING OK 5-12), cleaning"
   };
   std::map<Id, FamilyBuilders> fam;
   for (const auto& [id, b] : l.builders) {
     auto& f = fam[b.family_id];
     ++f.total;
-    if (b.builderok && !b.manual) {
-      ++f.usable;
-      if (!jobs.count(b.id)) ++f.idle;
+    const std::string state = builder_state(b, jobs);
+    if (state == "disabled") ++f.disabled;
+    if (!b.builderok || b.manual) continue;
+    ++f.usable;
+    const std::string since = b.slave_state_since ? " since " + iso(*b.slave_state_since) : "";
+    if (state == "idle") {
+      ++f.idle;
+    } else if (state == "dirty") {
+      f.troubles.push_back(b.name + " dirty (" + b.slave_state + "), cleaning");
+    } else if (state == "unreachable") {
+      f.troubles.push_back(b.name + " unreachable" + since);
     }
   }
   std::map<Id, int> ahead;  // waiting builds of a family seen so far (dispatch order)
@@ -267,8 +282,15 @@ json queue_model(const Sources& src) {
       reason = "no builder of family " + family;
     } else if (f.usable == 0) {
       reason = "all builders of family " + family + " are disabled or manual";
-    } else if (f.idle == 0) {
+    } else if (f.idle == 0 && f.troubles.empty()) {
       reason = "all " + std::to_string(f.usable) + " builders of family " + family + " are busy";
+    } else if (f.idle == 0) {
+      reason = family + ": ";
+      for (const auto& t : f.troubles) reason += t + "; ";
+      const int busy = f.usable - static_cast<int>(f.troubles.size());
+      if (busy > 0) reason += std::to_string(busy) + " busy; ";
+      if (f.disabled > 0) reason += std::to_string(f.disabled) + " disabled; ";
+      reason.resize(reason.size() - 2);
     } else {
       int before = ahead[family_id];
       reason = before < f.idle ? "next cycle: an idle builder of family " + family + " is free"
@@ -610,7 +632,8 @@ void refresh_gauges(const Sources& src) {
   std::map<std::string, std::map<std::string, int>> counts;
   std::map<std::string, int> depth;
   for (const auto& [id, name] : l.families) {
-    counts[name] = {{"idle", 0}, {"building", 0}, {"disabled", 0}};
+    counts[name] = {
+        {"idle", 0}, {"building", 0}, {"disabled", 0}, {"dirty", 0}, {"unreachable", 0}};
     depth[name] = 0;
   }
   for (const auto& [id, b] : l.builders) ++counts[l.family(b.family_id)][builder_state(b, jobs)];

@@ -465,6 +465,91 @@ TEST_P(StoreTest, ClaimIsCompareAndSet) {
   EXPECT_EQ(active[0].build.state, BuildState::kBuilding);
 }
 
+TEST_P(StoreTest, OneActiveJobPerBuilderAndAttemptsCounted) {
+  seed();
+  auto first = add_build(warty_.id, "first", 0);
+  auto second = add_build(warty_.id, "second", 0);
+  auto q1 = store_->queue_entry_for_build(first.id)->id;
+  auto q2 = store_->queue_entry_for_build(second.id)->id;
+  ASSERT_TRUE(store_->claim(q1, first.id, bob_.id, Clock::now()));
+  // bob holds a job: the second claim is refused and changes nothing.
+  EXPECT_FALSE(store_->claim(q2, second.id, bob_.id, Clock::now()));
+  EXPECT_EQ(store_->find_build(second.id)->state, BuildState::kNeedsBuild);
+  EXPECT_FALSE(store_->queue_entry_for_build(second.id)->builder_id);
+  EXPECT_EQ(store_->queue_entry_for_build(first.id)->attempt, 1);
+  ASSERT_TRUE(store_->active_job_for_builder(bob_.id));
+  EXPECT_EQ(store_->active_job_for_builder(bob_.id)->build.id, first.id);
+
+  // After a reset the entry is claimed again as its second attempt.
+  CycleChanges reset;
+  reset.resets.push_back({q1, first.id, 1});
+  EXPECT_EQ(store_->commit(reset).stale, 0u);
+  EXPECT_FALSE(store_->active_job_for_builder(bob_.id));
+  ASSERT_TRUE(store_->claim(q1, first.id, bob_.id, Clock::now()));
+  EXPECT_EQ(store_->queue_entry_for_build(first.id)->attempt, 2);
+  // A reset of the first attempt, late, is stale: the second one runs on.
+  EXPECT_EQ(store_->commit(reset).stale, 1u);
+  EXPECT_EQ(store_->find_build(first.id)->state, BuildState::kBuilding);
+  EXPECT_EQ(store_->queue_entry_for_build(first.id)->builder_id, bob_.id);
+}
+
+TEST_P(StoreTest, CommitTransitionsAreConditional) {
+  seed();
+  auto done = add_build(warty_.id, "done", 0);
+  auto cancelled = add_build(warty_.id, "cancelled", 0);
+  auto frog = store_->add_builder({"frog", "http://127.0.0.1:9/", "amd64"});
+  auto qd = store_->queue_entry_for_build(done.id)->id;
+  auto qc = store_->queue_entry_for_build(cancelled.id)->id;
+  ASSERT_TRUE(store_->claim(qd, done.id, bob_.id, Clock::now()));
+  ASSERT_TRUE(store_->claim(qc, cancelled.id, frog.id, Clock::now()));
+  auto log = add_file("buildlog.gz", "1");
+  auto deb = add_file("done_1.0-1_i386.deb", "2");
+
+  // The same completion twice: one set of rows, the second is stale.
+  CycleChanges c;
+  BuildCompletion completion;
+  completion.build_id = done.id;
+  completion.queue_id = qd;
+  completion.state = BuildState::kFullyBuilt;
+  completion.buildlog_id = log.id;
+  completion.result_files = {{"done_1.0-1_i386.deb", deb.id}};
+  c.completions.push_back(completion);
+  EXPECT_EQ(store_->commit(c).stale, 0u);
+  EXPECT_EQ(store_->commit(c).stale, 1u);
+  EXPECT_EQ(store_->result_files(done.id).size(), 1u);
+  EXPECT_EQ(store_->find_build(done.id)->state, BuildState::kFullyBuilt);
+
+  // An operator's cancel wins over a reset committed after it.
+  EXPECT_EQ(store_->cancel_build(cancelled.id), CancelOutcome::kCancelling);
+  CycleChanges reset;
+  reset.resets.push_back({qc, cancelled.id});
+  EXPECT_EQ(store_->commit(reset).stale, 1u);
+  EXPECT_EQ(store_->find_build(cancelled.id)->state, BuildState::kCancelling);
+  EXPECT_EQ(store_->queue_entry_for_build(cancelled.id)->builder_id, frog.id);
+
+  // The pipeline may disable a builder, never re-enable one the operator
+  // disabled meanwhile; its failure count is written either way.
+  store_->set_builder_ok(frog.id, false, "operator: broken disk");
+  CycleChanges update;
+  update.builders.push_back({frog.id, true, "", 3});
+  store_->commit(update);
+  auto f = *store_->find_builder("frog");
+  EXPECT_FALSE(f.builderok);
+  EXPECT_EQ(f.failnotes, "operator: broken disk");
+  EXPECT_EQ(f.failure_count, 3);
+}
+
+TEST_P(StoreTest, SlaveStateIsRecorded) {
+  seed();
+  EXPECT_EQ(store_->find_builder("bob")->slave_state, "");
+  EXPECT_FALSE(store_->find_builder("bob")->slave_state_since);
+  auto at = TimePoint(std::chrono::microseconds(1700000000123456LL));
+  store_->set_builder_slave_state(bob_.id, "WAITING OK 5-12", at);
+  auto b = *store_->find_builder("bob");
+  EXPECT_EQ(b.slave_state, "WAITING OK 5-12");
+  EXPECT_EQ(b.slave_state_since, at);
+}
+
 TEST_P(StoreTest, BuildsByBuilderNewestFirst) {
   seed();
   auto frog = store_->add_builder({"frog", "http://127.0.0.1:9/", "amd64"});
@@ -473,6 +558,16 @@ TEST_P(StoreTest, BuildsByBuilderNewestFirst) {
     auto b = add_build(warty_.id, "b" + std::to_string(i), 0);
     auto q = store_->queue_entry_for_build(b.id)->id;
     ASSERT_TRUE(store_->claim(q, b.id, i == 1 ? frog.id : bob_.id, Clock::now()));
+    if (i == 0) {
+      // bob finishes its first build before it can take another.
+      CycleChanges done;
+      BuildCompletion c;
+      c.build_id = b.id;
+      c.queue_id = q;
+      c.state = BuildState::kFailedToBuild;
+      done.completions.push_back(c);
+      store_->commit(done);
+    }
     if (i != 1) bobs.push_back(b.id);
   }
   add_build(warty_.id, "unclaimed", 0);
@@ -685,6 +780,15 @@ TEST_P(StoreTest, ParallelClaimsFromTwoStoresTakeEachEntryOnce) {
   seed();
   constexpr int kBuilds = 60;
   for (int i = 0; i < kBuilds; ++i) add_build(warty_.id, "p" + std::to_string(i), i % 7);
+  // One active job per builder: every claim attempt uses a builder of its
+  // own (a lost race burns it), so up to one per thread and entry.
+  constexpr int kThreads = 4;
+  std::vector<Id> builders;
+  for (int i = 0; i < kBuilds * kThreads; ++i) {
+    builders.push_back(
+        store_->add_builder({"b" + std::to_string(i), "http://127.0.0.1:9/", "386"}).id);
+  }
+  std::atomic<std::size_t> next_builder{0};
   auto second = open();
   std::mutex mutex;
   std::multiset<Id> claimed;
@@ -694,9 +798,10 @@ TEST_P(StoreTest, ParallelClaimsFromTwoStoresTakeEachEntryOnce) {
       if (candidates.empty()) return;
       for (const auto& c : candidates) {
         bool won = false;
+        const Id builder = builders.at(next_builder++);
         for (int attempt = 0;; ++attempt) {
           try {
-            won = store->claim(c.entry.id, c.build.id, bob_.id, Clock::now());
+            won = store->claim(c.entry.id, c.build.id, builder, Clock::now());
             break;
           } catch (const Error& e) {
             if (!e.retryable() || attempt > 20) throw;
@@ -710,14 +815,18 @@ TEST_P(StoreTest, ParallelClaimsFromTwoStoresTakeEachEntryOnce) {
     }
   };
   std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < kThreads / 2; ++i) {
     threads.emplace_back(worker, store_.get());
     threads.emplace_back(worker, second.get());
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kBuilds));
   EXPECT_EQ(std::set<Id>(claimed.begin(), claimed.end()).size(), static_cast<std::size_t>(kBuilds));
-  EXPECT_EQ(store_->active_jobs().size(), static_cast<std::size_t>(kBuilds));
+  const auto active = store_->active_jobs();
+  EXPECT_EQ(active.size(), static_cast<std::size_t>(kBuilds));
+  std::set<Id> holders;
+  for (const auto& job : active) holders.insert(*job.entry.builder_id);
+  EXPECT_EQ(holders.size(), active.size());  // no builder holds two
   EXPECT_TRUE(store_->waiting(0).empty());
 }
 

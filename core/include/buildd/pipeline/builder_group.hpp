@@ -7,7 +7,8 @@
 // reads them (item.build.buildstate, item.build.datebuilt, item.builder,
 // item.logtail…). update_build() changes the item in place AND records the
 // same changes in item.changes (buildd::CycleChanges) for the store; nothing
-// is written to the store here, the cycle commits the changes.
+// is written to the store here, the caller commits the changes and then, when
+// item.clean_after_commit says so, cleans the slave (clean_after_commit()).
 //
 // Threading: a BuilderGroup is used by one thread, except update_build(),
 // which may run concurrently for items whose builders differ (each builder's
@@ -18,6 +19,7 @@
 // tries again); the others are judged by failure counting. first_available()
 // and count_available() skip builders whose status() throws.
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,7 +39,7 @@
 namespace buildd {
 
 // A builder row with its slave connection (the seed's MockBuilder: name,
-// url, builderok, slave).
+// url, builderok, slave) and what the master remembers of it between polls.
 struct BUILDD_API BuilderHandle : Builder {
   BuilderHandle(Builder row, std::unique_ptr<Slave> connection)
       : Builder(std::move(row)), slave(std::move(connection)) {}
@@ -46,7 +48,20 @@ struct BUILDD_API BuilderHandle : Builder {
   std::vector<std::string> builder_types;  // from info() when probed
   bool probed = false;
   bool has_job = false;        // the database gives it a job: never dispatch to it
-  int transport_failures = 0;  // consecutive scans it could not be reached (memory only)
+  int transport_failures = 0;  // consecutive polls whose status() failed (memory only)
+  std::optional<TimePoint> unreachable_since;  // the first of those failures
+  // describe_slave_state() of the last status(), or "unreachable: …"; the
+  // master records it on the builder row (slave_state) when it changes.
+  std::string observed_state;
+  bool polled = false;  // by this process, at least once
+  // The log-silence clock of the job it builds: the tail last seen and when
+  // it last changed (memory only: a restarted master starts the clock again).
+  Id tail_queue_id = 0;
+  std::string tail_seen;
+  std::optional<TimePoint> tail_changed;
+  // Set while a poll of this builder runs (the daemon's poller never polls
+  // one builder twice at once, and leaves a polled handle alone).
+  std::atomic<bool> polling{false};
 };
 
 // The build of a queue entry, with the seed's names.
@@ -85,13 +100,25 @@ struct BUILDD_API QueueItem {
   std::optional<TimePoint> abort_sent;
   DistroArchRelease dar;
 
+  int attempt = 1;                         // dispatch attempt (part of the cookie)
+  BuilderHandle* dispatched_to = nullptr;  // `builder` as it was before a reset
+
   bool removed = false;   // the entry is deleted (its build reached a final state)
   bool deferred = false;  // a retryable error: collect again next cycle
-  CycleChanges changes;   // what update_build changed, for BuildStore::commit
+  bool lost = false;      // the slave forgot it: the next attempt prefers another builder
+  // This process had not polled the builder before: a job found IDLE may be
+  // one the previous run claimed and died before sending, so it is reset
+  // without counting a failure against the slave.
+  bool first_look = false;
+  // The slave must be cleaned once `changes` are committed, never before:
+  // until then it keeps the result, so a crash in between loses nothing.
+  bool clean_after_commit = false;
+  CycleChanges changes;  // what update_build changed, for BuildStore::commit
 
   static QueueItem from(const QueuedBuild& row, BuilderHandle* builder,
                         const DistroArchRelease& dar);
-  JobView job_view() const;
+  JobView job_view(const MasterSettings& settings) const;
+  std::string cookie() const { return build_cookie(build.id, id, attempt); }
 };
 
 class BUILDD_API BuilderGroup {
@@ -119,6 +146,12 @@ class BUILDD_API BuilderGroup {
   void apply_status(QueueItem& item, const SlaveStatus& status, Librarian& librarian);
   // Counts a failure of the item's builder and job and acts on the judgement.
   void handle_failure(QueueItem& item, const Error& error, bool retry);
+
+  // Commits the items' changes in one transaction, then cleans the slaves
+  // whose results were committed (collect, commit, then clean). A failed
+  // clean() is logged: the slave stays WAITING with a cookie no job owns, and
+  // the builder's next poll cleans it. Returns the commit's result.
+  static CommitResult commit_then_clean(BuildStore& store, std::vector<QueueItem*> items);
 
   std::vector<std::unique_ptr<BuilderHandle>> builders;
   Metrics* metrics = nullptr;  // slave call errors are counted here when set

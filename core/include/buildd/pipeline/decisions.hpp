@@ -28,7 +28,14 @@ struct JobView {
   Id queue_id = 0;
   BuildState state = BuildState::kBuilding;
   int give_back_count = 0;
-  std::optional<TimePoint> abort_sent;  // abort() sent, or ABORTING first seen
+  std::optional<TimePoint> abort_sent;    // abort() sent, or ABORTING first seen
+  int attempt = 1;                        // dispatch attempt: part of the cookie
+  std::optional<TimePoint> started;       // dispatched at
+  std::optional<TimePoint> tail_changed;  // the log tail last changed (seen by this master)
+  // The build timeouts of its arch release (MasterSettings::timeouts_for).
+  BuildTimeouts timeouts;
+
+  std::string cookie() const { return build_cookie(build_id, queue_id, attempt); }
 };
 
 enum class ScanAction {
@@ -47,6 +54,7 @@ enum class ScanAction {
   kGiveBack,       // WAITING/GIVENBACK under the limit: clean(), reset, count
   kGiveBackLimit,  // WAITING/GIVENBACK over the limit: collect as FAILEDTOBUILD
   kUnknownState,   // builder not OK ("Unknown status code"), job reset
+  kTimeoutAbort,   // BUILDING too long or its log silent too long: abort() once, give back
 };
 
 struct ScanDecision {
@@ -72,6 +80,25 @@ BUILDD_API std::string build_log_filename(const DistroArchRelease& dar, const Bu
 // build) and nothing is fetched.
 BUILDD_API ScanDecision decide_scan(const JobView& job, const SlaveStatus& status,
                                     const MasterSettings& settings, TimePoint now);
+
+// ---- reconciliation of a builder that holds no job of ours ----
+
+enum class ReconcileAction {
+  kReady,         // IDLE: clean, a build may be dispatched to it
+  kClean,         // WAITING or ABORTED with no job of ours: clean()
+  kAbort,         // BUILDING a cookie we do not own: abort(), cleaned once it stops
+  kWaitAborting,  // ABORTING: wait until it has stopped
+  kUnknownState,  // a state the protocol does not have: the builder fails
+};
+
+// Launchpad's cleanSlave for non-virtual builders, applied to every slave
+// whose job the database does not know (a lost result, a refused one, a
+// BUILDERFAIL re-enabled by an operator, the other side of a crash).
+BUILDD_API ReconcileAction decide_reconcile(const SlaveStatus& status);
+
+// "IDLE", "BUILDING 5-12", "WAITING PACKAGEFAIL 5-12", "ABORTING 5-12": what
+// the pages and `builder show` print as the slave's state.
+BUILDD_API std::string describe_slave_state(const SlaveStatus& status);
 
 // ---- failure counting (modern Launchpad, §2.3) ----
 

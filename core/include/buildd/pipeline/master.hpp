@@ -1,23 +1,38 @@
 #pragma once
 
-// BuilddMaster: the cycle of the build farm (the seed's BuilddMaster).
-// run_cycle() = refresh builders and arch releases, scan every builder with a
-// job (concurrently, at most max_in_flight at once), commit the scan's
-// changes in one transaction, then dispatch waiting builds to idle builders
-// (concurrently too: one commit per processor family).
+// BuilddMaster: the build farm's brain (the seed's BuilddMaster).
 //
-// Threading: one thread calls the master's methods; run_cycle() uses its own
-// worker threads for the scan and the dispatch, never two at once on one
-// builder's Slave. Ownership: the master keeps references to the
-// store, transport, librarian and time source, which must outlive it.
-// Errors: setup_builders() throws SetupError; run_cycle() lets a store error
-// of its reads or of the commit escape (nothing of the cycle is then
-// written; a slave was perhaps cleaned, which the next scan sees as IDLE and
-// resets); slave and archive errors never escape (see builder_group.hpp).
+// Every builder is a state machine that the master reconciles with what its
+// slave says, one step at a time (poll_builder):
+//   - a job in the database: scan it (update_build), commit the step, and
+//     only then clean the slave (collect, commit, clean);
+//   - no job: IDLE is ready and is fed at once (dispatch_to: best build of
+//     its family); WAITING or ABORTED with no job of ours is cleaned;
+//     BUILDING a cookie we do not own is aborted, then cleaned; ABORTING is
+//     waited for;
+//   - status() failures are counted (after transport_grace_scans) and
+//     disable the builder at builder_failure_threshold, saying why and since
+//     when; the slave's state is recorded on the builder row on each change.
+// The daemon polls each builder on its own timer (BuilderPoller), so a slow
+// slave delays only itself; run_cycle() (scan-once) is one pass over every
+// builder. The seed's batch façade (scan_active_builders,
+// sort_and_split_by_processor, dispatch_by_processor) is kept for the parts
+// it names.
+//
+// Threading: poll_builder() may run concurrently for different builders and
+// with refresh(); never twice at once for one builder. The seed façade and
+// run_cycle() are called from one thread. Ownership: the master keeps
+// references to the store, transport, librarian and time source, which must
+// outlive it. Errors: setup_builders() throws SetupError; poll_builder() and
+// run_cycle() let store errors escape (each step is one transaction: what
+// was committed stays, the rest is retried by the next poll); slave and
+// archive errors never escape (see builder_group.hpp).
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <vector>
 
 #include "buildd/build_store.hpp"
@@ -73,11 +88,36 @@ class BUILDD_API BuilddMaster {
   // Returns how many builds were started.
   std::size_t dispatch_by_processor(Id family_id, const std::vector<QueuedBuild>& items);
 
+  // One pass: refresh(), then poll_builder() for every builder, at most
+  // max_in_flight at once. What `scan-once` runs.
   CycleReport run_cycle();
 
- private:
+  // Re-reads the arch releases and builders (no slave I/O; a handle being
+  // polled is left alone until its next refresh).
   void refresh();
-  bool start_build(BuilderGroup& group, BuilderHandle& builder, const QueuedBuild& item,
+  // Every builder handle of the set-up families (stable pointers).
+  std::vector<BuilderHandle*> builder_handles();
+  // One step of the builder's state machine (see the top of this file).
+  CycleReport poll_builder(BuilderHandle& builder);
+
+ private:
+  BuilderGroup& load_builders(const DistroArchRelease& dar, const std::vector<Builder>& rows);
+  // Warns once about each arch release that cannot be used: `unusable` (no
+  // chroot) and those whose family has no OK builder.
+  void report_unusable(std::vector<DistroArchRelease> unusable);
+  std::optional<DistroArchRelease> find_archrelease(Id id);
+  std::vector<DistroArchRelease> family_archreleases(Id family_id);
+  bool arch_indep(const DistroArchRelease& dar);
+  // status() of a builder without a job, its failures counted.
+  std::optional<SlaveStatus> poll_status(BuilderHandle& builder, CycleReport& report);
+  void reconcile(BuilderHandle& builder, const SlaveStatus& status, CycleReport& report);
+  bool dispatch_to(BuilderHandle& builder, CycleReport& report);
+  void record_slave_state(BuilderHandle& builder);
+  void avoid(Id build_id, Id builder_id);
+  bool avoided(Id build_id, Id builder_id);
+  std::mutex& family_mutex(Id family_id);
+  // Sends the claimed build to the builder (row.entry.attempt is this attempt).
+  bool start_build(BuilderGroup& group, BuilderHandle& builder, const QueuedBuild& row,
                    const std::optional<LibraryFile>& chroot, CycleChanges& changes,
                    CycleReport& report);
   void probe(BuilderHandle& builder, const DistroArchRelease& dar);
@@ -88,10 +128,18 @@ class BUILDD_API BuilddMaster {
   const TimeSource& time_;
   MasterSettings settings_;
   std::unique_ptr<ScoringPolicy> scoring_;
+  // archreleases_ and groups_ change in refresh() while polls read them.
+  std::shared_mutex topology_mutex_;
   std::map<Id, DistroArchRelease> archreleases_;
   std::map<Id, std::unique_ptr<BuilderGroup>> groups_;  // by family id
-  std::set<Id> unusable_;          // arch releases already reported as unusable
-  CycleReport* report_ = nullptr;  // the report of the cycle under way
+  // One dispatch at a time per family picks and claims (the RPCs run outside).
+  std::mutex family_mutexes_guard_;
+  std::map<Id, std::unique_ptr<std::mutex>> family_mutexes_;
+  // Builds a slave forgot, and which builder forgot them: their next attempt
+  // prefers another builder for a while.
+  std::mutex avoid_mutex_;
+  std::map<Id, std::pair<Id, TimePoint>> avoid_;
+  std::set<Id> unusable_;  // arch releases already reported as unusable
   Metrics* metrics_ = &Metrics::global();
 };
 

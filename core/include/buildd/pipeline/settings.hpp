@@ -14,6 +14,14 @@
 
 namespace buildd {
 
+// Two limits Launchpad lacks and Koji, OBS, Buildbot and Hydra have: a build
+// that runs longer than max_duration, or whose log tail has not changed for
+// log_silence (sbuild's default is 150 minutes), is aborted and given back.
+struct BuildTimeouts {
+  std::chrono::seconds max_duration{std::chrono::hours(24)};
+  std::chrono::seconds log_silence{std::chrono::minutes(150)};
+};
+
 struct BUILDD_API MasterSettings {
   std::chrono::milliseconds scan_interval{std::chrono::seconds(15)};
   // Builders asked concurrently during a scan (worker threads of the cycle).
@@ -33,6 +41,14 @@ struct BUILDD_API MasterSettings {
   std::uint64_t max_result_bytes = 4ull << 30;
   // Waiting entries read per family beyond its idle builders (Launchpad: 10).
   std::size_t candidate_lookahead = 10;
+  BuildTimeouts timeouts;
+  // Per arch release ("ubuntu/warty/i386"), replacing `timeouts`.
+  std::map<std::string, BuildTimeouts> arch_release_timeouts;
+
+  const BuildTimeouts& timeouts_for(const std::string& arch_release) const {
+    auto it = arch_release_timeouts.find(arch_release);
+    return it == arch_release_timeouts.end() ? timeouts : it->second;
+  }
 };
 
 struct BUILDD_API CycleReport {
@@ -42,6 +58,8 @@ struct BUILDD_API CycleReport {
   std::size_t reset = 0;            // jobs put back in the queue
   std::size_t failed_builders = 0;  // builders marked not OK this cycle
   std::size_t deferred = 0;         // collections left for the next cycle
+  std::size_t reconciled = 0;       // slaves cleaned or aborted with no job of ours
+  std::size_t unreachable = 0;      // builders whose status() failed
   std::chrono::microseconds duration{0};
 
   std::size_t completed_total() const {

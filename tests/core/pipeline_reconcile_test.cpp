@@ -1,0 +1,218 @@
+// The builder state machine of BuilddMaster::poll_builder over the fakes:
+// slaves with no job of ours are cleaned or aborted, status() failures are
+// counted and disable, lost jobs cost a failure and prefer another builder,
+// results are committed before the slave is cleaned, every dispatch attempt
+// has a fresh cookie, and stuck builds time out.
+
+#include <gtest/gtest.h>
+
+#include "buildd/pipeline/master.hpp"
+#include "fakes/fake_farm.hpp"
+
+namespace buildd {
+namespace {
+
+using namespace buildd::test;
+using namespace std::chrono_literals;
+
+class Reconcile : public ::testing::Test, protected FakeFarm {
+ protected:
+  Reconcile() {
+    dsc_ = librarian_.store_bytes("dsc", "foo_1.0-1.dsc", "text/plain");
+    settings_.max_in_flight = 1;  // builders polled in id order: deterministic pairs
+  }
+
+  Build add_build(const std::string& source) {
+    NewBuild nb;
+    nb.source_name = source;
+    nb.source_version = "1.0-1";
+    nb.distro_arch_release_id = dar_.id;
+    nb.source_files = {{"foo_1.0-1.dsc", dsc_.id}};
+    return store_.add_build(nb);
+  }
+  std::string cookie_of(const Build& b, int attempt = 1) {
+    return build_cookie(b.id, store_.queue_entry_for_build(b.id)->id, attempt);
+  }
+  BuilddMaster& master() {
+    if (!master_)
+      master_ = std::make_unique<BuilddMaster>(store_, transport_, librarian_, time_, settings_);
+    return *master_;
+  }
+
+  MasterSettings settings_;
+  std::unique_ptr<BuilddMaster> master_;
+  LibraryFile dsc_;
+};
+
+TEST_F(Reconcile, WaitingSlaveWithNoJobIsCleanedThenFedInTheSamePass) {
+  script_->status = waiting_status(BuildResult::kOk, "99-99");
+  auto build = add_build("foo");
+  auto report = master().run_cycle();
+  EXPECT_EQ(report.reconciled, 1u);
+  EXPECT_EQ(report.dispatched, 1u);
+  EXPECT_EQ(script_->count("clean"), 1u);
+  EXPECT_EQ(script_->count("build " + cookie_of(build) + " binarypackage " + chroot_.sha1), 1u);
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
+  EXPECT_TRUE(store_.builder(bob_.id).builderok);
+}
+
+TEST_F(Reconcile, AbortedSlaveWithNoJobIsCleanedAndIdleOneIsLeftAlone) {
+  script_->status = aborted_status("7-7");
+  master().run_cycle();
+  EXPECT_EQ(script_->count("clean"), 1u);
+  master().run_cycle();  // IDLE now, nothing queued: nothing to do
+  EXPECT_EQ(script_->count("clean"), 1u);
+  EXPECT_EQ(script_->count("abort"), 0u);
+  EXPECT_EQ(store_.builder(bob_.id).slave_state, "IDLE");
+}
+
+TEST_F(Reconcile, ForeignBuildIsAbortedThenCleanedOnceItStops) {
+  script_->status = building_status("77-77", "someone else's");
+  auto build = add_build("foo");
+  auto report = master().run_cycle();
+  EXPECT_EQ(script_->count("abort"), 1u);
+  EXPECT_EQ(script_->count("clean"), 0u);
+  EXPECT_EQ(report.dispatched, 0u);
+  EXPECT_EQ(store_.builder(bob_.id).slave_state, "BUILDING 77-77");
+  EXPECT_EQ(master().run_cycle().reconciled, 0u) << "ABORTING is waited for";
+
+  script_->status = waiting_status(BuildResult::kAborted, "77-77");
+  report = master().run_cycle();
+  EXPECT_EQ(script_->count("clean"), 1u);
+  EXPECT_EQ(report.dispatched, 1u);
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
+}
+
+TEST_F(Reconcile, AJobTheDatabaseGaveItMeanwhileIsNotCleanedAway) {
+  // The slave is WAITING with the result of a job the database knows: that
+  // is collection, not reconciliation.
+  auto build = add_build("foo");
+  auto entry = *store_.queue_entry_for_build(build.id);
+  store_.assign(entry.id, bob_.id, time_.now());
+  script_->status = waiting_status(BuildResult::kOk, build_cookie(build.id, entry.id));
+  auto report = master().run_cycle();
+  EXPECT_EQ(report.reconciled, 0u);
+  EXPECT_EQ(report.completed[BuildState::kFullyBuilt], 1u);
+}
+
+TEST_F(Reconcile, StatusFaultsAreCountedAndDisableTheBuilderWithWhyAndSince) {
+  script_->status_error = fault_error("Broken slave");
+  const TimePoint first = time_.now();
+  for (int i = 0; i < settings_.transport_grace_scans - 1; ++i) {
+    EXPECT_EQ(master().run_cycle().unreachable, 1u);
+    time_.advance(15s);
+  }
+  EXPECT_EQ(store_.builder(bob_.id).failure_count, 0);  // within the grace
+  EXPECT_EQ(store_.builder(bob_.id).slave_state.rfind("unreachable: ", 0), 0u)
+      << store_.builder(bob_.id).slave_state;
+  for (int i = 0; i < settings_.builder_failure_threshold - 1; ++i) {
+    master().run_cycle();
+    time_.advance(15s);
+  }
+  EXPECT_EQ(store_.builder(bob_.id).failure_count, settings_.builder_failure_threshold - 1);
+  EXPECT_TRUE(store_.builder(bob_.id).builderok);
+  auto report = master().run_cycle();
+  EXPECT_EQ(report.failed_builders, 1u);
+  const Builder b = store_.builder(bob_.id);
+  EXPECT_FALSE(b.builderok);
+  EXPECT_NE(b.failnotes.find("status() failed"), std::string::npos) << b.failnotes;
+  EXPECT_NE(b.failnotes.find("since " + iso_utc(first)), std::string::npos) << b.failnotes;
+  EXPECT_NE(b.failnotes.find("Broken slave"), std::string::npos) << b.failnotes;
+
+  // Disabled: no longer polled. Enabled by the operator: probed and used.
+  const auto calls = script_->count("status");
+  master().run_cycle();
+  EXPECT_EQ(script_->count("status"), calls);
+  script_->status_error.reset();
+  store_.set_builder_ok(bob_.id, true, "");
+  auto build = add_build("foo");
+  master().run_cycle();
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
+}
+
+TEST_F(Reconcile, LostJobCountsFailuresAndGoesToAnotherBuilderWithAFreshCookie) {
+  auto alice = store_.add_builder({"alice", "http://alice:8221", "386"});
+  auto alice_script = transport_.script("alice");
+  auto build = add_build("foo");
+  master().run_cycle();  // bob (polled first) takes it
+  const std::string first = cookie_of(build);
+  ASSERT_EQ(script_->count("build " + first + " binarypackage " + chroot_.sha1), 1u);
+
+  script_->status = idle_status();  // bob forgot it
+  time_.advance(15s);
+  master().run_cycle();
+  EXPECT_EQ(store_.builder(bob_.id).failure_count, 1);
+  EXPECT_EQ(store_.build(build.id).failure_count, 1);
+  const std::string second = cookie_of(build, 2);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(alice_script->count("build " + second + " binarypackage " + chroot_.sha1), 1u)
+      << "the next attempt prefers another builder";
+  EXPECT_EQ(script_->count("build " + second + " binarypackage " + chroot_.sha1), 0u);
+  EXPECT_EQ(store_.build(build.id).builder_id, alice.id);
+}
+
+TEST_F(Reconcile, ALoneBuilderGetsItsLostJobBackAfterTheAvoidWindow) {
+  auto build = add_build("foo");
+  master().run_cycle();
+  script_->status = idle_status();
+  time_.advance(1s);
+  master().run_cycle();
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kNeedsBuild);
+  time_.advance(2 * settings_.scan_interval + 1s);
+  master().run_cycle();
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
+  EXPECT_EQ(script_->count("build " + cookie_of(build, 2) + " binarypackage " + chroot_.sha1), 1u);
+}
+
+TEST_F(Reconcile, TheResultIsCommittedBeforeTheSlaveIsCleaned) {
+  auto build = add_build("foo");
+  master().run_cycle();
+  script_->status = waiting_status(BuildResult::kPackageFail, cookie_of(build));
+  store_.fail_next_commit = true;  // the completion's commit fails
+  EXPECT_THROW(master().run_cycle(), Error);
+  EXPECT_EQ(script_->count("clean"), 0u) << "cleaned before the result was committed";
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
+  master().run_cycle();  // collected again, committed, then cleaned
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kFailedToBuild);
+  EXPECT_EQ(script_->count("clean"), 1u);
+}
+
+TEST_F(Reconcile, ABuildRunningTooLongIsAbortedAndGivenBack) {
+  settings_.timeouts.max_duration = 1h;
+  auto build = add_build("foo");
+  master().run_cycle();
+  const std::string cookie = cookie_of(build);
+  for (int i = 0; i < 4; ++i) {
+    script_->status = building_status(cookie, "line " + std::to_string(i));
+    time_.advance(20min);
+    master().run_cycle();
+  }
+  EXPECT_EQ(script_->count("abort"), 1u);
+  EXPECT_EQ(store_.build(build.id).give_back_count, 1);
+  script_->status = waiting_status(BuildResult::kAborted, cookie);
+  time_.advance(15s);
+  master().run_cycle();
+  EXPECT_EQ(script_->count("clean"), 1u);
+  // Given back, then sent again with a fresh cookie (bob is the only one).
+  time_.advance(2 * settings_.scan_interval);
+  master().run_cycle();
+  EXPECT_EQ(script_->count("build " + cookie_of(build, 2) + " binarypackage " + chroot_.sha1), 1u);
+}
+
+TEST_F(Reconcile, ABuildWhoseLogIsSilentIsAbortedPerArchReleaseTimeouts) {
+  settings_.arch_release_timeouts["ubuntu/warty/i386"] = BuildTimeouts{24h, 30min};
+  auto build = add_build("foo");
+  master().run_cycle();
+  script_->status = building_status(cookie_of(build), "same line");
+  for (int i = 0; i < 3; ++i) {
+    time_.advance(10min);
+    master().run_cycle();
+  }
+  EXPECT_EQ(script_->count("abort"), 0u) << "30 minutes of silence are allowed";
+  time_.advance(11min);
+  master().run_cycle();
+  EXPECT_EQ(script_->count("abort"), 1u);
+}
+
+}  // namespace
+}  // namespace buildd

@@ -1,0 +1,204 @@
+// End to end: the daemon against buildd-slave processes that misbehave the
+// way real slaves do (left WAITING, building someone else's job, forgetting
+// their job, restarted mid-build, faulting, slow, hung, slow to abort).
+// Every test checks the builds AND the builders: each slave must end IDLE
+// and usable, with the failures counted where they should be.
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "e2e/farm.hpp"
+#include "xmlrpc_slave.hpp"
+
+namespace buildd::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// Polls until `condition` holds; false after `timeout`.
+bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return condition();
+}
+
+BuilderState slave_state(const SlaveProcess& slave) {
+  xmlrpc_slave::XmlRpcSlaveTransport transport({});
+  Builder row;
+  row.name = "check";
+  row.url = slave.base_url();
+  return transport.connect(row)->status().state;
+}
+
+json builder(const Farm& farm, const std::string& name) {
+  return farm.cli_json({"builder", "show", name});
+}
+
+// The slave is IDLE, the master saw it so, and the builder is usable.
+void expect_idle_and_usable(Farm& farm, const std::string& name, const SlaveProcess& slave) {
+  SCOPED_TRACE(name);
+  EXPECT_EQ(slave_state(slave), BuilderState::kIdle);
+  EXPECT_TRUE(eventually([&] { return builder(farm, name)["slave_state"] == "IDLE"; }, 10s))
+      << builder(farm, name).dump(2);
+  EXPECT_TRUE(builder(farm, name)["builderok"]) << builder(farm, name).dump(2);
+}
+
+// The farm's config with another scan interval (the fixture writes 0.2).
+void set_scan_interval(Farm& farm, const std::string& seconds) {
+  std::string config = read_file(farm.config());
+  const std::string key = "scan_interval: 0.2";
+  config.replace(config.find(key), key.size(), "scan_interval: " + seconds);
+  write_file(farm.config(), config);
+}
+
+class Reconciliation : public ::testing::Test {
+ protected:
+  Reconciliation() : farm_(embedded_backends(data_.path())) { farm_.add_family_and_archrelease(); }
+  ~Reconciliation() override {
+    if (HasFailure()) std::cerr << "daemon log:\n" << farm_.daemon_log();
+  }
+
+  TempDir data_;
+  Farm farm_;
+};
+
+TEST_F(Reconciliation, SlaveLeftWaitingWithNoJobIsCleanedAndUsed) {
+  farm_.add_builders(1, {"--start-state", "waiting:OK", "--start-build-id", "99-99"});
+  long id = farm_.add_build("hello", "1.0-1", "ok");
+  farm_.start_daemon();
+  farm_.wait_until_drained(60s);
+  EXPECT_EQ(farm_.build(id)["state"], "FULLYBUILT");
+  expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
+  EXPECT_NE(farm_.daemon_log().find("with no job of ours: cleaning it"), std::string::npos);
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+TEST_F(Reconciliation, ForeignBuildIsAbortedThenCleanedAndUsed) {
+  farm_.add_builders(1, {"--start-state", "building", "--start-build-id", "77-77"});
+  long id = farm_.add_build("hello", "1.0-1", "ok");
+  farm_.start_daemon();
+  farm_.wait_until_drained(60s);
+  EXPECT_EQ(farm_.build(id)["state"], "FULLYBUILT");
+  expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
+  EXPECT_NE(farm_.daemon_log().find("BUILDING 77-77 with no job of ours: aborting it"),
+            std::string::npos);
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+TEST_F(Reconciliation, BuilderFailThenEnableIsCleanedBeforeDispatch) {
+  farm_.add_builders(1, {"--fault", "builderfail"});
+  long id = farm_.add_build("hello", "1.0-1", "ok");
+  farm_.start_daemon();
+  ASSERT_TRUE(eventually([&] { return !builder(farm_, "builder-1")["builderok"]; }, 30s));
+  EXPECT_EQ(slave_state(*farm_.slaves()[0]), BuilderState::kWaiting) << "left for the operator";
+  EXPECT_EQ(farm_.build(id)["state"], "NEEDSBUILD");
+  farm_.cli_ok({"builder", "enable", "builder-1"});
+  farm_.wait_until_drained(60s);
+  EXPECT_EQ(farm_.build(id)["state"], "FULLYBUILT");
+  expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+TEST_F(Reconciliation, ForgottenJobIsCountedAndGoesToAnotherBuilder) {
+  // A long scan interval keeps the forgetful builder away from the build
+  // (two intervals) while the other one is enabled and fed.
+  set_scan_interval(farm_, "2");
+  farm_.add_builders(1, {"--fault", "forget-job"});
+  farm_.add_builders(1);
+  farm_.cli_ok({"builder", "disable", "builder-2", "--reason", "held back by the test"});
+  long id = farm_.add_build("hello", "1.0-1", "ok");
+  farm_.start_daemon();
+  ASSERT_TRUE(eventually([&] { return farm_.build(id)["failure_count"] == 1; }, 30s))
+      << farm_.build(id).dump(2);
+  farm_.cli_ok({"builder", "enable", "builder-2"});
+  farm_.wait_until_drained(60s);
+  json b = farm_.build(id);
+  EXPECT_EQ(b["state"], "FULLYBUILT");
+  EXPECT_EQ(b["builder"], "builder-2");
+  EXPECT_EQ(b["failure_count"], 1);
+  EXPECT_EQ(builder(farm_, "builder-1")["failure_count"], 1);
+  EXPECT_NE(farm_.daemon_log().find("slave forgot build"), std::string::npos);
+  expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
+  expect_idle_and_usable(farm_, "builder-2", *farm_.slaves()[1]);
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+TEST_F(Reconciliation, SlaveRestartedMidBuildIsNotWedgedByTheSameCookie) {
+  farm_.add_builders(1, {"--fault", "restart-mid-build"});
+  long id = farm_.add_build("hello", "1.0-1", "ok", 1.0);
+  farm_.start_daemon();
+  farm_.wait_until_drained(60s);
+  json b = farm_.build(id);
+  EXPECT_EQ(b["state"], "FULLYBUILT");
+  EXPECT_EQ(b["failure_count"], 1);
+  expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
+  EXPECT_EQ(farm_.daemon_log().find("8002"), std::string::npos)
+      << "the second attempt reused the first one's cookie";
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+TEST_F(Reconciliation, FaultingStatusIsCountedAndDisablesTheBuilder) {
+  farm_.add_builders(1, {"--fault", "fault:status"});
+  farm_.add_build("hello", "1.0-1", "ok");
+  farm_.start_daemon();
+  ASSERT_TRUE(eventually([&] { return !builder(farm_, "builder-1")["builderok"]; }, 30s));
+  json b = builder(farm_, "builder-1");
+  EXPECT_NE(b["failnotes"].get<std::string>().find("status() failed"), std::string::npos) << b;
+  EXPECT_NE(b["failnotes"].get<std::string>().find(" since "), std::string::npos) << b;
+  EXPECT_EQ(b["slave_state"].get<std::string>().rfind("unreachable: ", 0), 0u) << b;
+  EXPECT_GE(b["failure_count"], 5);
+  json queue = farm_.cli_json({"queue", "list"});
+  ASSERT_EQ(queue.size(), 1u);
+  const std::string log = farm_.daemon_log();
+  EXPECT_NE(log.find("builder-1: builder disabled: status() failed"), std::string::npos);
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+TEST_F(Reconciliation, SlaveSlowToAbortIsCancelledAndCleaned) {
+  farm_.add_builders(1, {"--fault", "abort-polls:5"});
+  long id = farm_.add_build("hello", "1.0-1", "ok", 60);
+  farm_.start_daemon();
+  ASSERT_TRUE(eventually([&] { return farm_.build(id)["state"] == "BUILDING"; }, 30s));
+  farm_.cli_ok({"build", "cancel", std::to_string(id)});
+  farm_.wait_until_drained(60s);
+  EXPECT_EQ(farm_.build(id)["state"], "CANCELLED");
+  expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
+  EXPECT_EQ(builder(farm_, "builder-1")["failure_count"], 0);
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+TEST_F(Reconciliation, HungSlowAndFaultingSlavesDoNotHoldUpTheHealthyOnes) {
+  farm_.add_builders(4, {}, "healthy-");
+  farm_.add_builders(1, {"--fault", "hang"}, "hung-");
+  farm_.add_builders(1, {"--fault", "slow:3000"}, "slow-");
+  farm_.add_builders(1, {"--fault", "fault:status"}, "faulting-");
+  std::vector<long> ids;
+  for (int i = 0; i < 24; ++i)
+    ids.push_back(farm_.add_build("p" + std::to_string(i), "1.0-1", "ok"));
+  farm_.start_daemon();
+  farm_.wait_until_drained(90s);
+  std::map<std::string, int> by_builder;
+  for (long id : ids) {
+    json b = farm_.build(id);
+    EXPECT_EQ(b["state"], "FULLYBUILT") << b.dump(2);
+    ++by_builder[b["builder"].get<std::string>()];
+  }
+  // The healthy builders did most of the work; nothing ran on the hung or
+  // the faulting one.
+  EXPECT_EQ(by_builder.count("hung-5"), 0u);
+  EXPECT_EQ(by_builder.count("faulting-7"), 0u);
+  for (int i = 1; i <= 4; ++i) {
+    const std::string name = "healthy-" + std::to_string(i);
+    EXPECT_GT(by_builder[name], 0) << name;
+    expect_idle_and_usable(farm_, name, *farm_.slaves()[i - 1]);
+  }
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
+}  // namespace
+}  // namespace buildd::test
