@@ -7,24 +7,30 @@
 //   buildd-bench dispatch --builders N --queue Q  dispatch cycle with Q queued builds
 //   buildd-bench drain    --builders N --builds M zero-length builds end to end
 //   buildd-bench latency  --builders N --samples S enqueue→build() with `buildd-master run`
+//   buildd-bench hostile  --builders N --builds M  finish→next build() gap, N healthy
+//                                                  builders alone, then with 3 bad ones
 //   buildd-bench report   --in FILE.jsonl --json OUT --markdown OUT [--commit C] [--backend B]
 
 #include <signal.h>
 #include <time.h>
 
+#include <soci/soci.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
 
 #include "buildd/logging.hpp"
+#include "buildd/pipeline/poller.hpp"
 #include "farm.hpp"
 
 namespace po = boost::program_options;
@@ -231,12 +237,18 @@ json drain(const Args& a) {
                      idle == static_cast<std::size_t>(a.builders)}};
 }
 
-// Timestamps of the slave's "builder <i>: build" debug lines (spdlog's
-// local-time pattern, millisecond resolution), in file order.
-std::vector<Clock::time_point> build_calls(const fs::path& log) {
+// The slave's "builder <i>: build" debug lines (spdlog's local-time pattern,
+// millisecond resolution) in file order: when each build() call reached the
+// slave, and on which builder index.
+struct BuildCall {
+  int builder = 0;
+  Clock::time_point at;
+};
+
+std::vector<BuildCall> build_calls(const fs::path& log) {
   static const std::regex line_re(
-      R"(^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3}) .*\] builder \d+: build\s*$)");
-  std::vector<Clock::time_point> out;
+      R"(^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3}) .*\] builder (\d+): build\s*$)");
+  std::vector<BuildCall> out;
   std::ifstream in(log);
   std::string line;
   std::smatch m;
@@ -250,8 +262,8 @@ std::vector<Clock::time_point> build_calls(const fs::path& log) {
     tm.tm_min = std::stoi(m[5]);
     tm.tm_sec = std::stoi(m[6]);
     tm.tm_isdst = -1;
-    out.push_back(Clock::from_time_t(std::mktime(&tm)) +
-                  std::chrono::milliseconds(std::stoi(m[7])));
+    out.push_back({std::stoi(m[8]), Clock::from_time_t(std::mktime(&tm)) +
+                                        std::chrono::milliseconds(std::stoi(m[7]))});
   }
   return out;
 }
@@ -305,7 +317,7 @@ json latency(const Args& a) {
     const auto begin = Steady::now();
     while (seconds_since(begin) < timeout) {
       auto calls = build_calls(farm.slave_log());
-      if (calls.size() >= count) return calls[count - 1];
+      if (calls.size() >= count) return calls[count - 1].at;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     return std::nullopt;
@@ -339,6 +351,179 @@ json latency(const Args& a) {
           {"cli_p50_ms", percentile(cli_times, 0.5) * 1000},
           {"daemon_rss_mib", rss},
           {"ok", lost == 0 && latencies.size() == static_cast<std::size_t>(a.samples)}};
+}
+
+// ---- hostile ---------------------------------------------------------------
+
+// One line of the slave's --journal: a build that reached WAITING.
+struct Finish {
+  int builder = 0;
+  Clock::time_point at;
+};
+
+std::vector<Finish> journal_finishes(const fs::path& path) {
+  std::vector<Finish> out;
+  std::ifstream in(path);
+  double unix_s = 0;
+  int builder = 0;
+  std::string cookie, result;
+  while (in >> unix_s >> builder >> cookie >> result) {
+    out.push_back(
+        {builder, Clock::time_point(std::chrono::milliseconds(std::llround(unix_s * 1000)))});
+  }
+  return out;
+}
+
+// For every build finished on a builder below `healthy`, the time until the
+// next start on that builder (`starts`: builder index and time, any order).
+// A finish with no later start (the queue was empty by then) has no gap.
+std::vector<double> restart_gaps(const std::vector<Finish>& finishes,
+                                 const std::vector<BuildCall>& starts, int healthy) {
+  std::map<int, std::vector<Clock::time_point>> by_builder;
+  for (const auto& s : starts) by_builder[s.builder].push_back(s.at);
+  for (auto& [b, times] : by_builder) std::sort(times.begin(), times.end());
+  std::vector<double> gaps;
+  for (const auto& f : finishes) {
+    if (f.builder >= healthy) continue;
+    const auto& times = by_builder[f.builder];
+    // Both clocks truncate to the millisecond: a start in the same
+    // millisecond as the finish is after it.
+    auto next = std::lower_bound(times.begin(), times.end(), f.at);
+    if (next != times.end()) gaps.push_back(std::chrono::duration<double>(*next - f.at).count());
+  }
+  return gaps;
+}
+
+json gap_figures(const std::string& prefix, const std::vector<double>& gaps) {
+  return {{prefix + "gaps", gaps.size()},
+          {prefix + "gap_p50_ms", percentile(gaps, 0.5) * 1000},
+          {prefix + "gap_p95_ms", percentile(gaps, 0.95) * 1000},
+          {prefix + "gap_max_ms", percentile(gaps, 1.0) * 1000}};
+}
+
+// The bad builders of run (b), after the healthy ones: index -> fault.
+std::vector<std::string> hostile_faults(int healthy) {
+  return {"hang@" + std::to_string(healthy), "slow:9000@" + std::to_string(healthy + 1),
+          "fault:status@" + std::to_string(healthy + 2)};
+}
+
+// One run of the hostile scenario on a fresh farm: the real BuilderPoller
+// drains the queue of zero-length builds; the figure is, per healthy
+// builder, the time from a build reaching WAITING on the slave (its journal)
+// to the next build() call reaching the slave for that builder (its debug
+// log). The store's `started` (the claim, before ensurepresent and build())
+// gives a second, slightly shorter figure from the master's side.
+json hostile_run(const Args& a, bool with_bad) {
+  const std::string tag = with_bad ? "hostile_b" : "hostile_a";
+  FarmOptions fo = farm_options(a, tag);
+  fo.work = a.work / tag;
+  fo.slave_debug_log = true;
+  fo.journal = fo.work / "journal";
+  fo.call_timeout = 10;  // what the issue asked for: a hung call costs 10 s
+  fo.scan_interval = std::chrono::milliseconds(200);
+  if (with_bad) {
+    fo.builders += 3;
+    fo.slave_faults = hostile_faults(a.builders);
+  }
+  Farm farm(fo);
+  auto master = farm.make_master();
+  const double setup_s = farm.enqueue(a.builds, false);
+  auto sql = farm.open_session();
+  BuilderPoller poller(*master);
+  const auto wall_begin = Clock::now();
+  const auto begin = Steady::now();
+  poller.start();
+  // Final: neither waiting, building, uploading nor cancelling.
+  long long final_count = 0;
+  const double timeout = 1800;
+  while (seconds_since(begin) < timeout) {
+    *sql << "SELECT COUNT(*) FROM build WHERE state NOT IN (0, 6, 8, 9)", soci::into(final_count);
+    if (final_count >= a.builds) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const double drain_s = seconds_since(begin);
+  // Not timed: stop() waits for the polls under way, a hung one for its
+  // call deadline.
+  const auto stop_begin = Steady::now();
+  poller.stop();
+  const double stop_s = seconds_since(stop_begin);
+
+  const std::vector<Finish> finishes = journal_finishes(fo.journal);
+  const std::vector<BuildCall> calls = build_calls(farm.slave_log());
+  std::vector<BuildCall> claims;
+  std::map<Id, int> index_of;  // builder id -> slave index ("bench-<i + 1>")
+  std::vector<std::string> disabled;
+  for (const Builder& b : farm.store().builders()) {
+    index_of[b.id] = std::stoi(b.name.substr(b.name.find('-') + 1)) - 1;
+    if (!b.builderok) disabled.push_back(b.name);
+  }
+  std::size_t fully_built = 0;
+  for (const Build& b : farm.store().builds(std::nullopt, 0)) {
+    fully_built += b.state == BuildState::kFullyBuilt;
+    if (b.builder_id && b.started) claims.push_back({index_of[*b.builder_id], *b.started});
+  }
+  std::map<int, std::size_t> per_builder;
+  double healthy_last_s = 0;
+  std::size_t finished_on_bad = 0;
+  for (const auto& f : finishes) {
+    if (f.builder >= a.builders) {
+      ++finished_on_bad;
+      continue;
+    }
+    ++per_builder[f.builder];
+    healthy_last_s =
+        std::max(healthy_last_s, std::chrono::duration<double>(f.at - wall_begin).count());
+  }
+  // A healthy builder that finished nothing (starved) makes the least 0.
+  std::size_t least = per_builder.size() < static_cast<std::size_t>(a.builders)
+                          ? 0
+                          : static_cast<std::size_t>(a.builds);
+  std::size_t most = 0;
+  for (const auto& [b, n] : per_builder) {
+    least = std::min(least, n);
+    most = std::max(most, n);
+  }
+  const std::vector<double> gaps = restart_gaps(finishes, calls, a.builders);
+  json out = {{"builders", fo.builders},
+              {"bad_builders", with_bad ? hostile_faults(a.builders) : std::vector<std::string>{}},
+              {"enqueue_s", setup_s},
+              {"drain_s", drain_s},
+              {"builds_per_s", drain_s > 0 ? static_cast<double>(final_count) / drain_s : 0},
+              {"healthy_last_finish_s", healthy_last_s},
+              {"final", final_count},
+              {"fully_built", fully_built},
+              {"finished_on_bad", finished_on_bad},
+              {"builds_per_healthy_min", least},
+              {"builds_per_healthy_max", most},
+              {"disabled", disabled},
+              {"stop_s", stop_s},
+              {"ok", final_count == a.builds && fully_built == static_cast<std::size_t>(a.builds) &&
+                         !gaps.empty()}};
+  out.update(gap_figures("", gaps));
+  out.update(gap_figures("claim_", restart_gaps(finishes, claims, a.builders)));
+  return out;
+}
+
+json hostile(const Args& a) {
+  json healthy = hostile_run(a, false);
+  json bad = hostile_run(a, true);
+  auto ratio = [&](const char* key) {
+    const double base = healthy[key].get<double>();
+    return base > 0 ? bad[key].get<double>() / base : 0;
+  };
+  return {{"scenario", "hostile"},
+          {"builders", a.builders},
+          {"builds", a.builds},
+          {"scan_interval_s", 0.2},
+          {"call_timeout_s", 10},
+          {"max_in_flight", a.in_flight},
+          {"a", healthy},
+          {"b", bad},
+          {"gap_p50_ratio", ratio("gap_p50_ms")},
+          {"gap_p95_ratio", ratio("gap_p95_ms")},
+          {"gap_max_ratio", ratio("gap_max_ms")},
+          {"drain_ratio", ratio("drain_s")},
+          {"ok", healthy["ok"].get<bool>() && bad["ok"].get<bool>()}};
 }
 
 // ---- report ----------------------------------------------------------------
@@ -464,6 +649,33 @@ int report(const po::variables_map& vm) {
       rows.push_back({"peak RSS, daemon (VmHWM)", size,
                       fmt(r["daemon_rss_mib"].get<double>()) + " MiB", "", "", ""});
     }
+    if (r["scenario"] == "hostile") {
+      const std::string builds = with_commas(r["builds"].get<long long>()) + " builds, ";
+      const std::string healthy = with_commas(r["builders"].get<long long>()) + " healthy builders";
+      const std::string bad = healthy + " + hung, slow (9 s), faulting";
+      auto gaps = [&](const json& run) {
+        return fmt(run["gap_p50_ms"].get<double>()) + " / " + fmt(run["gap_p95_ms"].get<double>()) +
+               " / " + fmt(run["gap_max_ms"].get<double>()) + " ms";
+      };
+      auto drained = [&](const json& run) {
+        return fmt(run["builds_per_s"].get<double>()) + " (" +
+               fmt(run["drain_s"].get<double>(), 1) + " s" +
+               (run.value("ok", false) ? "" : ", FAILED") + ")";
+      };
+      rows.push_back({"hostile: finish → next build() gap p50 / p95 / max", builds + healthy,
+                      gaps(r["a"]), "", "", ""});
+      rows.push_back({"hostile: finish → next build() gap p50 / p95 / max", builds + bad,
+                      gaps(r["b"]),
+                      fmt(r["gap_p50_ratio"].get<double>(), 2) + " / " +
+                          fmt(r["gap_p95_ratio"].get<double>(), 2) + " / " +
+                          fmt(r["gap_max_ratio"].get<double>(), 2) + "× healthy only",
+                      "", ""});
+      rows.push_back({"hostile: drain builds/s (poller, 0.2 s scan interval)", builds + healthy,
+                      drained(r["a"]), "", "", ""});
+      rows.push_back({"hostile: drain builds/s (poller, 0.2 s scan interval)", builds + bad,
+                      drained(r["b"]), fmt(r["drain_ratio"].get<double>(), 2) + "× the time", "",
+                      ""});
+    }
     if (r["scenario"] == "drain") {
       const std::string size = with_commas(r["builds"].get<long long>()) + " builds, " +
                                with_commas(r["builders"].get<long long>()) + " builders";
@@ -484,12 +696,19 @@ int report(const po::variables_map& vm) {
   const std::string commit = vm["commit"].as<std::string>();
   const std::string date = vm["date"].as<std::string>();
   const json m = machine();
+  // Every scenario that has a pool says how large it was; the first one does.
+  std::size_t in_flight = 0;
+  for (const auto& r : runs) {
+    if (r.contains("max_in_flight")) {
+      in_flight = r["max_in_flight"].get<std::size_t>();
+      break;
+    }
+  }
   std::ostringstream md;
   md << "### " << date << ", " << backend << (vm.count("smoke") ? " (smoke sizes)" : "") << "\n\n"
      << "Commit " << commit << "; " << m.value("cores", 0u) << " cores ("
      << m.value("cpu", std::string("?")) << "), " << m.value("memory_mib", 0LL)
-     << " MiB memory; master max_in_flight "
-     << (scans.empty() ? 0 : scans[0].value("max_in_flight", 0)) << ".\n\n"
+     << " MiB memory; master max_in_flight " << in_flight << ".\n\n"
      << "| measurement | size | result | vs | target | |\n|---|---|---|---|---|---|\n";
   for (const auto& r : rows)
     md << "| " << r[0] << " | " << r[1] << " | " << r[2] << " | " << r[3] << " | " << r[4] << " | "
@@ -516,7 +735,8 @@ int report(const po::variables_map& vm) {
 int main(int argc, char** argv) {
   using namespace buildd::bench;
   if (argc < 2) {
-    std::cerr << "usage: buildd-bench scan|dispatch|drain|latency|report [options] (--help)\n";
+    std::cerr
+        << "usage: buildd-bench scan|dispatch|drain|latency|hostile|report [options] (--help)\n";
     return 2;
   }
   const std::string scenario = argv[1];
@@ -530,7 +750,7 @@ int main(int argc, char** argv) {
       "master", po::value<std::string>(), "the buildd-master program (latency)")(
       "builders", po::value(&a.builders), "builders served by the one slave process")(
       "queue", po::value(&a.queue), "queued builds (dispatch)")("builds", po::value(&a.builds),
-                                                                "builds to drain (drain)")(
+                                                                "builds to drain (drain, hostile)")(
       "samples", po::value(&a.samples), "builds enqueued one by one (latency)")(
       "max-in-flight", po::value(&a.in_flight), "the master's max_in_flight and the raw threads")(
       "in", po::value<std::string>(), "JSON lines of the scenarios (report)")(
@@ -568,6 +788,8 @@ int main(int argc, char** argv) {
       out = dispatch(a);
     } else if (scenario == "drain") {
       out = drain(a);
+    } else if (scenario == "hostile") {
+      out = hostile(a);
     } else if (scenario == "latency") {
       if (a.master.empty()) throw std::invalid_argument("--master is required");
       out = latency(a);

@@ -24,6 +24,12 @@ std::string dsc_text(bool long_build) {
   return dsc.str();
 }
 
+xmlrpc_slave::Options transport_options(const FarmOptions& o) {
+  xmlrpc_slave::Options t;
+  t.call_timeout = o.call_timeout;
+  return t;
+}
+
 long long now_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
       .count();
@@ -60,7 +66,8 @@ double peak_rss_mib_of(pid_t pid) {
   return 0;
 }
 
-Farm::Farm(FarmOptions options) : options_(std::move(options)) {
+Farm::Farm(FarmOptions options)
+    : options_(std::move(options)), transport_(transport_options(options_)) {
   fs::create_directories(options_.work / "tmp");
   soci_store::SociStoreOptions so;
   if (options_.backend == "postgresql") {
@@ -130,6 +137,8 @@ void Farm::start_slave() {
                                    "--arch",      "amd64",
                                    "--cache-dir", (options_.work / "slave-cache").string(),
                                    "--log-level", options_.slave_debug_log ? "debug" : "warn"};
+  for (const auto& f : options_.slave_faults) args.insert(args.end(), {"--fault", f});
+  if (!options_.journal.empty()) args.insert(args.end(), {"--journal", options_.journal.string()});
   fs::create_directories(options_.work / "slave-cache");
   slave_ = std::make_unique<ChildProcess>(options_.slave_program, args, slave_log());
   slave_port_ = std::stoi(wait_for_file_line(port_file, std::chrono::seconds(120), slave_.get()));
@@ -172,6 +181,7 @@ std::filesystem::path Farm::write_dsc_file(bool long_build) const {
 std::unique_ptr<BuilddMaster> Farm::make_master() {
   MasterSettings settings;
   settings.max_in_flight = options_.max_in_flight;
+  if (options_.scan_interval) settings.scan_interval = *options_.scan_interval;
   return std::make_unique<BuilddMaster>(*store_, transport_, *librarian_, time_, settings);
 }
 

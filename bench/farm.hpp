@@ -41,6 +41,12 @@ struct FarmOptions {
   bool slave_debug_log = false;  // the slave logs every call (latency needs it)
   bool serve_http = true;        // false when a buildd-master daemon serves the files
   std::string tag = "bench";     // names the PostgreSQL database
+  // Passed to the slave as --fault each (e.g. "hang@3"); see buildd-slave --help.
+  std::vector<std::string> slave_faults;
+  std::filesystem::path journal;  // the slave's --journal FILE when not empty
+  double call_timeout = 30;       // the transport's per-call deadline, in seconds
+  // The master's scan_interval (MasterSettings' default when unset).
+  std::optional<std::chrono::milliseconds> scan_interval;
 };
 
 class Farm {
@@ -65,7 +71,8 @@ class Farm {
   // Writes the long-build .dsc to disk too (for `buildd-master build add`).
   std::filesystem::path write_dsc_file(bool long_build) const;
 
-  // A pipeline on this farm, MasterSettings defaults except max_in_flight.
+  // A pipeline on this farm, MasterSettings defaults except max_in_flight and
+  // scan_interval.
   std::unique_ptr<BuilddMaster> make_master();
 
   // Queues `count` builds of the given .dsc in one transaction with
@@ -89,7 +96,7 @@ class Farm {
   std::unique_ptr<FileLibrarian> archive_;
   std::unique_ptr<Librarian> librarian_;
   std::unique_ptr<HttpServer> http_;
-  xmlrpc_slave::XmlRpcSlaveTransport transport_{xmlrpc_slave::Options{}};
+  xmlrpc_slave::XmlRpcSlaveTransport transport_;
   std::unique_ptr<ChildProcess> slave_;
   int slave_port_ = 0;
   DistroArchRelease dar_;
