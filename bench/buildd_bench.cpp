@@ -237,9 +237,9 @@ json drain(const Args& a) {
                      idle == static_cast<std::size_t>(a.builders)}};
 }
 
-// The slave's "builder <i>: build" debug lines (spdlog's local-time pattern,
-// millisecond resolution) in file order: when each build() call reached the
-// slave, and on which builder index.
+// The slave's "builder <i>: build" debug lines (the project's log pattern:
+// UTC, millisecond resolution) in file order: when each build() call reached
+// the slave, and on which builder index.
 struct BuildCall {
   int builder = 0;
   Clock::time_point at;
@@ -247,7 +247,7 @@ struct BuildCall {
 
 std::vector<BuildCall> build_calls(const fs::path& log) {
   static const std::regex line_re(
-      R"(^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3}) .*\] builder (\d+): build\s*$)");
+      R"(^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z .*\] builder (\d+): build\s*$)");
   std::vector<BuildCall> out;
   std::ifstream in(log);
   std::string line;
@@ -261,9 +261,8 @@ std::vector<BuildCall> build_calls(const fs::path& log) {
     tm.tm_hour = std::stoi(m[4]);
     tm.tm_min = std::stoi(m[5]);
     tm.tm_sec = std::stoi(m[6]);
-    tm.tm_isdst = -1;
-    out.push_back({std::stoi(m[8]), Clock::from_time_t(std::mktime(&tm)) +
-                                        std::chrono::milliseconds(std::stoi(m[7]))});
+    out.push_back({std::stoi(m[8]),
+                   Clock::from_time_t(::timegm(&tm)) + std::chrono::milliseconds(std::stoi(m[7]))});
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "buildd/clock.hpp"
 #include "buildd/compression.hpp"
 #include "buildd/error.hpp"
 #include "buildd/pipeline/scoring.hpp"
@@ -112,20 +113,11 @@ std::vector<std::string> split_list(const std::string& text) {
 
 // ---- output -----------------------------------------------------------------
 
-std::string iso8601(TimePoint t) {
-  std::time_t seconds = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
 json json_time(const std::optional<TimePoint>& t) {
-  return t ? json(iso8601(*t)) : json(nullptr);
+  return t ? json(iso_utc(*t)) : json(nullptr);
 }
 std::string text_time(const std::optional<TimePoint>& t) {
-  return t ? iso8601(*t) : "-";
+  return t ? iso_utc(*t) : "-";
 }
 
 std::string text_duration(Duration d) {
@@ -501,7 +493,7 @@ int build_list(CommandContext& ctx, const po::variables_map& vm) {
                      {"state_title", state_text(b.state)},
                      {"state_value", static_cast<int>(b.state)},
                      {"builder", nullable(Names::of(names.builders, b.builder_id))},
-                     {"created", iso8601(b.created)},
+                     {"created", iso_utc(b.created)},
                      {"built", json_time(b.built)}});
     }
     ctx.out << out.dump(2) << '\n';
@@ -512,7 +504,7 @@ int build_list(CommandContext& ctx, const po::variables_map& vm) {
     std::string builder = Names::of(names.builders, b.builder_id);
     rows.push_back({std::to_string(b.id), b.source_name, b.source_version,
                     Names::of(names.dars, b.distro_arch_release_id), state_text(b.state),
-                    builder.empty() ? "-" : builder, iso8601(b.created)});
+                    builder.empty() ? "-" : builder, iso_utc(b.created)});
   }
   print_table(ctx.out, {"ID", "SOURCE", "VERSION", "ARCHRELEASE", "STATE", "BUILDER", "CREATED"},
               rows);
@@ -557,7 +549,7 @@ int build_show(CommandContext& ctx, const po::variables_map& vm) {
       {"state_title", state_text(b.state)},
       {"state_value", static_cast<int>(b.state)},
       {"builder", nullable(Names::of(names.builders, b.builder_id))},
-      {"created", iso8601(b.created)},
+      {"created", iso_utc(b.created)},
       {"started", json_time(b.started)},
       {"built", json_time(b.built)},
       {"duration_seconds",
@@ -586,7 +578,7 @@ int build_show(CommandContext& ctx, const po::variables_map& vm) {
       {"archrelease", j["archrelease"]},
       {"state", state_text(b.state) + " (" + std::to_string(static_cast<int>(b.state)) + ")"},
       {"builder", or_dash(j["builder"])},
-      {"created", iso8601(b.created)},
+      {"created", iso_utc(b.created)},
       {"started", text_time(b.started)},
       {"built", text_time(b.built)},
       {"duration", b.duration ? text_duration(*b.duration) : "-"},

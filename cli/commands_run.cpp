@@ -144,8 +144,11 @@ int run_daemon(CommandContext& ctx, const po::variables_map& vm) {
   PidFile pid(pid_file(ctx.config().master()));
   MasterRuntime runtime(ctx, vm.count("upgrade") > 0);
   MasterSettings settings = master_settings_from(ctx.config().master());
-  log->info("buildd-master running (pid {}, scan interval {} ms, config {})", ::getpid(),
-            settings.scan_interval.count(), ctx.config_file().string());
+  // Refuses to start (exit 2) when another live master has this id.
+  runtime.master().renew_leases();
+  log->info("buildd-master running (id {}, pid {}, scan interval {} ms, config {})",
+            settings.master_id, ::getpid(), settings.scan_interval.count(),
+            ctx.config_file().string());
   // Each builder on its own timer; this thread only turns signals into
   // wake-ups, reloads and the stop.
   auto poller = std::make_unique<BuilderPoller>(runtime.master());

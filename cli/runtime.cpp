@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -29,6 +30,13 @@ MasterSettings master_settings_from(const PluginConfig& master) {
   auto seconds = [](double value) {
     return duration_cast<std::chrono::seconds>(duration<double>(value));
   };
+  if (master.has("id")) {
+    s.master_id = master.get_string("id");
+  } else {
+    char host[256] = {};
+    s.master_id = ::gethostname(host, sizeof host - 1) == 0 ? host : "localhost";
+  }
+  s.lease_ttl = std::max(std::chrono::seconds(3), seconds(master.get_seconds("lease_ttl")));
   s.timeouts.max_duration = seconds(master.get_seconds("max_build_duration"));
   s.timeouts.log_silence = seconds(master.get_seconds("log_silence_timeout"));
   if (master.has("arch_release_timeouts")) {
@@ -81,6 +89,11 @@ MasterRuntime::MasterRuntime(CommandContext& context, bool upgrade_schema) : con
 }
 
 MasterRuntime::~MasterRuntime() {
+  try {
+    master_->leave();  // the other masters take its builders over at once
+  } catch (const std::exception& e) {
+    logger("master")->warn("could not give the builder leases back: {}", e.what());
+  }
   master_.reset();
   if (http_) http_->stop();
 }

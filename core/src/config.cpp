@@ -21,6 +21,11 @@ const std::vector<ConfigKey>& master_config_keys() {
       {"plugin_dir", ConfigType::kPath, false, nullptr,
        "folder of the buildd-plugin-*.so files (default: ../lib/buildd-master/plugins next to the "
        "executable)"},
+      {"id", ConfigType::kString, false, nullptr,
+       "this master's name among the masters sharing the database (default: the host name)"},
+      {"lease_ttl", ConfigType::kSeconds, false, "30",
+       "builder leases expire this long after their last renewal: a dead master's builders are "
+       "taken over within two lease periods"},
       {"scan_interval", ConfigType::kSeconds, false, "5",
        "seconds between two polls of one builder (each builder has its own timer)"},
       {"max_in_flight", ConfigType::kInteger, false, "64",

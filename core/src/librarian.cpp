@@ -1,12 +1,17 @@
 #include "buildd/librarian.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <fstream>
 
 #include "buildd/compression.hpp"
 #include "buildd/digest.hpp"
 #include "buildd/error.hpp"
+#include "buildd/logging.hpp"
 #include "buildd/scoped_file.hpp"
 
 namespace buildd {
@@ -19,6 +24,28 @@ Librarian::Librarian(BuildStore& store, LogArchive& archive, std::filesystem::pa
       files_base_url_(std::move(files_base_url)) {
   std::filesystem::create_directories(temp_dir_);
   while (!files_base_url_.empty() && files_base_url_.back() == '/') files_base_url_.pop_back();
+  if (const std::size_t removed = remove_dead_temp_files(temp_dir_)) {
+    logger("librarian")
+        ->info("removed {} temporary file(s) left by processes that died in {}", removed,
+               temp_dir_.string());
+  }
+}
+
+std::size_t Librarian::remove_dead_temp_files(const std::filesystem::path& dir) {
+  // temp_path() names files "tmp-<pid>-<n>-<hint>": a file whose process is
+  // gone (killed in the middle of a download) is nobody's any more.
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("tmp-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + 4, nullptr, 10);
+    if (pid <= 1 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm;
+    if (std::filesystem::remove(entry.path(), rm)) ++removed;
+  }
+  return removed;
 }
 
 std::filesystem::path Librarian::temp_path(std::string_view hint) {

@@ -1,5 +1,6 @@
 #include "buildd/logging.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -23,7 +24,9 @@ LogState& state() {
   return *s;
 }
 
-constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";
+// UTC with its zone, as the pages and the API print times.
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v";
+constexpr auto kPatternTime = spdlog::pattern_time_type::utc;
 
 }  // namespace
 
@@ -44,7 +47,7 @@ void set_stderr_log_level(const std::string& level) {
 
 void log_to_file(const std::string& path) {
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
-  sink->set_pattern(kPattern);
+  sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(kPattern, kPatternTime));
   std::lock_guard lock(state().mutex);
   state().sinks.push_back(sink);
   spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->sinks().push_back(sink); });
@@ -55,8 +58,10 @@ std::shared_ptr<spdlog::logger> logger(const std::string& subsystem) {
   std::lock_guard lock(state().mutex);
   if (auto existing = spdlog::get(subsystem)) return existing;
   auto l = std::make_shared<spdlog::logger>(subsystem, state().sinks.begin(), state().sinks.end());
-  l->set_pattern(kPattern);
+  l->set_pattern(kPattern, kPatternTime);
   l->set_level(state().level);
+  // Every line reaches the file at once: a killed master keeps its last words.
+  l->flush_on(spdlog::level::trace);
   spdlog::register_logger(l);
   return l;
 }

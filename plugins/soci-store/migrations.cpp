@@ -74,6 +74,15 @@ const std::vector<Migration>& migrations() {
            "CREATE UNIQUE INDEX build_queue_one_job_per_builder ON build_queue (builder_id) "
            "WHERE builder_id IS NOT NULL",
        }},
+      {5,
+       "several masters: their heartbeats and the builders leased to them",
+       {
+           "CREATE TABLE master (id TEXT PRIMARY KEY, instance TEXT NOT NULL, heartbeat BIGINT NOT "
+           "NULL)",
+           "CREATE TABLE builder_lease (builder_id BIGINT PRIMARY KEY REFERENCES builder(id), "
+           "master_id TEXT NOT NULL, expires BIGINT NOT NULL)",
+           "CREATE INDEX builder_lease_master ON builder_lease (master_id)",
+       }},
   };
   return kMigrations;
 }

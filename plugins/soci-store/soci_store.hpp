@@ -86,6 +86,14 @@ class SociStore final : public BuildStore {
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
   CommitResult commit(const CycleChanges& changes) override;
 
+  MasterRegistration heartbeat(const std::string& master_id, const std::string& instance,
+                               TimePoint now, std::chrono::seconds ttl,
+                               const std::string& replacing = "") override;
+  std::vector<std::string> live_masters(TimePoint now, std::chrono::seconds ttl) override;
+  std::vector<Id> balance_leases(const std::string& master_id, std::size_t target, TimePoint now,
+                                 std::chrono::seconds ttl) override;
+  void leave(const std::string& master_id, const std::string& instance) override;
+
   LibraryFile add_library_file(const LibraryFile& file) override;
   std::optional<LibraryFile> find_library_file(Id id) override;
   std::optional<LibraryFile> find_library_file_by_sha256(const std::string& sha256) override;

@@ -364,6 +364,15 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
       throw Error(ErrorCategory::kTransport, "POST " + url_ + ": HTTP " + std::to_string(status),
                   true);
     }
+    // XML-RPC never needs a document type, and the parser xmlrpc-c bundles
+    // expands entities: a 760-byte "billion laughs" kept it busy for seconds.
+    // Such a reply is refused before it reaches the parser.
+    if (response_xml->find("<!DOCTYPE") != std::string::npos ||
+        response_xml->find("<!ENTITY") != std::string::npos) {
+      response_xml->clear();
+      throw Error(ErrorCategory::kProtocol,
+                  "reply carries a DOCTYPE or an entity declaration, which XML-RPC never needs");
+    }
   }
 
  private:

@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+
 #include "buildd/pipeline/master.hpp"
+#include "buildd/pipeline/poller.hpp"
 #include "fakes/fake_farm.hpp"
 
 namespace buildd {
@@ -212,6 +216,44 @@ TEST_F(Reconcile, ABuildWhoseLogIsSilentIsAbortedPerArchReleaseTimeouts) {
   time_.advance(11min);
   master().run_cycle();
   EXPECT_EQ(script_->count("abort"), 1u);
+}
+
+// The daemon's clock over the fakes: four builders, each on its own timer,
+// drain a queue; a wake-up feeds idle builders at once.
+TEST_F(Reconcile, PollerDrainsTheQueueWithEachBuilderOnItsOwnTimer) {
+  std::vector<std::shared_ptr<SlaveScript>> scripts{script_};
+  for (const char* name : {"alice", "carol", "dave"}) {
+    store_.add_builder({name, std::string("http://") + name + ":8221", "386"});
+    scripts.push_back(transport_.script(name));
+    scripts.back()->files["buildlog"] = "the log";
+  }
+  for (auto& s : scripts) s->finish_at_once = true;
+  SystemTimeSource clock;
+  settings_.scan_interval = std::chrono::milliseconds(20);
+  settings_.max_in_flight = 4;
+  BuilddMaster master(store_, transport_, librarian_, clock, settings_);
+  std::vector<Build> builds;
+  for (int i = 0; i < 20; ++i) builds.push_back(add_build("p" + std::to_string(i)));
+  BuilderPoller poller(master);
+  poller.start();
+  poller.wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto done = [&] {
+    for (const auto& b : builds) {
+      // find_build copies under the store's lock: the poller's threads write.
+      if (store_.find_build(b.id)->state != BuildState::kFullyBuilt) return false;
+    }
+    return true;
+  };
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  poller.stop();
+  EXPECT_TRUE(done());
+  std::set<Id> builders_used;
+  for (const auto& b : builds) builders_used.insert(*store_.find_build(b.id)->builder_id);
+  EXPECT_EQ(builders_used.size(), 4u) << "every builder took part";
+  for (auto& s : scripts) EXPECT_EQ(s->status.state, BuilderState::kIdle) << "cleaned at the end";
 }
 
 }  // namespace

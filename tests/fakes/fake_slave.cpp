@@ -90,7 +90,10 @@ BuildStartResult FakeSlave::build(const std::string& build_id, const std::string
   script_->calls.push_back("build " + build_id + " " + builder_type + " " + chroot_sha1);
   script_->build_args.push_back(args);
   script_->build_filemaps.push_back(filemap);
-  if (script_->build_reply.status == BuildStartStatus::kBuilding && script_->building_after_build) {
+  if (script_->build_reply.status == BuildStartStatus::kBuilding && script_->finish_at_once) {
+    script_->status = waiting_status(BuildResult::kOk, build_id);
+  } else if (script_->build_reply.status == BuildStartStatus::kBuilding &&
+             script_->building_after_build) {
     script_->status = building_status(build_id, "");
   }
   return script_->build_reply;

@@ -31,6 +31,7 @@ struct SlaveScript {
   std::map<std::string, bool> present;       // ensure_present answer per sha1 (default true)
   BuildStartResult build_reply{BuildStartStatus::kBuilding, "BuilderStatus.BUILDING", ""};
   bool building_after_build = true;  // status becomes BUILDING after build()
+  bool finish_at_once = false;       // status becomes WAITING OK after build()
   std::vector<std::string> calls;
   std::vector<BuildArgs> build_args;
   std::vector<std::map<std::string, std::string>> build_filemaps;

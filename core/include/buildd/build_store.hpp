@@ -25,6 +25,7 @@
 // record that does not exist; Error(kConflict) for a duplicate name or a state
 // that forbids the change. Bad input never leaves anything half-written.
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -154,6 +155,14 @@ struct CommitResult {
   std::size_t stale = 0;
 };
 
+// What heartbeat() found: held, or who holds the registration.
+struct MasterRegistration {
+  bool held = true;
+  std::string holder_id;        // the live master in the way
+  std::string holder_instance;  // "host:pid"
+  std::optional<TimePoint> holder_heartbeat;
+};
+
 // What cancel() did.
 enum class CancelOutcome { kCancelled, kCancelling, kAlreadyFinal };
 
@@ -244,6 +253,41 @@ class BUILDD_API BuildStore : public PluginObject {
 
   // Applies the changes in one transaction, each conditionally (see the top).
   virtual CommitResult commit(const CycleChanges& changes) = 0;
+
+  // ---- masters and builder leases ----
+  // Several masters may share one database (not SQLite: there one master
+  // runs, and that is enforced). Each registers under its id with a
+  // heartbeat; builders are leased to live masters with a TTL, and a master
+  // polls only the builders it holds. The defaults suit a store that one
+  // master uses alone: no registration, every builder held.
+
+  // Registers this master (or renews its heartbeat). Refused (held false,
+  // with the holder) when another instance holds `master_id` with a
+  // heartbeat younger than `ttl`, or, on SQLite, when any other master is
+  // live. `replacing` names an instance the caller knows is dead (a killed
+  // process of this host): its registration is removed first.
+  virtual MasterRegistration heartbeat(const std::string& /*master_id*/,
+                                       const std::string& /*instance*/, TimePoint /*now*/,
+                                       std::chrono::seconds /*ttl*/,
+                                       const std::string& /*replacing*/ = "") {
+    return {};
+  }
+  // Ids of the masters whose heartbeat is younger than `ttl`.
+  virtual std::vector<std::string> live_masters(TimePoint /*now*/, std::chrono::seconds /*ttl*/) {
+    return {};
+  }
+  // Renews this master's leases (expiring at now + ttl), takes free or
+  // expired ones until it holds `target`, releases those beyond it; returns
+  // the ids of the builders it holds, ascending.
+  virtual std::vector<Id> balance_leases(const std::string& /*master_id*/, std::size_t /*target*/,
+                                         TimePoint /*now*/, std::chrono::seconds /*ttl*/) {
+    std::vector<Id> all;
+    for (const Builder& b : builders()) all.push_back(b.id);
+    return all;
+  }
+  // A clean stop: the master's leases and registration are removed, so that
+  // the others take its builders over at once.
+  virtual void leave(const std::string& /*master_id*/, const std::string& /*instance*/) {}
 
   // ---- library files ----
   virtual LibraryFile add_library_file(const LibraryFile& file) = 0;  // id assigned

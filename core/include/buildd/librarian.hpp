@@ -26,9 +26,10 @@ namespace buildd {
 
 class BUILDD_API Librarian {
  public:
-  // `temp_dir` holds files being digested before they are put; `files_base_url`
-  // is the master's HTTP server ("http://host:port") used for URLs when the
-  // archive has no public URL of its own.
+  // `temp_dir` holds files being digested before they are put (those left
+  // by processes that died are removed here); `files_base_url` is the
+  // master's HTTP server ("http://host:port") used for URLs when the archive
+  // has no public URL of its own.
   Librarian(BuildStore& store, LogArchive& archive, std::filesystem::path temp_dir,
             std::string files_base_url);
 
@@ -49,6 +50,9 @@ class BUILDD_API Librarian {
 
   // A fresh unique path inside temp_dir (not created).
   std::filesystem::path temp_path(std::string_view hint);
+  // Removes the temp_path() files of processes no longer running; returns
+  // how many.
+  static std::size_t remove_dead_temp_files(const std::filesystem::path& dir);
 
   BuildStore& store() { return store_; }
   LogArchive& archive() { return archive_; }

@@ -438,8 +438,11 @@ CommitResult BuilderGroup::commit_then_clean(BuildStore& store, std::vector<Queu
   }
   CommitResult result = store.commit(all);
   if (result.stale > 0) {
+    // Someone else (an operator, another master) moved these rows on; the
+    // slave is left as it is, and its next poll reconciles it.
     logger("scan")->info("{} change(s) were stale (the rows had moved on) and were dropped",
                          result.stale);
+    return result;
   }
   for (BuilderHandle* b : to_clean) {
     try {

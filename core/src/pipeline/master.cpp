@@ -1,7 +1,12 @@
 #include "buildd/pipeline/master.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <iterator>
 #include <set>
@@ -28,6 +33,20 @@ void append(CycleChanges& into, CycleChanges&& from) {
   append(into.aborts, std::move(from.aborts));
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+// A registration "host:pid" left by a process of this host that is gone.
+bool is_dead_local_instance(const std::string& instance) {
+  const auto colon = instance.rfind(':');
+  if (colon == std::string::npos || instance.substr(0, colon) != host_name()) return false;
+  const long pid = std::strtol(instance.c_str() + colon + 1, nullptr, 10);
+  return pid > 1 && pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
 }  // namespace
 
 std::string CycleReport::summary() const {
@@ -51,7 +70,8 @@ BuilddMaster::BuilddMaster(BuildStore& store, SlaveTransport& transport, Librari
       librarian_(librarian),
       time_(time),
       settings_(std::move(settings)),
-      scoring_(std::make_unique<DefaultScoringPolicy>()) {}
+      scoring_(std::make_unique<DefaultScoringPolicy>()),
+      instance_(host_name() + ":" + std::to_string(::getpid())) {}
 
 void BuilddMaster::set_metrics(Metrics* metrics) {
   metrics_ = metrics;
@@ -158,6 +178,7 @@ void BuilddMaster::refresh() {
   // per pass and probed by their own polls.
   const std::vector<DistroArchRelease> dars = store_.distro_arch_releases();
   const std::vector<Builder> rows = store_.builders();
+  builder_count_ = rows.size();
   std::vector<DistroArchRelease> no_chroot;
   for (const auto& dar : dars) {
     {
@@ -199,7 +220,66 @@ std::vector<BuilderHandle*> BuilddMaster::builder_handles() {
   for (auto& [family, g] : groups_) {
     for (auto& b : g->builders) out.push_back(b.get());
   }
+  lock.unlock();
+  std::erase_if(out, [this](BuilderHandle* b) { return !holds(b->id); });
   return out;
+}
+
+void BuilddMaster::renew_leases() {
+  if (settings_.master_id.empty()) return;
+  const TimePoint now = time_.now();
+  const auto ttl = settings_.lease_ttl;
+  MasterRegistration reg = store_.heartbeat(settings_.master_id, instance_, now, ttl);
+  if (!reg.held && is_dead_local_instance(reg.holder_instance)) {
+    logger("master")->info("taking over from {} ({}), which is no longer running", reg.holder_id,
+                           reg.holder_instance);
+    reg = store_.heartbeat(settings_.master_id, instance_, now, ttl, reg.holder_instance);
+  }
+  if (!reg.held) {
+    {
+      std::lock_guard lock(lease_mutex_);
+      leased_.clear();
+    }
+    const std::string seen = reg.holder_heartbeat ? iso_utc(*reg.holder_heartbeat) : "?";
+    throw Error(ErrorCategory::kConflict,
+                reg.holder_id == settings_.master_id
+                    ? "another buildd-master with id '" + reg.holder_id + "' (" +
+                          reg.holder_instance + ", last heartbeat " + seen +
+                          ") is running on this database; give each master its own master.id"
+                    : "another buildd-master ('" + reg.holder_id + "', " + reg.holder_instance +
+                          ", last heartbeat " + seen +
+                          ") is running on this SQLite database, and SQLite allows one master");
+  }
+  const std::size_t masters = std::max<std::size_t>(1, store_.live_masters(now, ttl).size());
+  std::size_t total = builder_count_;
+  if (total == 0) total = store_.builders().size();
+  const std::size_t target = (total + masters - 1) / masters;
+  const std::vector<Id> held = store_.balance_leases(settings_.master_id, target, now, ttl);
+  std::lock_guard lock(lease_mutex_);
+  std::set<Id> fresh(held.begin(), held.end());
+  if (fresh != leased_) {
+    logger("master")->info("master {} holds {} of {} builders ({} live master(s))",
+                           settings_.master_id, fresh.size(), total, masters);
+  }
+  leased_ = std::move(fresh);
+  // Others may take a lease once it expires (now + ttl): stop a little
+  // before, in case this master cannot renew.
+  leases_valid_until_ = now + ttl * 2 / 3;
+}
+
+void BuilddMaster::leave() {
+  if (settings_.master_id.empty()) return;
+  {
+    std::lock_guard lock(lease_mutex_);
+    leased_.clear();
+  }
+  store_.leave(settings_.master_id, instance_);
+}
+
+bool BuilddMaster::holds(Id builder_id) {
+  if (settings_.master_id.empty()) return true;
+  std::lock_guard lock(lease_mutex_);
+  return time_.now() < leases_valid_until_ && leased_.count(builder_id) > 0;
 }
 
 std::optional<DistroArchRelease> BuilddMaster::find_archrelease(Id id) {
@@ -655,11 +735,7 @@ bool BuilddMaster::dispatch_to(BuilderHandle& b, CycleReport& report) {
 
 CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
   CycleReport report;
-  struct MarkPolled {
-    BuilderHandle& b;
-    ~MarkPolled() { b.polled = true; }
-  } mark{b};
-  if (!b.slave || !b.builderok) return report;
+  if (!b.slave || !b.builderok || !holds(b.id)) return report;
   const std::vector<DistroArchRelease> dars = family_archreleases(b.family_id);
   BuilderGroup* g = group(b.family_id);
   if (dars.empty() || !g) return report;
@@ -670,6 +746,11 @@ CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
       return report;
     }
   }
+  // From here on this process has looked at the builder (see first_look).
+  struct MarkPolled {
+    BuilderHandle& b;
+    ~MarkPolled() { b.polled = true; }
+  } mark{b};
   if (auto job = store_.active_job_for_builder(b.id)) {
     b.has_job = true;
     const auto dar = find_archrelease(job->build.distro_arch_release_id);
@@ -702,6 +783,7 @@ CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
 CycleReport BuilddMaster::run_cycle() {
   const auto begin = std::chrono::steady_clock::now();
   refresh();
+  renew_leases();
   const std::vector<BuilderHandle*> handles = builder_handles();
   CycleReport report;
   std::mutex report_mutex;

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "buildd/logging.hpp"
+#include "buildd/web/metrics.hpp"
 
 namespace buildd {
 
@@ -50,6 +51,7 @@ void BuilderPoller::note_store(bool failed, const std::string& what) {
   if (failed == store_down_) return;
   store_down_ = failed;
   if (failed) {
+    Metrics::global().inc(kMetricStoreOutages);
     logger("master")->error("the database is unavailable: {}", what);
   } else {
     logger("master")->info("the database answers again");
@@ -57,7 +59,10 @@ void BuilderPoller::note_store(bool failed, const std::string& what) {
 }
 
 void BuilderPoller::schedule() {
-  const auto interval = master_.settings().scan_interval;
+  // The builder list is re-read every scan interval, and the leases renewed
+  // at least every third of their TTL.
+  const auto interval = std::min<std::chrono::steady_clock::duration>(
+      master_.settings().scan_interval, master_.settings().lease_ttl / 3);
   SteadyTime next_refresh{};
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -68,7 +73,16 @@ void BuilderPoller::schedule() {
       std::vector<BuilderHandle*> handles;
       try {
         master_.refresh();
+        master_.renew_leases();
         note_store(false, "");
+      } catch (const Error& e) {
+        if (e.category() == ErrorCategory::kConflict) {
+          // Another process took this master's id: poll nothing until the
+          // registration is ours again.
+          logger("master")->error("{}", e.what());
+        } else {
+          note_store(true, e.what());
+        }
       } catch (const std::exception& e) {
         note_store(true, e.what());
       }
@@ -105,11 +119,24 @@ void BuilderPoller::work() {
     ready_.pop_front();
     lock.unlock();
     poll(*b);
+    const auto next = next_poll_in(*b);
     lock.lock();
-    due_[b] = std::chrono::steady_clock::now() + master_.settings().scan_interval;
+    due_[b] = std::chrono::steady_clock::now() + next;
     b->polling = false;
     schedule_cv_.notify_all();
   }
+}
+
+std::chrono::milliseconds BuilderPoller::next_poll_in(const BuilderHandle& builder) const {
+  // A builder that does not answer is polled less and less often (doubling,
+  // up to 8 intervals or a minute): hung slaves hold a worker for their
+  // whole call deadline, and many of them must not take every worker from
+  // the healthy ones.
+  const auto interval = master_.settings().scan_interval;
+  if (builder.transport_failures <= 1) return interval;
+  const int doublings = std::min(builder.transport_failures - 1, 3);
+  return std::max(interval, std::min(interval * (1 << doublings),
+                                     std::chrono::milliseconds(std::chrono::minutes(1))));
 }
 
 void BuilderPoller::poll(BuilderHandle& builder) {

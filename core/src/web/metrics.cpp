@@ -194,6 +194,8 @@ void describe_farm_metrics(Metrics& m) {
   m.describe(kMetricCycles, MetricType::kCounter, "Cycles run by the pipeline.");
   m.describe(kMetricReconcileActions, MetricType::kCounter,
              "Slaves with no job of ours that the master cleaned or aborted, by action.");
+  m.describe(kMetricStoreOutages, MetricType::kCounter,
+             "Times the database became unavailable to the daemon (it retries until it is back).");
 }
 
 }  // namespace buildd

@@ -35,12 +35,8 @@ struct Sources {
 
 // ---- small formatting helpers ----------------------------------------------
 
-std::string iso(TimePoint t) {
-  return iso_utc(t);
-}
-
 json iso_or_null(const std::optional<TimePoint>& t) {
-  return t ? json(iso(*t)) : json(nullptr);
+  return t ? json(iso_utc(*t)) : json(nullptr);
 }
 
 double seconds(Duration d) {
@@ -129,7 +125,7 @@ json build_summary(const Build& b, const Lookup& l) {
             {"state_title", std::string(title(b.state))},
             {"state_value", static_cast<int>(b.state)},
             {"builder", l.builder_name(b.builder_id)},
-            {"created", iso(b.created)},
+            {"created", iso_utc(b.created)},
             {"started", iso_or_null(b.started)},
             {"built", iso_or_null(b.built)},
             {"duration_seconds", b.duration ? json(seconds(*b.duration)) : json(nullptr)}};
@@ -208,7 +204,7 @@ json builders_model(const Sources& src) {
                         {"disabled", c.at("disabled")},
                         {"dirty", c.at("dirty")},
                         {"unreachable", c.at("unreachable")}});
-  return {{"generated", iso(now)}, {"families", families}, {"builders", builders}};
+  return {{"generated", iso_utc(now)}, {"families", families}, {"builders", builders}};
 }
 
 json builder_model(const Sources& src, const std::string& builder_name) {
@@ -234,7 +230,7 @@ json builder_model(const Sources& src, const std::string& builder_name) {
   j["builds_by_state"] = by_state;
   j["failed_builds"] = failures;
   j["history"] = history;
-  j["generated"] = iso(now);
+  j["generated"] = iso_utc(now);
   return j;
 }
 
@@ -254,7 +250,7 @@ json queue_model(const Sources& src) {
     if (state == "disabled") ++f.disabled;
     if (!b.builderok || b.manual) continue;
     ++f.usable;
-    const std::string since = b.slave_state_since ? " since " + iso(*b.slave_state_since) : "";
+    const std::string since = b.slave_state_since ? " since " + iso_utc(*b.slave_state_since) : "";
     if (state == "idle") {
       ++f.idle;
     } else if (state == "dirty") {
@@ -307,11 +303,11 @@ json queue_model(const Sources& src) {
                       {"family", family},
                       {"score", q.entry.score},
                       {"manual_score", q.entry.manual},
-                      {"created", iso(q.entry.created)},
+                      {"created", iso_utc(q.entry.created)},
                       {"age_seconds", seconds_between(q.entry.created, now)},
                       {"reason", reason}});
   }
-  return {{"generated", iso(now)},
+  return {{"generated", iso_utc(now)},
           {"total", rows.size()},
           {"truncated", rows.size() == kQueueLimit},
           {"by_family", by_family},
@@ -322,7 +318,7 @@ json builds_model(const Sources& src, std::optional<BuildState> state, std::size
   Lookup l(src.store);
   json builds = json::array();
   for (const Build& b : src.store.builds(state, limit)) builds.push_back(build_summary(b, l));
-  return {{"generated", iso(src.time.now())},
+  return {{"generated", iso_utc(src.time.now())},
           {"state", state ? json(std::string(name(*state))) : json(nullptr)},
           {"limit", limit},
           {"builds", builds}};
@@ -363,14 +359,14 @@ json build_model(const Sources& src, Id id) {
     j["queue"] = {{"queue_id", e->id},
                   {"score", e->score},
                   {"manual_score", e->manual},
-                  {"created", iso(e->created)},
+                  {"created", iso_utc(e->created)},
                   {"builder", l.builder_name(e->builder_id)},
                   {"buildstart", iso_or_null(e->buildstart)},
                   {"elapsed_seconds",
                    e->buildstart ? json(seconds_between(*e->buildstart, now)) : json(nullptr)},
                   {"logtail", last_lines(e->logtail, kLogTailLines)}};
   }
-  j["generated"] = iso(now);
+  j["generated"] = iso_utc(now);
   return j;
 }
 

@@ -550,6 +550,61 @@ TEST_P(StoreTest, SlaveStateIsRecorded) {
   EXPECT_EQ(b.slave_state_since, at);
 }
 
+TEST_P(StoreTest, AMasterIdIsHeldByOneLiveInstance) {
+  seed();
+  const auto ttl = std::chrono::seconds(30);
+  const auto t0 = TimePoint(std::chrono::seconds(1700000000));
+  EXPECT_TRUE(store_->heartbeat("m1", "host:1", t0, ttl).held);
+  EXPECT_TRUE(store_->heartbeat("m1", "host:1", t0 + 10s, ttl).held) << "renewal";
+  MasterRegistration other = store_->heartbeat("m1", "host:2", t0 + 20s, ttl);
+  EXPECT_FALSE(other.held);
+  EXPECT_EQ(other.holder_id, "m1");
+  EXPECT_EQ(other.holder_instance, "host:1");
+  EXPECT_EQ(other.holder_heartbeat, t0 + 10s);
+  // Replacing an instance known dead, or once its heartbeat is stale.
+  EXPECT_TRUE(store_->heartbeat("m1", "host:2", t0 + 20s, ttl, "host:1").held);
+  EXPECT_TRUE(store_->heartbeat("m1", "host:3", t0 + 60s, ttl).held);
+  EXPECT_EQ(store_->live_masters(t0 + 60s, ttl), std::vector<std::string>{"m1"});
+  store_->leave("m1", "host:3");
+  EXPECT_TRUE(store_->live_masters(t0 + 60s, ttl).empty());
+}
+
+TEST_P(StoreTest, LeasesSpreadOverLiveMastersAndOutliveADeadOne) {
+  seed();
+  for (int i = 0; i < 3; ++i) {
+    store_->add_builder({"b" + std::to_string(i), "http://127.0.0.1:9/", "386"});
+  }
+  const auto ttl = std::chrono::seconds(30);
+  const auto t0 = TimePoint(std::chrono::seconds(1700000000));
+  if (GetParam() == "sqlite3") {
+    // One master per SQLite database.
+    ASSERT_TRUE(store_->heartbeat("a", "host:1", t0, ttl).held);
+    MasterRegistration b = store_->heartbeat("b", "host:2", t0, ttl);
+    EXPECT_FALSE(b.held);
+    EXPECT_EQ(b.holder_id, "a");
+    EXPECT_EQ(store_->balance_leases("a", 4, t0, ttl).size(), 4u);
+    return;
+  }
+  ASSERT_TRUE(store_->heartbeat("a", "host:1", t0, ttl).held);
+  EXPECT_EQ(store_->balance_leases("a", 4, t0, ttl).size(), 4u);  // alone: all four
+  ASSERT_TRUE(store_->heartbeat("b", "host:2", t0 + 5s, ttl).held);
+  EXPECT_EQ(store_->live_masters(t0 + 5s, ttl), (std::vector<std::string>{"a", "b"}));
+  // b finds nothing free until a gives back what is beyond its share.
+  EXPECT_TRUE(store_->balance_leases("b", 2, t0 + 5s, ttl).empty());
+  auto a_held = store_->balance_leases("a", 2, t0 + 6s, ttl);
+  auto b_held = store_->balance_leases("b", 2, t0 + 7s, ttl);
+  EXPECT_EQ(a_held.size(), 2u);
+  EXPECT_EQ(b_held.size(), 2u);
+  std::set<Id> all(a_held.begin(), a_held.end());
+  all.insert(b_held.begin(), b_held.end());
+  EXPECT_EQ(all.size(), 4u) << "no builder leased twice";
+  // a dies: its leases expire ttl after their last renewal, then b takes all.
+  ASSERT_TRUE(store_->heartbeat("b", "host:2", t0 + 30s, ttl).held);
+  EXPECT_EQ(store_->balance_leases("b", 4, t0 + 30s, ttl).size(), 2u);
+  EXPECT_EQ(store_->live_masters(t0 + 37s, ttl), std::vector<std::string>{"b"});
+  EXPECT_EQ(store_->balance_leases("b", 4, t0 + 37s, ttl).size(), 4u);
+}
+
 TEST_P(StoreTest, BuildsByBuilderNewestFirst) {
   seed();
   auto frog = store_->add_builder({"frog", "http://127.0.0.1:9/", "amd64"});
@@ -950,6 +1005,37 @@ TEST(SociStorePostgresql, LostConnectionIsRetryableAndReconnects) {
     EXPECT_TRUE(e.retryable()) << e.what();
   }
   EXPECT_EQ(store.processor_families().size(), 1u);
+}
+
+TEST(SociStorePostgresql, ServerRestartedAfterAnOutageIsReconnected) {
+  // A server of its own: the test stops and starts it.
+  buildd::test::TempDir dir;
+  const std::string fixture = std::string(BUILDD_SOURCE_DIR) + "/scripts/pg-fixture";
+  const auto pg = dir / "pg";
+  ASSERT_EQ(std::system((fixture + " start " + pg.string() + " 25700 >/dev/null").c_str()), 0);
+  const std::string text = buildd::test::read_file(pg / "port");
+  const std::string port = text.substr(0, text.find('\n'));
+  SociStoreOptions options{
+      "postgresql", "host=127.0.0.1 port=" + port + " user=postgres dbname=buildd", 2, 10, true};
+  {
+    SociStore store(options);
+    store.add_processor_family("x86", {"386"});
+    ASSERT_EQ(std::system((fixture + " pause " + pg.string()).c_str()), 0);
+    // Every pooled session fails while the server is down: retryable.
+    for (int i = 0; i < 4; ++i) {
+      try {
+        store.processor_families();
+        ADD_FAILURE() << "answered while the server was down";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.category(), ErrorCategory::kStore);
+        EXPECT_TRUE(e.retryable()) << e.what();
+      }
+    }
+    ASSERT_EQ(std::system((fixture + " resume " + pg.string()).c_str()), 0);
+    // Back: every session works again, without a new store.
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(store.processor_families().size(), 1u);
+  }
+  std::system((fixture + " stop " + pg.string()).c_str());
 }
 
 TEST(SociStorePostgresql, UnreachableServerIsRetryableStoreError) {

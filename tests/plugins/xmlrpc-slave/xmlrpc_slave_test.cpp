@@ -371,6 +371,28 @@ TEST_F(XmlRpcSlaveTest, XmlSizeLimit) {
   EXPECT_THAT(e.message(), HasSubstr("builder bob"));
 }
 
+TEST_F(XmlRpcSlaveTest, EntityExpansionIsRefusedBeforeParsing) {
+  // "Billion laughs": ten levels of ten references, a few hundred bytes that
+  // expand to a billion.
+  std::string doctype = "<!DOCTYPE lolz [<!ENTITY lol0 \"lol\">";
+  for (int i = 1; i < 10; ++i) {
+    doctype += "<!ENTITY lol" + std::to_string(i) + " \"";
+    for (int k = 0; k < 10; ++k) doctype += "&lol" + std::to_string(i - 1) + ";";
+    doctype += "\">";
+  }
+  doctype += "]>";
+  server_.reply("<?xml version=\"1.0\"?>" + doctype +
+                "<methodResponse><params><param><value><array><data><value>&lol9;</value>"
+                "</data></array></value></param></params></methodResponse>");
+  const auto begin = std::chrono::steady_clock::now();
+  const Error e = expect_error([&] { connect()->echo({"Test"}); });
+  EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+  EXPECT_THAT(e.message(), HasSubstr("DOCTYPE"));
+  EXPECT_THAT(e.message(), HasSubstr("builder bob"));
+  // Refused, not parsed: well within a second (parsing takes many seconds).
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(1));
+}
+
 TEST_F(XmlRpcSlaveTest, RepliesAboveXmlRpcDefaultLimitPass) {
   // xmlrpc-c's own parser limit is 512 KiB by default; the transport raises it
   // to max_xml_bytes.

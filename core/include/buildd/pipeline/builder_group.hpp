@@ -150,7 +150,9 @@ class BUILDD_API BuilderGroup {
   // Commits the items' changes in one transaction, then cleans the slaves
   // whose results were committed (collect, commit, then clean). A failed
   // clean() is logged: the slave stays WAITING with a cookie no job owns, and
-  // the builder's next poll cleans it. Returns the commit's result.
+  // the builder's next poll cleans it. Nothing is cleaned when a change was
+  // stale (its row had moved on: another master may own that slave's next
+  // build). Returns the commit's result.
   static CommitResult commit_then_clean(BuildStore& store, std::vector<QueueItem*> items);
 
   std::vector<std::unique_ptr<BuilderHandle>> builders;

@@ -28,6 +28,7 @@
 // was committed stays, the rest is retried by the next poll); slave and
 // archive errors never escape (see builder_group.hpp).
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -100,6 +101,20 @@ class BUILDD_API BuilddMaster {
   // One step of the builder's state machine (see the top of this file).
   CycleReport poll_builder(BuilderHandle& builder);
 
+  // Several masters on one database (settings().master_id set): renews this
+  // master's heartbeat and balances the builder leases across the live
+  // masters; from then on only the builders it holds are polled. Throws
+  // Error(kConflict) when another live master has the same id (or, on
+  // SQLite, when any other master runs); a registration left by a killed
+  // process of this host is taken over. Called by run_cycle() and, every
+  // lease_ttl / 3, by the poller.
+  void renew_leases();
+  // A clean stop: gives the leases back at once.
+  void leave();
+  // Whether this master may poll the builder (always, without a master_id).
+  bool holds(Id builder_id);
+  const std::string& instance() const { return instance_; }
+
  private:
   BuilderGroup& load_builders(const DistroArchRelease& dar, const std::vector<Builder>& rows);
   // Warns once about each arch release that cannot be used: `unusable` (no
@@ -139,7 +154,13 @@ class BUILDD_API BuilddMaster {
   // prefers another builder for a while.
   std::mutex avoid_mutex_;
   std::map<Id, std::pair<Id, TimePoint>> avoid_;
-  std::set<Id> unusable_;  // arch releases already reported as unusable
+  // "host:pid": tells this process from another with the same master_id.
+  std::string instance_;
+  std::mutex lease_mutex_;
+  std::set<Id> leased_;
+  TimePoint leases_valid_until_{};
+  std::atomic<std::size_t> builder_count_{0};  // read by refresh()
+  std::set<Id> unusable_;                      // arch releases already reported as unusable
   Metrics* metrics_ = &Metrics::global();
 };
 

@@ -6,9 +6,15 @@
 // its own call deadlines and delays nobody else. There is no farm-wide cycle:
 // a builder that finishes is collected and fed within its own poll.
 //
-// The builder list and arch releases are re-read every scan_interval and on
-// wake(); wake() also polls every builder without a job at once, so that
-// `build add` dispatches at once.
+// The builder list and arch releases are re-read, and the builder leases
+// renewed (BuilddMaster::renew_leases), every scan_interval (at least every
+// third of lease_ttl) and on wake(); wake() also polls every builder without
+// a job at once, so that `build add` dispatches at once. Only the builders
+// this master holds are polled.
+//
+// A builder whose status() keeps failing is polled less often (the interval
+// doubles per failure, up to 8 intervals or a minute), so that hung slaves
+// cannot hold every worker.
 //
 // Threading: start(), wake() and stop() may be called from any thread.
 // Errors: a failed poll is logged with the builder's name and counted; it
@@ -46,6 +52,7 @@ class BUILDD_API BuilderPoller {
   void schedule();
   void work();
   void poll(BuilderHandle& builder);
+  std::chrono::milliseconds next_poll_in(const BuilderHandle& builder) const;
   void note_store(bool failed, const std::string& what);
 
   BuilddMaster& master_;

@@ -41,6 +41,13 @@ struct BUILDD_API MasterSettings {
   std::uint64_t max_result_bytes = 4ull << 30;
   // Waiting entries read per family beyond its idle builders (Launchpad: 10).
   std::size_t candidate_lookahead = 10;
+  // This master's name among the masters sharing the database; empty: no
+  // registration and no leases (one master alone, as in the unit tests).
+  std::string master_id;
+  // Builder leases expire this long after their last renewal; a master
+  // renews every third of it, so a dead master's builders are taken over
+  // within two lease periods.
+  std::chrono::seconds lease_ttl{30};
   BuildTimeouts timeouts;
   // Per arch release ("ubuntu/warty/i386"), replacing `timeouts`.
   std::map<std::string, BuildTimeouts> arch_release_timeouts;
