@@ -1,5 +1,7 @@
 #include "commands_core.hpp"
 
+#include "runtime.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "buildd/error.hpp"
@@ -50,7 +52,8 @@ int plugins_list(CommandContext& ctx, const po::variables_map& vm) {
 }
 
 int config_check(CommandContext& ctx, const po::variables_map&) {
-  const Config& config = ctx.config();  // validates the master section
+  const Config& config = ctx.config();    // validates the master section's keys and types
+  master_settings_from(config.master());  // and its ranges, as `run` reads them
   for (PluginKind kind :
        {PluginKind::kStore, PluginKind::kSlaveTransport, PluginKind::kLogArchive}) {
     PluginInfo info = ctx.loader().inspect(config.plugin_for(kind));

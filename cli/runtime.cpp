@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 
 #include "buildd/logging.hpp"
 #include "buildd/web/status_pages.hpp"
@@ -14,31 +15,56 @@ namespace buildd::cli {
 MasterSettings master_settings_from(const PluginConfig& master) {
   using std::chrono::duration;
   using std::chrono::duration_cast;
-  MasterSettings s;
-  s.scan_interval = duration_cast<std::chrono::milliseconds>(
-      duration<double>(master.get_seconds("scan_interval")));
-  s.max_in_flight =
-      static_cast<std::size_t>(std::max<std::int64_t>(1, master.get_int("max_in_flight")));
-  s.give_back_limit = static_cast<int>(master.get_int("give_back_limit"));
-  s.cancel_timeout =
-      duration_cast<std::chrono::seconds>(duration<double>(master.get_seconds("cancel_timeout")));
-  s.transport_grace_scans = static_cast<int>(master.get_int("transport_grace_scans"));
-  s.job_reset_threshold = static_cast<int>(master.get_int("job_reset_threshold"));
-  s.builder_failure_threshold = static_cast<int>(master.get_int("builder_failure_threshold"));
-  s.max_log_bytes = static_cast<std::uint64_t>(master.get_int("max_log_bytes"));
-  s.max_result_bytes = static_cast<std::uint64_t>(master.get_int("max_result_bytes"));
+  // Every number is checked against a sane range here, so that `config
+  // check` refuses what `run` would misread (1e300 seconds, -5 workers).
+  auto out_of_range = [&](const char* key, const std::string& value, const std::string& range) {
+    return Error(ErrorCategory::kConfig,
+                 master.origin() + ": master." + key + " is " + value + "; it must be " + range);
+  };
+  auto seconds_in = [&](const char* key, double low, double high) {
+    const double value = master.get_seconds(key);
+    if (!(value >= low && value <= high)) {
+      std::ostringstream range;
+      range << "between " << low << " and " << high << " seconds";
+      std::ostringstream shown;
+      shown << value;
+      throw out_of_range(key, shown.str(), range.str());
+    }
+    return value;
+  };
+  auto int_in = [&](const char* key, std::int64_t low, std::int64_t high) {
+    const std::int64_t value = master.get_int(key);
+    if (value < low || value > high) {
+      throw out_of_range(key, std::to_string(value),
+                         "between " + std::to_string(low) + " and " + std::to_string(high));
+    }
+    return value;
+  };
   auto seconds = [](double value) {
     return duration_cast<std::chrono::seconds>(duration<double>(value));
   };
+  constexpr double kDay = 24 * 3600;
+  MasterSettings s;
+  s.scan_interval = duration_cast<std::chrono::milliseconds>(
+      duration<double>(seconds_in("scan_interval", 0.01, 3600)));
+  s.max_in_flight = static_cast<std::size_t>(int_in("max_in_flight", 1, 4096));
+  s.give_back_limit = static_cast<int>(int_in("give_back_limit", 0, 1000));
+  s.cancel_timeout = seconds(seconds_in("cancel_timeout", 1, kDay));
+  s.transport_grace_scans = static_cast<int>(int_in("transport_grace_scans", 0, 1000));
+  s.job_reset_threshold = static_cast<int>(int_in("job_reset_threshold", 1, 1000));
+  s.builder_failure_threshold = static_cast<int>(int_in("builder_failure_threshold", 1, 1000));
+  s.max_log_bytes = static_cast<std::uint64_t>(int_in("max_log_bytes", 1, std::int64_t{1} << 50));
+  s.max_result_bytes =
+      static_cast<std::uint64_t>(int_in("max_result_bytes", 1, std::int64_t{1} << 50));
+  s.lease_ttl = seconds(seconds_in("lease_ttl", 3, 3600));
+  s.timeouts.max_duration = seconds(seconds_in("max_build_duration", 1, 365 * kDay));
+  s.timeouts.log_silence = seconds(seconds_in("log_silence_timeout", 1, 365 * kDay));
   if (master.has("id")) {
     s.master_id = master.get_string("id");
   } else {
     char host[256] = {};
     s.master_id = ::gethostname(host, sizeof host - 1) == 0 ? host : "localhost";
   }
-  s.lease_ttl = std::max(std::chrono::seconds(3), seconds(master.get_seconds("lease_ttl")));
-  s.timeouts.max_duration = seconds(master.get_seconds("max_build_duration"));
-  s.timeouts.log_silence = seconds(master.get_seconds("log_silence_timeout"));
   if (master.has("arch_release_timeouts")) {
     for (const std::string& entry : master.get_string_list("arch_release_timeouts")) {
       // DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT
@@ -59,7 +85,7 @@ MasterSettings master_settings_from(const PluginConfig& master) {
       } catch (const std::exception&) {
         throw Error(
             ErrorCategory::kConfig,
-            "master.arch_release_timeouts: \"" + entry +
+            master.origin() + ": master.arch_release_timeouts: \"" + entry +
                 "\" is not DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT "
                 "with two positive numbers of seconds");
       }

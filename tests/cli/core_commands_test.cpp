@@ -112,5 +112,33 @@ TEST(CoreCommands, ConfigCheckNamesFileLineAndKey) {
       << wrong_kind.err;
 }
 
+TEST(CoreCommands, ConfigCheckRefusesNumbersRunWouldMisread) {
+  TempDir dir;
+  const std::string rest =
+      "store: {plugin: soci-store, config: {backend: sqlite3, connection: /x.db}}\n"
+      "slave_transport: {plugin: xmlrpc-slave}\n"
+      "archive: {plugin: file-librarian, config: {root: /x}}\n";
+  struct Case {
+    std::string master;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"scan_interval: 1e300",
+            "master.scan_interval is 1e+300; it must be between 0.01 and "
+            "3600 seconds"},
+           {"max_in_flight: -5", "master.max_in_flight is -5; it must be between 1 and 4096"},
+           {"builder_failure_threshold: 0", "master.builder_failure_threshold is 0"},
+           {"lease_ttl: 1", "master.lease_ttl is 1; it must be between 3 and 3600 seconds"},
+           {"arch_release_timeouts: [\"ubuntu/noble/amd64:x:1\"]", "is not DISTRIBUTION/"},
+       }) {
+    SCOPED_TRACE(c.master);
+    write_file(dir / "c.yaml", "master:\n  " + c.master + "\n" + rest);
+    CommandResult r = master({"--config", (dir / "c.yaml").string(), "config", "check"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find((dir / "c.yaml").string()), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace buildd::test

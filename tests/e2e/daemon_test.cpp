@@ -29,20 +29,11 @@ int processes_mentioning(const std::string& text) {
   return count;
 }
 
-bool wait_for(const std::function<bool()>& condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
-}
-
 TEST(Daemon, SighupRereadsTheConfigAndSigtermExitsZero) {
   TempDir data;
   Farm farm(embedded_backends(data.path()));
   farm.start_daemon();
-  ASSERT_TRUE(wait_for(
+  ASSERT_TRUE(eventually(
       [&] { return farm.daemon_log().find("buildd-master running") != std::string::npos; }, 20s))
       << farm.daemon_log();
   std::string config = read_file(farm.config());
@@ -51,7 +42,7 @@ TEST(Daemon, SighupRereadsTheConfigAndSigtermExitsZero) {
   config.replace(at, std::string("scan_interval: 0.2").size(), "scan_interval: 0.35");
   write_file(farm.config(), config);
   farm.signal_daemon(SIGHUP);
-  EXPECT_TRUE(wait_for(
+  EXPECT_TRUE(eventually(
       [&] {
         return farm.daemon_log().find("config re-read: scan interval 350 ms") != std::string::npos;
       },
@@ -60,7 +51,7 @@ TEST(Daemon, SighupRereadsTheConfigAndSigtermExitsZero) {
   // A broken config on SIGHUP keeps the running one.
   write_file(farm.config(), "master:\n  scan_interval: soon\n");
   farm.signal_daemon(SIGHUP);
-  EXPECT_TRUE(wait_for(
+  EXPECT_TRUE(eventually(
       [&] {
         return farm.daemon_log().find("SIGHUP: keeping the running config") != std::string::npos;
       },
@@ -89,7 +80,7 @@ TEST(Daemon, ASecondDaemonOfTheSameWorkDirRefusesToStart) {
   Farm farm(embedded_backends(data.path()));
   farm.start_daemon();
   const auto pid_path = farm.dir() / "work" / "buildd-master.pid";
-  ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(pid_path); }, 30s))
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(pid_path); }, 30s))
       << farm.daemon_log();
   const std::string first_pid = read_file(pid_path);
   CommandResult second = farm.cli({"run"});
@@ -111,7 +102,7 @@ TEST(Demo, CtrlCStopsTheSlavesItStarted) {
   ChildProcess demo(executable("buildd-master"),
                     {"demo", "--builders", "2", "--builds", "400", "--work-dir", work.string()},
                     dir / "demo.out");
-  ASSERT_TRUE(wait_for(
+  ASSERT_TRUE(eventually(
       [&] {
         std::error_code ec;
         return std::filesystem::exists(dir / "demo.out", ec) &&

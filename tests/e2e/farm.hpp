@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,5 +75,9 @@ class Farm {
 
 // GETs a URL, returns the body (throws on anything but 200).
 std::string http_get(const std::string& url);
+
+// Polls `condition` every 50 ms until it holds (true) or `timeout` passes
+// (false, after one last try).
+bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout);
 
 }  // namespace buildd::test

@@ -17,16 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// Polls until `condition` holds; false after `timeout`.
-bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return condition();
-}
-
 BuilderState slave_state(const SlaveProcess& slave) {
   xmlrpc_slave::XmlRpcSlaveTransport transport({});
   Builder row;

@@ -75,15 +75,6 @@ std::map<std::string, int> ok_lines_by_build(const std::filesystem::path& journa
   return count;
 }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return condition();
-}
-
 TEST(MultiMaster, TwoMastersShareTheBuildersAndOneTakesOverWhenTheOtherIsKilled) {
   ASSERT_FALSE(pg_port().empty()) << "PostgreSQL fixture not running";
   PgDatabase db;

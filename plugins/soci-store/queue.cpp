@@ -1,0 +1,89 @@
+// The SOCI store's queue: active jobs, dispatch candidates and claims.
+
+#include "soci_detail.hpp"
+
+namespace buildd::soci_store {
+
+using namespace detail;
+
+std::string candidates_query(std::size_t limit) {
+  return queued_select() +
+         " WHERE q.distro_arch_release_id = :d AND q.builder_id IS NULL AND b.state = 0 ORDER BY "
+         "q.score DESC, q.id" +
+         limit_clause(limit);
+}
+
+std::vector<QueuedBuild> SociStore::active_jobs() {
+  return with_session("listing active jobs", [&](soci::session& sql) {
+    return select_rows<QueuedRow>(
+        sql, queued_select() + " WHERE q.builder_id IS NOT NULL ORDER BY q.id");
+  });
+}
+
+std::vector<QueuedBuild> SociStore::candidates(const std::vector<Id>& distro_arch_release_ids,
+                                               std::size_t limit) {
+  return with_session("listing candidates", [&](soci::session& sql) {
+    std::vector<QueuedBuild> out;
+    if (limit == 0) return out;
+    // One index range scan per arch release (the partial index on waiting
+    // entries), each at most `limit` rows, then merged here.
+    const std::string query = candidates_query(limit);
+    std::vector<Id> ids = distro_arch_release_ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (Id dar : ids) {
+      long long d = dar;
+      auto rows = select_rows<QueuedRow>(sql, query, [&](auto& p) { p, soci::use(d); });
+      out.insert(out.end(), rows.begin(), rows.end());
+    }
+    std::sort(out.begin(), out.end(), [](const QueuedBuild& a, const QueuedBuild& b) {
+      if (a.entry.score != b.entry.score) return a.entry.score > b.entry.score;
+      return a.entry.id < b.entry.id;
+    });
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  });
+}
+
+std::vector<QueuedBuild> SociStore::waiting(std::size_t limit) {
+  return with_session("listing the queue", [&](soci::session& sql) {
+    return select_rows<QueuedRow>(
+        sql, queued_select() + " WHERE q.builder_id IS NULL ORDER BY q.score DESC, q.id" +
+                 limit_clause(limit));
+  });
+}
+
+std::optional<QueuedBuild> SociStore::active_job_for_builder(Id builder_id) {
+  return with_session("finding a builder's job", [&](soci::session& sql) {
+    long long id = builder_id;
+    auto rows = select_rows<QueuedRow>(sql, queued_select() + " WHERE q.builder_id = :r",
+                                       [&](auto& p) { p, soci::use(id); });
+    return rows.empty() ? std::nullopt : std::optional<QueuedBuild>(rows.front());
+  });
+}
+
+bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
+  return with_session("claiming a queue entry", [&](soci::session& sql) {
+    Transaction tx(sql, engine_);
+    long long q = queue_id, b = build_id, r = builder_id, t = to_micros(now);
+    // One active job per builder: the unique index is the last word (two
+    // masters racing), this predicate the polite first one.
+    soci::statement st =
+        (sql.prepare << "UPDATE build_queue SET builder_id = :r, buildstart = :t, attempt = "
+                        "attempt + 1 WHERE id = :q AND build_id = :b AND builder_id IS NULL AND "
+                        "NOT EXISTS (SELECT 1 FROM build_queue o WHERE o.builder_id = :r2)",
+         soci::use(r), soci::use(t), soci::use(q), soci::use(b), soci::use(r));
+    st.execute(true);
+    if (st.get_affected_rows() != 1) return false;  // the destructor rolls back
+    soci::statement build =
+        (sql.prepare << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b "
+                        "AND state = 0",
+         soci::use(t), soci::use(r), soci::use(b));
+    build.execute(true);
+    if (build.get_affected_rows() != 1) return false;
+    tx.commit();
+    return true;
+  });
+}
+
+}  // namespace buildd::soci_store
