@@ -190,5 +190,30 @@ TEST_F(Reconciliation, HungSlowAndFaultingSlavesDoNotHoldUpTheHealthyOnes) {
   EXPECT_EQ(farm_.stop_daemon(), 0);
 }
 
+TEST_F(Reconciliation, OperatorsCleanAndAbortByHand) {
+  farm_.add_builders(1, {"--start-state", "waiting:OK", "--start-build-id", "99-99"});
+  farm_.add_builders(1, {"--start-state", "building", "--start-build-id", "77-77"});
+  std::string out = farm_.cli_ok({"builder", "clean", "builder-1"});
+  EXPECT_NE(out.find("builder builder-1: WAITING -> "), std::string::npos) << out;
+  EXPECT_EQ(slave_state(*farm_.slaves()[0]), BuilderState::kIdle);
+  out = farm_.cli_ok({"builder", "clean", "builder-1"});
+  EXPECT_NE(out.find("builder builder-1 is IDLE: nothing to clean"), std::string::npos) << out;
+
+  out = farm_.cli_ok({"builder", "abort", "builder-2"});
+  EXPECT_NE(out.find("builder builder-2: BUILDING -> "), std::string::npos) << out;
+  EXPECT_NE(slave_state(*farm_.slaves()[1]), BuilderState::kBuilding);
+
+  // A builder holding one of this farm's builds is not the operator's to
+  // clean: the build is cancelled instead.
+  long id = farm_.add_build("hello", "1.0-1", "ok", 60);
+  farm_.cli_ok({"scan-once"});
+  ASSERT_EQ(farm_.build(id)["state"], "BUILDING");
+  const std::string holder = farm_.build(id)["builder"];
+  CommandResult refused = farm_.cli({"builder", "clean", holder});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("holds build " + std::to_string(id)), std::string::npos)
+      << refused.err;
+}
+
 }  // namespace
 }  // namespace buildd::test

@@ -34,7 +34,7 @@ class BUILDD_API Error : public std::runtime_error {
 
   ErrorCategory category() const noexcept { return category_; }
   // Retryable errors leave everything as it was: the caller may try again
-  // later (next cycle) and nothing is lost.
+  // later (next poll) and nothing is lost.
   bool retryable() const noexcept { return retryable_; }
   // XML-RPC fault code when category() is kFault, else 0.
   int fault_code() const noexcept { return fault_code_; }

@@ -408,7 +408,7 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
       metrics->inc(kMetricSlaveErrors,
                    {{"builder", b.name}, {"kind", category_name(e.category())}});
     if (e.retryable()) {
-      log->warn("{}: build {}: {} (collect again next cycle)", b.name, cookie, e.what());
+      log->warn("{}: build {}: {} (collected again at the next poll)", b.name, cookie, e.what());
       item.deferred = true;
       return;
     }

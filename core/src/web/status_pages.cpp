@@ -289,7 +289,7 @@ json queue_model(const Sources& src) {
       reason.resize(reason.size() - 2);
     } else {
       int before = ahead[family_id];
-      reason = before < f.idle ? "next cycle: an idle builder of family " + family + " is free"
+      reason = before < f.idle ? "next poll: an idle builder of family " + family + " is free"
                                : std::to_string(before) + " earlier builds of family " + family +
                                      " take the " + std::to_string(f.idle) + " idle builders";
     }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "buildd/librarian.hpp"
@@ -222,11 +223,37 @@ TEST_F(StatusPages, QueueListsWaitingBuildsInDispatchOrderWithReasons) {
   EXPECT_FALSE(contains(body, "<script>"));
 }
 
-TEST_F(StatusPages, QueueSaysNextCycleWhenABuilderIsIdle) {
+TEST_F(StatusPages, QueueSaysNextPollWhenABuilderIsIdle) {
   store_.add_builder({"cat", "http://cat:8221/", "amd64"});
   json j = api("/api/queue");
-  EXPECT_EQ(j["builds"][0]["reason"], "next cycle: an idle builder of family x86 is free");
+  EXPECT_EQ(j["builds"][0]["reason"], "next poll: an idle builder of family x86 is free");
   EXPECT_EQ(j["builds"][3]["reason"], "1 earlier builds of family x86 take the 1 idle builders");
+}
+
+TEST_F(StatusPages, QueueAndBuildersNameDirtyAndUnreachableBuilders) {
+  auto cat = store_.add_builder({"cat", "http://cat:8221/", "amd64"});
+  auto dog = store_.add_builder({"dog", "http://dog:8221/", "amd64"});
+  const TimePoint since = TimePoint(std::chrono::seconds(1700000100));
+  store_.set_builder_slave_state(cat.id, "WAITING OK 5-12", since);
+  store_.set_builder_slave_state(dog.id, "unreachable: connection refused", since);
+  json q = api("/api/queue");
+  EXPECT_EQ(q["builds"][0]["reason"],
+            "x86: cat dirty (WAITING OK 5-12), cleaning; dog unreachable since "
+            "2023-11-14T22:15:00Z; 1 busy; 1 disabled");
+  json b = api("/api/builders");
+  std::map<std::string, json> by_name;
+  for (const auto& x : b["builders"]) by_name[x["name"]] = x;
+  EXPECT_EQ(by_name["cat"]["state"], "dirty");
+  EXPECT_EQ(by_name["cat"]["slave_state"], "WAITING OK 5-12");
+  EXPECT_EQ(by_name["cat"]["slave_state_since"], "2023-11-14T22:15:00Z");
+  EXPECT_EQ(by_name["dog"]["state"], "unreachable");
+  EXPECT_EQ(by_name["bob"]["state"], "building");
+  for (const auto& f : b["families"]) {
+    if (f["name"] != "x86") continue;
+    EXPECT_EQ(f["dirty"], 1);
+    EXPECT_EQ(f["unreachable"], 1);
+    EXPECT_EQ(f["disabled"], 1);
+  }
 }
 
 TEST_F(StatusPages, BuildsListFiltersByState) {

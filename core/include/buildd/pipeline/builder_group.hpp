@@ -15,7 +15,7 @@
 // Slave is used by one thread at a time). available_builders() asks its
 // builders concurrently on worker threads of its own, one thread per builder.
 // Errors: update_build() never throws for slave, archive or store trouble: a
-// retryable one leaves the item untouched (item.deferred, the next cycle
+// retryable one leaves the item untouched (item.deferred, the next poll
 // tries again); the others are judged by failure counting. first_available()
 // and count_available() skip builders whose status() throws.
 
@@ -104,7 +104,7 @@ struct BUILDD_API QueueItem {
   BuilderHandle* dispatched_to = nullptr;  // `builder` as it was before a reset
 
   bool removed = false;   // the entry is deleted (its build reached a final state)
-  bool deferred = false;  // a retryable error: collect again next cycle
+  bool deferred = false;  // a retryable error: collect again at the next poll
   bool lost = false;      // the slave forgot it: the next attempt prefers another builder
   // This process had not polled the builder before: a job found IDLE may be
   // one the previous run claimed and died before sending, so it is reset

@@ -64,7 +64,7 @@ struct BUILDD_API CycleReport {
   std::size_t dispatched = 0;
   std::size_t reset = 0;            // jobs put back in the queue
   std::size_t failed_builders = 0;  // builders marked not OK this cycle
-  std::size_t deferred = 0;         // collections left for the next cycle
+  std::size_t deferred = 0;         // collections left for the next poll
   std::size_t reconciled = 0;       // slaves cleaned or aborted with no job of ours
   std::size_t unreachable = 0;      // builders whose status() failed
   std::chrono::microseconds duration{0};
