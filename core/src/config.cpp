@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "buildd/error.hpp"
@@ -169,6 +170,9 @@ PluginConfig validate(const std::filesystem::path& file, const std::string& sect
         fail_at(file, entry.first.Mark(),
                 "unknown key '" + key + "' in " + section + " (known: " + known_keys(keys, count) +
                     ")");
+      // YAML parsers keep one of two equal keys silently; a person meant one.
+      if (values.count(key))
+        fail_at(file, entry.first.Mark(), "duplicate key '" + key + "' in " + section);
       values[key] = convert(file, section, key, spec->type, entry.second);
     }
   }
@@ -215,12 +219,15 @@ Config Config::parse(const std::string& yaml_text, const std::filesystem::path& 
   if (impl->root.IsNull()) impl->root = YAML::Node(YAML::NodeType::Map);
   if (!impl->root.IsMap())
     fail_at(file, impl->root.Mark(), "the config must be a mapping with master, store, …");
+  std::set<std::string> sections;
   for (const auto& entry : impl->root) {
     const std::string key = entry.first.Scalar();
     if (key != "master" && key != "store" && key != "slave_transport" && key != "archive")
       fail_at(
           file, entry.first.Mark(),
           "unknown top-level key '" + key + "' (known: master, store, slave_transport, archive)");
+    if (!sections.insert(key).second)
+      fail_at(file, entry.first.Mark(), "duplicate section '" + key + "'");
   }
   const auto& keys = master_config_keys();
   YAML::Node master = impl->root["master"];
@@ -249,11 +256,14 @@ YAML::Node plugin_section(const std::filesystem::path& file, const YAML::Node& r
   if (!section.IsMap())
     fail_at(file, section.Mark(),
             "section '" + name + "' must be a mapping with plugin and config");
+  std::set<std::string> seen;
   for (const auto& entry : section) {
     const std::string key = entry.first.Scalar();
     if (key != "plugin" && key != "config")
       fail_at(file, entry.first.Mark(),
               "unknown key '" + key + "' in " + name + " (known: plugin, config)");
+    if (!seen.insert(key).second)
+      fail_at(file, entry.first.Mark(), "duplicate key '" + key + "' in " + name);
   }
   YAML::Node plugin = section["plugin"];
   if (!plugin || !plugin.IsScalar() || plugin.Scalar().empty())

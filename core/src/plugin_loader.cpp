@@ -35,7 +35,10 @@ struct Loaded {
 Loaded load(const std::filesystem::path& file) {
   Loaded loaded;
   loaded.file = file;
-  if (!std::filesystem::exists(file)) fail("plugin file " + file.string() + " does not exist");
+  if (!std::filesystem::exists(file)) {
+    // A plugin name or plugin_dir mistyped in the config: an input error.
+    throw Error(ErrorCategory::kConfig, "plugin file " + file.string() + " does not exist");
+  }
   // RTLD_NODELETE: libraries the plugin pulls in (SOCI, xmlrpc-c, curl)
   // register exit-time handlers that must stay mapped (TOOLCHAIN.md pitfall 2).
   const auto mode = static_cast<dll::load_mode::type>(dll::load_mode::rtld_now |

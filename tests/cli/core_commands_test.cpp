@@ -140,5 +140,25 @@ TEST(CoreCommands, ConfigCheckRefusesNumbersRunWouldMisread) {
   }
 }
 
+TEST(CoreCommands, ConfigCheckRefusesDuplicateKeysAndMissingPlugins) {
+  TempDir dir;
+  write_file(dir / "dup.yaml",
+             "master:\n  scan_interval: 5\n  scan_interval: 50\n"
+             "store: {plugin: soci-store, config: {backend: sqlite3, connection: /x.db}}\n"
+             "slave_transport: {plugin: xmlrpc-slave}\n"
+             "archive: {plugin: file-librarian, config: {root: /x}}\n");
+  CommandResult dup = master({"--config", (dir / "dup.yaml").string(), "config", "check"});
+  EXPECT_EQ(dup.exit_code, 2);
+  EXPECT_NE(dup.err.find(":3: duplicate key 'scan_interval' in master"), std::string::npos)
+      << dup.err;
+  write_file(dir / "nosuch.yaml",
+             "store: {plugin: nosuch, config: {}}\nslave_transport: {plugin: xmlrpc-slave}\n"
+             "archive: {plugin: file-librarian, config: {root: /x}}\n");
+  CommandResult missing = master({"--config", (dir / "nosuch.yaml").string(), "config", "check"});
+  EXPECT_EQ(missing.exit_code, 2) << "a mistyped plugin name is an input error";
+  EXPECT_NE(missing.err.find("buildd-plugin-nosuch.so does not exist"), std::string::npos)
+      << missing.err;
+}
+
 }  // namespace
 }  // namespace buildd::test

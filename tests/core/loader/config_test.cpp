@@ -44,6 +44,12 @@ TEST(Config, UnknownTopLevelKey) {
             "slave_transport, archive)");
 }
 
+TEST(Config, DuplicateKeysAreRefused) {
+  EXPECT_EQ(config_error("master:\n  scan_interval: 5\n  scan_interval: 50\n"),
+            "/srv/b.yaml:3: duplicate key 'scan_interval' in master");
+  EXPECT_EQ(config_error("master: {}\nmaster: {}\n"), "/srv/b.yaml:2: duplicate section 'master'");
+}
+
 TEST(Config, WrongTypes) {
   EXPECT_EQ(config_error("master:\n  max_in_flight: lots\n"),
             "/srv/b.yaml:2: key 'max_in_flight' in master must be a whole number (integer)");

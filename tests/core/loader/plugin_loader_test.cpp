@@ -79,7 +79,8 @@ TEST(PluginLoader, ResolvesNamesAndPaths) {
 
 TEST(PluginLoader, MissingFileIsRefused) {
   PluginLoader loader(kDir);
-  EXPECT_EQ(error_of([&] { loader.inspect("test-absent"); }, ErrorCategory::kPlugin),
+  // A name or folder mistyped in the config: an input error (exit 2).
+  EXPECT_EQ(error_of([&] { loader.inspect("test-absent"); }, ErrorCategory::kConfig),
             "plugin file " + file_of("absent") + " does not exist");
 }
 
