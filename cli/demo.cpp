@@ -149,7 +149,8 @@ std::string progress_line(const Counts& c, std::size_t busy, std::size_t builder
 
 void declare_demo_options(po::options_description& o, po::positional_options_description&) {
   o.add_options()("builders", po::value<int>()->default_value(8),
-                  "local slaves to start (at least 2: the two processor families share them)")(
+                  "local slaves to start (at least 2, one per processor family; from 3 on, one of "
+                  "them breaks during its first build to show the master disabling it)")(
       "builds", po::value<int>()->default_value(300), "builds to enqueue")(
       "work-dir", po::value<std::string>()->default_value("buildd-demo"),
       "folder for the database, the librarian, the slaves and the logs (wiped when it is an "
@@ -211,8 +212,10 @@ int run_demo(CommandContext& outer, const po::variables_map& vm) {
         "--listen", "127.0.0.1:0", "--port-file", (slave_dir / "port").string(),
         "--arch",   f.arch,        "--cache-dir", (slave_dir / "cache").string()};
     // One builder breaks during its first build: the master disables it and
-    // the build goes to another builder.
-    if (i == 0) args.insert(args.end(), {"--fault", "builderfail"});
+    // the build goes to another builder of its family. Only when its family
+    // has another: with one builder per family the demo would never drain.
+    const bool family_has_another = builder_count > static_cast<int>(kFamilies.size());
+    if (i == 0 && family_has_another) args.insert(args.end(), {"--fault", "builderfail"});
     slaves.emplace_back(slave_program, args, slave_dir / "slave.log");
   }
   std::vector<Builder> builders;

@@ -75,6 +75,16 @@ TEST(Demo, DrainsAMixedQueueAndStopsItsSlaves) {
   EXPECT_EQ(processes_mentioning(work.string()), 0);
 }
 
+TEST(Demo, DrainsWithOneBuilderPerFamily) {
+  TempDir dir;
+  CommandResult r = run_command(
+      executable("buildd-master"),
+      {"demo", "--builders", "2", "--builds", "12", "--work-dir", (dir / "demo").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Queue drained"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("BUILDERFAIL"), std::string::npos) << "no builder broken when alone";
+}
+
 TEST(Daemon, ASecondDaemonOfTheSameWorkDirRefusesToStart) {
   TempDir data;
   Farm farm(embedded_backends(data.path()));
