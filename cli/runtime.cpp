@@ -1,13 +1,13 @@
 #include "runtime.hpp"
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <sstream>
 
 #include "buildd/logging.hpp"
+#include "buildd/net.hpp"
 #include "buildd/web/status_pages.hpp"
 
 namespace buildd::cli {
@@ -59,12 +59,7 @@ MasterSettings master_settings_from(const PluginConfig& master) {
   s.lease_ttl = seconds(seconds_in("lease_ttl", 3, 3600));
   s.timeouts.max_duration = seconds(seconds_in("max_build_duration", 1, 365 * kDay));
   s.timeouts.log_silence = seconds(seconds_in("log_silence_timeout", 1, 365 * kDay));
-  if (master.has("id")) {
-    s.master_id = master.get_string("id");
-  } else {
-    char host[256] = {};
-    s.master_id = ::gethostname(host, sizeof host - 1) == 0 ? host : "localhost";
-  }
+  s.master_id = master.has("id") ? master.get_string("id") : host_name();
   if (master.has("arch_release_timeouts")) {
     for (const std::string& entry : master.get_string_list("arch_release_timeouts")) {
       // DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT

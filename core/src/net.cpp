@@ -28,4 +28,10 @@ std::uint16_t free_loopback_port() {
   return ntohs(addr.sin_port);
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
 }  // namespace buildd

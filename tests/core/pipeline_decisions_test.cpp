@@ -14,7 +14,12 @@ using namespace std::chrono_literals;
 
 const TimePoint kNow = TimePoint(std::chrono::seconds(1700000000));
 JobView job(BuildState state = BuildState::kBuilding, int give_backs = 0) {
-  return JobView{7, 9, state, give_backs, std::nullopt};
+  JobView view;
+  view.build_id = 7;
+  view.queue_id = 9;
+  view.state = state;
+  view.give_back_count = give_backs;
+  return view;
 }
 
 TEST(Decisions, LogtailIsUtf8WithReplacementAndNoNul) {

@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -147,6 +148,20 @@ struct CycleChanges {
   bool empty() const {
     return logtails.empty() && resets.empty() && completions.empty() && builders.empty() &&
            counters.empty() && aborts.empty();
+  }
+  // Moves every change of `other` to the end of this one's.
+  void append(CycleChanges&& other) {
+    auto move_all = [](auto& into, auto& from) {
+      into.insert(into.end(), std::make_move_iterator(from.begin()),
+                  std::make_move_iterator(from.end()));
+      from.clear();
+    };
+    move_all(logtails, other.logtails);
+    move_all(resets, other.resets);
+    move_all(completions, other.completions);
+    move_all(builders, other.builders);
+    move_all(counters, other.counters);
+    move_all(aborts, other.aborts);
   }
 };
 

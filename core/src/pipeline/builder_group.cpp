@@ -86,7 +86,13 @@ QueueItem QueueItem::from(const QueuedBuild& row, BuilderHandle* builder,
 }
 
 JobView QueueItem::job_view(const MasterSettings& settings) const {
-  JobView view{build.id, id, build.buildstate, build.give_back_count, abort_sent, attempt};
+  JobView view;
+  view.build_id = build.id;
+  view.queue_id = id;
+  view.state = build.buildstate;
+  view.give_back_count = build.give_back_count;
+  view.abort_sent = abort_sent;
+  view.attempt = attempt;
   view.started = buildstart;
   if (builder && builder->tail_queue_id == id) view.tail_changed = builder->tail_changed;
   view.timeouts = settings.timeouts_for(dar.display_name());
@@ -270,6 +276,27 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
   }
 }
 
+void BuilderHandle::note_status(const SlaveStatus& status) {
+  if (transport_failures > 0) {
+    logger("scan")->info("{}: answers again after {} failed status() calls", name,
+                         transport_failures);
+  }
+  transport_failures = 0;
+  unreachable_since.reset();
+  observed_state = describe_slave_state(status);
+}
+
+void BuilderHandle::note_status_failure(const Error& error, TimePoint now,
+                                        const std::string& context) {
+  ++transport_failures;
+  if (!unreachable_since) unreachable_since = now;
+  observed_state = "unreachable: " + capped_slave_text(error.what(), 300);
+  // Once per transition at warning level, not at every poll.
+  logger("scan")->log(transport_failures == 1 ? spdlog::level::warn : spdlog::level::debug,
+                      "{}: {}status() failed ({} in a row since {}): {}", name, context,
+                      transport_failures, iso_utc(*unreachable_since), error.what());
+}
+
 void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
   if (!item.builder || !item.builder->slave) return;
   BuilderHandle& b = *item.builder;
@@ -280,13 +307,7 @@ void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
     if (metrics)
       metrics->inc(kMetricSlaveErrors,
                    {{"builder", b.name}, {"kind", category_name(e.category())}});
-    ++b.transport_failures;
-    if (!b.unreachable_since) b.unreachable_since = time_.now();
-    b.observed_state = "unreachable: " + decode_logtail(std::string(e.what()).substr(0, 300));
-    // Once per transition at warning level, not at every poll.
-    logger("scan")->log(b.transport_failures == 1 ? spdlog::level::warn : spdlog::level::debug,
-                        "{}: build {}: status() failed ({} in a row): {}", b.name, item.cookie(),
-                        b.transport_failures, e.what());
+    b.note_status_failure(e, time_.now(), "build " + item.cookie() + ": ");
     if (!transport_grace_exhausted(b.transport_failures, settings_)) {
       item.deferred = true;
       return;
@@ -294,13 +315,7 @@ void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
     handle_failure(item, e, true);
     return;
   }
-  if (b.transport_failures > 0) {
-    logger("scan")->info("{}: answers again after {} failed status() calls", b.name,
-                         b.transport_failures);
-  }
-  b.transport_failures = 0;
-  b.unreachable_since.reset();
-  b.observed_state = describe_slave_state(status);
+  b.note_status(status);
   apply_status(item, status, librarian);
 }
 
@@ -420,18 +435,7 @@ CommitResult BuilderGroup::commit_then_clean(BuildStore& store, std::vector<Queu
   CycleChanges all;
   std::vector<BuilderHandle*> to_clean;
   for (QueueItem* item : items) {
-    auto& c = item->changes;
-    auto move_into = [](auto& into, auto& from) {
-      into.insert(into.end(), std::make_move_iterator(from.begin()),
-                  std::make_move_iterator(from.end()));
-      from.clear();
-    };
-    move_into(all.logtails, c.logtails);
-    move_into(all.resets, c.resets);
-    move_into(all.completions, c.completions);
-    move_into(all.builders, c.builders);
-    move_into(all.counters, c.counters);
-    move_into(all.aborts, c.aborts);
+    all.append(std::move(item->changes));
     if (item->clean_after_commit && item->dispatched_to) {
       to_clean.push_back(item->dispatched_to);
     }

@@ -233,17 +233,20 @@ ReconcileAction decide_reconcile(const SlaveStatus& status) {
 }
 
 std::string describe_slave_state(const SlaveStatus& status) {
-  if (status.state == BuilderState::kUnknown) return "unknown state " + status.state_text;
-  std::string text = to_string(status.state);
+  std::string text = status.state == BuilderState::kUnknown ? "unknown state " + status.state_text
+                                                            : to_string(status.state);
   if (status.state == BuilderState::kWaiting) {
     text += " ";
     text += status.result == BuildResult::kUnknown ? status.result_text : to_string(status.result);
   }
   if (!status.build_id.empty()) text += " " + status.build_id;
+  return capped_slave_text(text, 200);
+}
+
+std::string capped_slave_text(std::string_view text, std::size_t max_bytes) {
   // Slave replies are untrusted: what is stored and shown stays small.
-  constexpr std::size_t kMaxText = 200;
-  if (text.size() > kMaxText) text = decode_logtail(text.substr(0, kMaxText)) + "…";
-  return text;
+  if (text.size() <= max_bytes) return decode_logtail(text);
+  return decode_logtail(text.substr(0, max_bytes)) + "…";
 }
 
 FailureJudgement judge_failure(int builder_failures, int job_failures, bool retry,

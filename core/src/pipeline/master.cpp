@@ -13,31 +13,11 @@
 #include <sstream>
 
 #include "buildd/logging.hpp"
+#include "buildd/net.hpp"
 #include "worker_pool.hpp"
 
 namespace buildd {
 namespace {
-
-template <typename T>
-void append(std::vector<T>& into, std::vector<T>&& from) {
-  into.insert(into.end(), std::make_move_iterator(from.begin()),
-              std::make_move_iterator(from.end()));
-}
-
-void append(CycleChanges& into, CycleChanges&& from) {
-  append(into.logtails, std::move(from.logtails));
-  append(into.resets, std::move(from.resets));
-  append(into.completions, std::move(from.completions));
-  append(into.builders, std::move(from.builders));
-  append(into.counters, std::move(from.counters));
-  append(into.aborts, std::move(from.aborts));
-}
-
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
 
 // A registration "host:pid" left by a process of this host that is gone.
 bool is_dead_local_instance(const std::string& instance) {
@@ -473,7 +453,7 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
       changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
     }
     builder.has_job = false;
-    append(changes, std::move(item.changes));
+    changes.append(std::move(item.changes));
     report.reset += 1;
     if (!builder.builderok) ++report.failed_builders;
     return false;
@@ -552,7 +532,7 @@ std::size_t BuilddMaster::dispatch_by_processor(Id family_id,
       started += a.started ? 1 : 0;
       report.reset += a.report.reset;
       report.failed_builders += a.report.failed_builders;
-      append(changes, std::move(a.changes));
+      changes.append(std::move(a.changes));
       if (a.error && !error) error = a.error;
     }
     next += free.size();
@@ -578,13 +558,6 @@ void merge(CycleReport& into, const CycleReport& from) {
   into.unreachable += from.unreachable;
 }
 
-// Slave replies are untrusted: an error text stored on a builder stays small.
-std::string capped(std::string text) {
-  constexpr std::size_t kMax = 300;
-  if (text.size() > kMax) text = decode_logtail(text.substr(0, kMax)) + "…";
-  return text;
-}
-
 }  // namespace
 
 void BuilddMaster::record_slave_state(BuilderHandle& builder) {
@@ -596,36 +569,24 @@ void BuilddMaster::record_slave_state(BuilderHandle& builder) {
 }
 
 std::optional<SlaveStatus> BuilddMaster::poll_status(BuilderHandle& b, CycleReport& report) {
-  auto log = logger("scan");
   try {
     SlaveStatus status = b.slave->status();
-    if (b.transport_failures > 0) {
-      log->info("{}: answers again after {} failed status() calls", b.name, b.transport_failures);
-    }
-    b.transport_failures = 0;
-    b.unreachable_since.reset();
-    b.observed_state = describe_slave_state(status);
+    b.note_status(status);
     return status;
   } catch (const Error& e) {
     if (metrics_)
       metrics_->inc(kMetricSlaveErrors,
                     {{"builder", b.name}, {"kind", category_name(e.category())}});
     ++report.unreachable;
-    ++b.transport_failures;
-    if (!b.unreachable_since) b.unreachable_since = time_.now();
-    const std::string since = iso_utc(*b.unreachable_since);
-    b.observed_state = "unreachable: " + capped(e.what());
-    // Once per transition at warning level, not at every poll.
-    log->log(b.transport_failures == 1 ? spdlog::level::warn : spdlog::level::debug,
-             "{}: status() failed ({} in a row since {}): {}", b.name, b.transport_failures, since,
-             e.what());
+    b.note_status_failure(e, time_.now(), "");
     if (!transport_grace_exhausted(b.transport_failures, settings_)) return std::nullopt;
     ++b.failure_count;
     if (b.failure_count >= settings_.builder_failure_threshold) {
       b.builderok = false;
       b.failnotes = "status() failed " + std::to_string(b.transport_failures) +
-                    " times in a row since " + since + ": " + capped(e.what());
-      log->error("{}: builder disabled: {}", b.name, b.failnotes);
+                    " times in a row since " + iso_utc(*b.unreachable_since) + ": " +
+                    capped_slave_text(e.what(), 300);
+      logger("scan")->error("{}: builder disabled: {}", b.name, b.failnotes);
       ++report.failed_builders;
     }
     CycleChanges changes;
@@ -647,8 +608,8 @@ void BuilddMaster::reconcile(BuilderHandle& b, const SlaveStatus& status, CycleR
       return;
     case ReconcileAction::kUnknownState: {
       b.builderok = false;
-      b.failnotes =
-          "Unknown status code (" + capped(status.state_text) + ") returned from status() probe";
+      b.failnotes = "Unknown status code (" + capped_slave_text(status.state_text, 300) +
+                    ") returned from status() probe";
       log->critical("{}: {}", b.name, b.failnotes);
       CycleChanges changes;
       changes.builders.push_back(BuilderUpdate{b.id, false, b.failnotes, b.failure_count});

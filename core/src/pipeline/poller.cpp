@@ -70,7 +70,6 @@ void BuilderPoller::schedule() {
     const bool woken = std::exchange(woken_, false);
     if (woken || now >= next_refresh) {
       lock.unlock();
-      std::vector<BuilderHandle*> handles;
       try {
         master_.refresh();
         master_.renew_leases();
@@ -86,11 +85,11 @@ void BuilderPoller::schedule() {
       } catch (const std::exception& e) {
         note_store(true, e.what());
       }
-      handles = master_.builder_handles();
+      const std::vector<BuilderHandle*> handles = master_.builder_handles();
       lock.lock();
       next_refresh = now + interval;
       for (BuilderHandle* b : handles) {
-        auto [it, added] = due_.emplace(b, now);
+        auto it = due_.emplace(b, now).first;
         // A wake-up feeds the builders without a job at once.
         if (woken && !b->polling && !b->has_job) it->second = std::min(it->second, now);
       }

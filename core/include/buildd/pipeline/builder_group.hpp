@@ -54,6 +54,13 @@ struct BUILDD_API BuilderHandle : Builder {
   // master records it on the builder row (slave_state) when it changes.
   std::string observed_state;
   bool polled = false;  // by this process, at least once
+
+  // status() answered: ends a failure streak (logged) and records the state.
+  void note_status(const SlaveStatus& status);
+  // status() failed at `now`: lengthens the streak, records "unreachable: …"
+  // and logs the streak's first failure at warning level, the others at
+  // debug. `context` says what the poll was about ("build 5-12: " or "").
+  void note_status_failure(const Error& error, TimePoint now, const std::string& context);
   // The log-silence clock of the job it builds: the tail last seen and when
   // it last changed (memory only: a restarted master starts the clock again).
   Id tail_queue_id = 0;

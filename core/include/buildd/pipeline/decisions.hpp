@@ -96,6 +96,10 @@ enum class ReconcileAction {
 // BUILDERFAIL re-enabled by an operator, the other side of a crash).
 BUILDD_API ReconcileAction decide_reconcile(const SlaveStatus& status);
 
+// A text from a slave made fit to store and show: valid UTF-8 (as
+// decode_logtail), at most `max_bytes` of it, then "…".
+BUILDD_API std::string capped_slave_text(std::string_view text, std::size_t max_bytes);
+
 // "IDLE", "BUILDING 5-12", "WAITING PACKAGEFAIL 5-12", "ABORTING 5-12": what
 // the pages and `builder show` print as the slave's state.
 BUILDD_API std::string describe_slave_state(const SlaveStatus& status);
