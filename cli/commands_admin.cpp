@@ -4,6 +4,7 @@
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "buildd/clock.hpp"
@@ -36,6 +37,9 @@ DarName parse_dar_name(const std::string& text) {
                     "' is not an arch release: expected DISTRO/RELEASE/ARCH, e.g. "
                     "ubuntu/warty/i386");
   }
+  check_object_name("distribution name", parts[0]);
+  check_object_name("release name", parts[1]);
+  check_object_name("arch name", parts[2]);
   return DarName{parts[0], parts[1], parts[2]};
 }
 
@@ -54,6 +58,18 @@ Id parse_id(const std::string& text, const char* what) {
                 std::string(what) + " must be a positive number, not '" + text + "'");
   }
   return id;
+}
+
+// --limit N: a whole number from 0 (all) to a billion; "-1" would otherwise
+// wrap around to a size_t the database refuses.
+std::size_t parse_limit(const po::variables_map& vm) {
+  const auto text = vm["limit"].as<std::string>();
+  std::size_t limit = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+  if (ec != std::errc() || end != text.data() + text.size() || limit > 1'000'000'000)
+    throw Error(ErrorCategory::kUsage,
+                "--limit must be a whole number from 0 (all) to 1000000000, not '" + text + "'");
+  return limit;
 }
 
 Build require_build(BuildStore& store, const std::string& text) {
@@ -187,9 +203,10 @@ int db_upgrade(CommandContext& ctx, const po::variables_map&) {
 int family_add(CommandContext& ctx, const po::variables_map& vm) {
   const auto name = vm["name"].as<std::string>();
   auto processors = split_list(vm["processors"].as<std::string>());
-  if (name.empty()) throw Error(ErrorCategory::kUsage, "the family name must not be empty");
+  check_object_name("family name", name);
   if (processors.empty())
     throw Error(ErrorCategory::kUsage, "--processors needs at least one processor name");
+  for (const auto& p : processors) check_object_name("processor name", p);
   auto family = ctx.store().add_processor_family(name, processors);
   std::string list;
   for (const auto& p : processors) list += (list.empty() ? "" : ", ") + p;
@@ -203,6 +220,7 @@ int archrelease_add(CommandContext& ctx, const po::variables_map& vm) {
   const auto text = vm["archrelease"].as<std::string>();
   DarName n = parse_dar_name(text);
   const auto family = vm["family"].as<std::string>();
+  check_object_name("family name", family);
   BuildStore& store = ctx.store();
   bool known = false;
   for (const auto& f : store.processor_families()) known = known || f.name == family;
@@ -312,8 +330,14 @@ int builder_add(CommandContext& ctx, const po::variables_map& vm) {
   b.processor = vm["processor"].as<std::string>();
   b.manual = vm.count("manual") > 0;
   b.virtualized = vm.count("virtualized") > 0;
+  check_object_name("builder name", b.name);
+  check_object_name("processor name", b.processor);
   if (b.url.rfind("http://", 0) != 0 && b.url.rfind("https://", 0) != 0)
     throw Error(ErrorCategory::kUsage, "builder URL must be absolute http(s), not '" + b.url + "'");
+  if (b.url.size() > 2048 || b.url.find_first_of(" \t\r\n\"<>\\^`{|}") != std::string::npos)
+    throw Error(ErrorCategory::kUsage,
+                "builder URL must be at most 2048 characters with no spaces, control characters "
+                "or any of \"<>\\^`{|}");
   if (b.url.back() != '/') b.url += '/';
   auto added = ctx.store().add_builder(b);
   ctx.out << "added builder " << added.name << " (id " << added.id << ")\n";
@@ -428,7 +452,7 @@ int builder_enable(CommandContext& ctx, const po::variables_map& vm) {
 int builder_disable(CommandContext& ctx, const po::variables_map& vm) {
   Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
   const auto reason = vm["reason"].as<std::string>();
-  if (reason.empty()) throw Error(ErrorCategory::kUsage, "--reason must not be empty");
+  check_free_text("--reason", reason);
   ctx.store().set_builder_ok(b.id, false, reason);
   ctx.out << "builder " << b.name << " disabled: " << reason << "\n";
   return 0;
@@ -441,13 +465,27 @@ int build_add(CommandContext& ctx, const po::variables_map& vm) {
   NewBuild nb;
   nb.source_name = vm["source"].as<std::string>();
   nb.source_version = vm["version"].as<std::string>();
-  if (nb.source_name.empty() || nb.source_version.empty())
-    throw Error(ErrorCategory::kUsage, "SOURCE and VERSION must not be empty");
-  auto dar = require_dar(store, vm["archrelease"].as<std::string>());
-  nb.distro_arch_release_id = dar.id;
+  check_source_name(nb.source_name);
+  check_source_version(nb.source_version);
   nb.component = vm["component"].as<std::string>();
   nb.pocket = vm["pocket"].as<std::string>();
   nb.urgency = vm["urgency"].as<std::string>();
+  check_object_name("component", nb.component);
+  // The pocket names the suite the slave builds for; the urgency, Debian's.
+  static const std::set<std::string> kPockets = {"release", "security", "updates", "proposed",
+                                                 "backports"};
+  static const std::set<std::string> kUrgencies = {"low", "medium", "high", "emergency",
+                                                   "critical"};
+  if (!kPockets.count(nb.pocket))
+    throw Error(ErrorCategory::kUsage,
+                "--pocket must be release, security, updates, proposed or backports, not '" +
+                    nb.pocket.substr(0, 60) + "'");
+  if (!kUrgencies.count(nb.urgency))
+    throw Error(ErrorCategory::kUsage,
+                "--urgency must be low, medium, high, emergency or critical, not '" +
+                    nb.urgency.substr(0, 60) + "'");
+  auto dar = require_dar(store, vm["archrelease"].as<std::string>());
+  nb.distro_arch_release_id = dar.id;
   if (vm.count("score")) {
     nb.score = vm["score"].as<int>();
     nb.manual_score = true;
@@ -479,7 +517,7 @@ int build_list(CommandContext& ctx, const po::variables_map& vm) {
     state = parse_build_state(text);
     if (!state) throw Error(ErrorCategory::kUsage, "unknown build state '" + text + "'");
   }
-  auto limit = vm["limit"].as<std::size_t>();
+  auto limit = parse_limit(vm);
   Names names(store);
   auto builds = store.builds(state, limit);
   if (output_format(vm) == OutputFormat::kJson) {
@@ -652,7 +690,7 @@ int queue_list(CommandContext& ctx, const po::variables_map& vm) {
   // Running first (they are being dispatched or built), then the waiting ones
   // in the order the next cycles will dispatch them.
   auto entries = store.active_jobs();
-  auto waiting = store.waiting(vm["limit"].as<std::size_t>());
+  auto waiting = store.waiting(parse_limit(vm));
   entries.insert(entries.end(), waiting.begin(), waiting.end());
   if (output_format(vm) == OutputFormat::kJson) {
     json out = json::array();
@@ -810,7 +848,7 @@ void add_admin_commands(std::vector<Command>& t) {
                [](po::options_description& o, po::positional_options_description&) {
                  o.add_options()("state", po::value<std::string>(),
                                  "only builds in this state (name, title or number)")(
-                     "limit", po::value<std::size_t>()->default_value(0), "at most N (0: all)");
+                     "limit", po::value<std::string>()->default_value("0"), "at most N (0: all)");
                  add_format_option(o);
                },
                build_list});
@@ -834,7 +872,7 @@ void add_admin_commands(std::vector<Command>& t) {
                "[--limit N] [--format json]",
                "the queue: running entries, then waiting ones in dispatch order",
                [](po::options_description& o, po::positional_options_description&) {
-                 o.add_options()("limit", po::value<std::size_t>()->default_value(0),
+                 o.add_options()("limit", po::value<std::string>()->default_value("0"),
                                  "at most N waiting entries (0: all)");
                  add_format_option(o);
                },

@@ -24,6 +24,7 @@ int plugins_list(CommandContext& ctx, const po::variables_map& vm) {
                         {"type", type_name(k.type)},
                         {"required", k.required},
                         {"default", k.default_value ? nlohmann::json(k.default_value) : nullptr},
+                        {"choices", k.choices ? nlohmann::json(k.choices) : nullptr},
                         {"description", k.description ? k.description : ""}});
       out.push_back({{"name", p.name},
                      {"kind", kind_name(p.kind)},
@@ -45,6 +46,7 @@ int plugins_list(CommandContext& ctx, const po::variables_map& vm) {
       for (const auto& k : p.config_keys)
         ctx.out << "  " << k.name << " (" << type_name(k.type) << (k.required ? ", required" : "")
                 << (k.default_value ? std::string(", default ") + k.default_value : "")
+                << (k.choices ? std::string(", one of ") + k.choices : "")
                 << "): " << (k.description ? k.description : "") << "\n";
     }
   }

@@ -155,9 +155,12 @@ int run_daemon(CommandContext& ctx, const po::variables_map& vm) {
   poller->start();
   while (signals.wait()) {
     if (signals.take_reload()) {
+      // logrotate has moved the files away: write to new ones by the same name.
+      reopen_log_files();
       try {
         Config fresh = Config::load(ctx.config_file());
         settings = master_settings_from(fresh.master());
+        set_log_format(fresh.master().get_string("log_format"));
         poller->stop();
         runtime.apply_settings(settings);
         poller = std::make_unique<BuilderPoller>(runtime.master());
@@ -188,8 +191,8 @@ void add_run_commands(std::vector<Command>& table) {
   table.push_back({{"run"},
                    "[--upgrade]",
                    "the daemon: polls each builder every scan_interval on its own timer; "
-                   "SIGTERM/SIGINT stop it once the polls under way end, SIGHUP re-reads the "
-                   "config, SIGUSR1 (sent by build add) dispatches at once",
+                   "SIGTERM/SIGINT stop it once the polls under way end, SIGHUP reopens the log "
+                   "file and re-reads the config, SIGUSR1 (sent by build add) dispatches at once",
                    [](po::options_description& o, po::positional_options_description&) {
                      o.add_options()("upgrade", "apply missing database migrations first");
                    },

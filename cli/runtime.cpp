@@ -92,6 +92,7 @@ MasterSettings master_settings_from(const PluginConfig& master) {
 
 MasterRuntime::MasterRuntime(CommandContext& context, bool upgrade_schema) : context_(context) {
   const PluginConfig& master = context.config().master();
+  set_log_format(master.get_string("log_format"));
   if (master.has("log_file")) log_to_file(master.get_path("log_file").string());
   BuildStore& store = context.store();
   if (upgrade_schema) store.upgrade();

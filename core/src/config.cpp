@@ -56,7 +56,12 @@ const std::vector<ConfigKey>& master_config_keys() {
        "address of the embedded HTTP server (files for slaves, status pages)"},
       {"public_url", ConfigType::kString, false, nullptr,
        "URL slaves use to reach the embedded HTTP server (default: http://<http_listen>)"},
-      {"log_file", ConfigType::kPath, false, nullptr, "also write logs to this file"},
+      {"log_file", ConfigType::kPath, false, nullptr,
+       "also write logs to this file (reopened on SIGHUP, for logrotate)"},
+      {"log_format", ConfigType::kString, false, "text",
+       "\"text\" lines, or \"json\": one JSON object per line (time, level, logger, message) "
+       "for log collectors",
+       "text|json"},
   };
   return keys;
 }
@@ -108,7 +113,9 @@ std::filesystem::path resolve_path(const std::filesystem::path& config_file,
 }
 
 PluginConfig::Value convert(const std::filesystem::path& file, const std::string& section,
-                            const std::string& key, ConfigType type, const YAML::Node& node) {
+                            const ConfigKey& spec, const YAML::Node& node) {
+  const std::string key = spec.name;
+  const ConfigType type = spec.type;
   auto wrong = [&](const std::string& what) -> PluginConfig::Value {
     fail_at(file, node.Mark(),
             "key '" + key + "' in " + section + " must be " + what + " (" + type_name(type) + ")");
@@ -126,6 +133,24 @@ PluginConfig::Value convert(const std::filesystem::path& file, const std::string
   const std::string& text = node.Scalar();
   switch (type) {
     case ConfigType::kString:
+      if (spec.choices != nullptr) {
+        const std::string choices = spec.choices;
+        bool allowed = false;
+        std::size_t start = 0;
+        while (start <= choices.size()) {
+          std::size_t end = choices.find('|', start);
+          if (end == std::string::npos) end = choices.size();
+          allowed = allowed || choices.compare(start, end - start, text) == 0;
+          start = end + 1;
+        }
+        if (!allowed) {
+          std::string list;
+          for (char c : choices) list += c == '|' ? std::string(", ") : std::string(1, c);
+          fail_at(file, node.Mark(),
+                  "key '" + key + "' in " + section + " must be one of " + list + ", not '" + text +
+                      "'");
+        }
+      }
       return text;
     case ConfigType::kPath:
       return resolve_path(file, text).string();
@@ -173,7 +198,7 @@ PluginConfig validate(const std::filesystem::path& file, const std::string& sect
       // YAML parsers keep one of two equal keys silently; a person meant one.
       if (values.count(key))
         fail_at(file, entry.first.Mark(), "duplicate key '" + key + "' in " + section);
-      values[key] = convert(file, section, key, spec->type, entry.second);
+      values[key] = convert(file, section, *spec, entry.second);
     }
   }
   for (std::size_t i = 0; i < count; ++i) {
@@ -184,7 +209,7 @@ PluginConfig validate(const std::filesystem::path& file, const std::string& sect
               "missing required key '" + std::string(spec.name) + "' in " + section);
     if (spec.default_value != nullptr) {
       YAML::Node fallback(spec.default_value);
-      values[spec.name] = convert(file, section, spec.name, spec.type, fallback);
+      values[spec.name] = convert(file, section, spec, fallback);
     }
   }
   return PluginConfig(file.string() + ", section " + section, std::move(values));

@@ -10,6 +10,8 @@
 #include <fstream>
 
 #include "buildd/error.hpp"
+#include "buildd/librarian.hpp"
+#include "buildd/logging.hpp"
 
 namespace buildd {
 namespace {
@@ -71,7 +73,11 @@ std::string sha256_from_locator(const std::string& locator) {
 
 FileLibrarian::FileLibrarian(std::filesystem::path root) : root_(std::move(root)) {
   std::error_code ec;
-  std::filesystem::create_directories(root_, ec);
+  std::filesystem::create_directories(root_ / "tmp", ec);
+  if (const std::size_t removed = Librarian::remove_dead_temp_files(root_ / "tmp")) {
+    logger("archive")->info("removed {} temporary file(s) left by processes that died in {}",
+                            removed, (root_ / "tmp").string());
+  }
 }
 
 std::filesystem::path FileLibrarian::object_path(const std::string& locator) const {
@@ -96,7 +102,10 @@ std::string FileLibrarian::put(const ContentDigest& digest, const std::filesyste
   if (in < 0)
     throw Error(ErrorCategory::kArchive,
                 "file-librarian: cannot read " + source.string() + ": " + std::strerror(errno));
-  TempObject tmp{dir / (digest.sha256 + ".tmp-" + unique_suffix())};
+  // Same file system as the object (one rename publishes it), but one folder
+  // for all, so the leftovers of a killed process are found without a walk.
+  std::filesystem::create_directories(root_ / "tmp", ec);
+  TempObject tmp{root_ / "tmp" / ("tmp-" + unique_suffix() + "-" + digest.sha256)};
   tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (tmp.fd < 0) {
     int err = errno;

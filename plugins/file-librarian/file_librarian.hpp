@@ -3,9 +3,11 @@
 // file-librarian: the embedded default LogArchive, a content-addressed folder.
 //
 // Layout: <root>/<sha256[0:2]>/<sha256>; the locator is "sha256/<hex>".
-// put() writes a temp file ("<hex>.tmp-<unique>") in the object's own folder,
-// fsyncs it, renames it into place and fsyncs the folder, so a reader never
-// sees a partial object; an object already present is not rewritten.
+// put() writes a temp file (<root>/tmp/tmp-<pid>-<n>-<hex>), fsyncs it,
+// renames it into place and fsyncs the folder, so a reader never sees a
+// partial object; an object already present is not rewritten. The temp files
+// of processes that died mid-put are removed when the archive opens (only
+// <root>/tmp is read: a big archive costs nothing more).
 // public_url() is nullopt: slaves cannot reach this folder, so the master
 // serves the bytes itself (GET /+files/<id>/<filename>).
 //

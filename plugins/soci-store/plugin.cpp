@@ -7,7 +7,7 @@ namespace {
 
 constexpr buildd::ConfigKey kKeys[] = {
     {"backend", buildd::ConfigType::kString, true, nullptr,
-     "database engine: \"sqlite3\" (embedded) or \"postgresql\""},
+     "database engine: \"sqlite3\" (embedded) or \"postgresql\"", "sqlite3|postgresql"},
     {"connection", buildd::ConfigType::kString, true, nullptr,
      "sqlite3: the database file (an absolute path; a relative one is taken from the current "
      "directory); postgresql: a libpq connection string such as "

@@ -237,6 +237,61 @@ TEST_F(AdminCli, BuildsAndQueue) {
   EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);  // nothing written
 }
 
+// Names people type are checked before anything is written: Debian's rules
+// for source names and versions, a charset and a length for the rest, and
+// limits that are whole numbers. Each refusal exits 2, quotes what was wrong
+// (cut and escaped) and leaves the database as it was.
+TEST_F(AdminCli, BadNamesAndLimitsAreRefusedAndNothingIsWritten) {
+  seed();
+  const std::string dsc = (dir_ / "foo_1.0-1.dsc").string();
+  auto add = [&](const std::string& source, const std::string& version) {
+    return std::vector<std::string>{
+        "build", "add", source, version, "--archrelease", "ubuntu/warty/i386", "--file", dsc};
+  };
+  bad(add("", "1.0"), "source name '' is not allowed");
+  bad(add("Foo", "1.0"), "Debian Policy 5.6.1");
+  bad(add("<script>alert(1)</script>", "1.0"), "source name '<script>");
+  bad(add("foo\nbar", "1.0"), "source name 'foo\\x0abar'");
+  bad(add(std::string(100'000, 'a'), "1.0"), "aaa…' is not allowed");
+  bad(add("foo", ""), "version '' is not allowed");
+  bad(add("foo", "a1.0"), "Debian Policy 5.6.12");
+  bad(add("foo", "1.0-"), "version '1.0-'");
+  bad(add("foo", "x:1.0"), "version 'x:1.0'");
+  bad(add("foo", "1.0 beta"), "version '1.0 beta'");
+  auto with = [&](std::vector<std::string> args, const std::string& option,
+                  const std::string& value) {
+    args.push_back(option);
+    args.push_back(value);
+    return args;
+  };
+  bad(with(add("foo", "1.0"), "--pocket", "nowhere"), "--pocket must be release");
+  bad(with(add("foo", "1.0"), "--urgency", "asap"), "--urgency must be low");
+  bad(with(add("foo", "1.0"), "--component", "main stuff"), "component 'main stuff'");
+  // Valid Debian versions are accepted.
+  ok(add("foo", "2:1.0~rc1+dfsg-0ubuntu1.1"));
+  ok(add("g++-12", "12.2.0-14"));
+
+  bad({"builder", "add", "", "http://127.0.0.1:1/", "--processor", "386"}, "builder name ''");
+  bad({"builder", "add", "<b>x</b>", "http://127.0.0.1:1/", "--processor", "386"},
+      "builder name '<b>x</b>' is not allowed");
+  bad({"builder", "add", std::string(65, 'b'), "http://127.0.0.1:1/", "--processor", "386"},
+      "1 to 64 characters");
+  bad({"builder", "add", "newt", "http://127.0.0.1:1/a b", "--processor", "386"}, "no spaces");
+  bad({"family", "add", "x 86", "--processors", "z80"}, "family name 'x 86'");
+  bad({"family", "add", "z", "--processors", "z80,bad/one"}, "processor name 'bad/one'");
+  bad({"archrelease", "add", "ubuntu/war ty/i386", "--family", "x86"}, "release name 'war ty'");
+  bad({"builder", "disable", "bob", "--reason", "line\nbreak"}, "no control characters");
+  bad({"builder", "disable", "bob", "--reason", std::string(1001, 'r')}, "1 to 1,000");
+
+  bad({"build", "list", "--limit", "-1"}, "--limit must be a whole number");
+  bad({"queue", "list", "--limit", "ten"}, "--limit must be a whole number");
+  EXPECT_EQ(ok_json({"build", "list", "--limit", "1"}).size(), 1u);
+
+  EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);  // the two valid ones
+  EXPECT_EQ(ok_json({"builder", "list"}).size(), 1u);
+  EXPECT_EQ(ok_json({"builder", "show", "bob"})["builderok"], true);
+}
+
 // A finished build (written through the store as the pipeline would) shows
 // its builder, dates, duration, log URL and result files, and `build log`
 // prints the log gunzipped.

@@ -160,5 +160,32 @@ TEST(CoreCommands, ConfigCheckRefusesDuplicateKeysAndMissingPlugins) {
       << missing.err;
 }
 
+// A value outside a key's choices is refused by `config check` itself, with
+// the file, the line and the allowed values, not later when the plugin opens.
+TEST(CoreCommands, ConfigCheckRefusesUnknownChoices) {
+  TempDir dir;
+  write_file(dir / "oracle.yaml",
+             "store:\n  plugin: soci-store\n  config:\n    backend: oracle\n"
+             "    connection: /x.db\n"
+             "slave_transport: {plugin: xmlrpc-slave}\n"
+             "archive: {plugin: file-librarian, config: {root: /x}}\n");
+  CommandResult r = master({"--config", (dir / "oracle.yaml").string(), "config", "check"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(":4: key 'backend' in store.config must be one of sqlite3, postgresql, "
+                       "not 'oracle'"),
+            std::string::npos)
+      << r.err;
+  write_file(dir / "logs.yaml",
+             "master: {log_format: xml}\n"
+             "store: {plugin: soci-store, config: {backend: sqlite3, connection: /x.db}}\n"
+             "slave_transport: {plugin: xmlrpc-slave}\n"
+             "archive: {plugin: file-librarian, config: {root: /x}}\n");
+  r = master({"--config", (dir / "logs.yaml").string(), "config", "check"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("key 'log_format' in master must be one of text, json, not 'xml'"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace buildd::test

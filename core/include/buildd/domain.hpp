@@ -129,4 +129,26 @@ BUILDD_API std::string build_cookie(Id build_id, Id queue_id, int attempt = 1);
 // contains "..".
 BUILDD_API bool is_safe_result_filename(std::string_view name);
 
+// Names people type (the CLI), checked before anything is stored. Each throws
+// Error(kUsage) saying what is wrong and what is allowed; the offending text
+// is quoted, cut to 60 characters and with control characters escaped.
+//
+// A source package name, Debian Policy 5.6.1: at least two characters of
+// lowercase letters, digits, '+', '-' and '.', starting with a letter or a
+// digit; at most 200 here.
+BUILDD_API void check_source_name(std::string_view name);
+// A version, Debian Policy 5.6.12: [epoch:]upstream_version[-debian_revision];
+// the epoch is digits, the upstream version starts with a digit and holds
+// letters, digits, '.', '+', '~' (and '-' only when there is a revision), the
+// revision letters, digits, '.', '+' and '~'. At most 200 characters.
+BUILDD_API void check_source_version(std::string_view version);
+// Builder, processor family, processor, distribution, release, arch and
+// component names: 1 to 64 characters of letters, digits, '.', '_', '+' and
+// '-', starting with a letter or a digit. `what` names the thing in the
+// message ("builder name").
+BUILDD_API void check_object_name(std::string_view what, std::string_view name);
+// Free text a person attaches (a disable reason): 1 to 1,000 characters, no
+// control characters but tab.
+BUILDD_API void check_free_text(std::string_view what, std::string_view text);
+
 }  // namespace buildd

@@ -41,7 +41,7 @@ namespace buildd {
 
 // Bumped whenever PluginDescriptor, PluginConfig or an interface changes
 // layout or meaning.
-inline constexpr std::uint32_t kPluginAbiVersion = 1;
+inline constexpr std::uint32_t kPluginAbiVersion = 2;
 
 enum class PluginKind : std::uint32_t {
   kSlaveTransport = 1,
@@ -70,6 +70,9 @@ struct ConfigKey {
   bool required;
   const char* default_value;  // nullptr: no default (key absent unless given)
   const char* description;    // one line, shown by `plugins list --verbose` and in etc/
+  // kString only: the allowed values, separated by '|' ("sqlite3|postgresql");
+  // nullptr: any string. `config check` refuses any other value.
+  const char* choices = nullptr;
 };
 
 // A validated config section. Values have the key's declared type.

@@ -151,6 +151,10 @@ void BuilderPoller::poll(BuilderHandle& builder) {
   } catch (const std::exception& e) {
     // One builder's trouble never ends the daemon.
     logger("master")->error("{}: poll failed: {}", builder.name, e.what());
+    Metrics::global().inc(kMetricInternalErrors, {{"where", "poll"}});
+  } catch (...) {
+    logger("master")->error("{}: poll failed with an exception of unknown type", builder.name);
+    Metrics::global().inc(kMetricInternalErrors, {{"where", "poll"}});
   }
 }
 

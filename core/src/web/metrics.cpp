@@ -196,6 +196,9 @@ void describe_farm_metrics(Metrics& m) {
              "Slaves with no job of ours that the master cleaned or aborted, by action.");
   m.describe(kMetricStoreOutages, MetricType::kCounter,
              "Times the database became unavailable to the daemon (it retries until it is back).");
+  m.describe(kMetricInternalErrors, MetricType::kCounter,
+             "Unexpected errors caught at a boundary (one builder's poll, one HTTP request) "
+             "that would otherwise have ended the daemon, by where.");
 }
 
 }  // namespace buildd

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -81,6 +82,29 @@ TEST(FileLibrarianTest, DiskFullIsRetryableAndLeavesNothingVisible) {
 
   // Once there is room again the same put succeeds.
   EXPECT_EQ(archive.put(digest, dir / "big"), "sha256/" + digest.sha256);
+}
+
+// A master killed in the middle of put() leaves its temp file; the next
+// process to open the archive removes it, and leaves a live process's alone.
+TEST(FileLibrarianTest, TempFilesOfDeadProcessesAreRemovedOnOpen) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "root" / "tmp");
+  const std::string sha(64, 'a');
+  write_file(dir / "root" / "tmp" / ("tmp-99999999-7-" + sha), "half an object");
+  const std::string live = "tmp-" + std::to_string(::getpid()) + "-1-" + sha;
+  write_file(dir / "root" / "tmp" / live, "being written");
+  FileLibrarian archive(dir / "root");
+  EXPECT_FALSE(std::filesystem::exists(dir / "root" / "tmp" / ("tmp-99999999-7-" + sha)));
+  EXPECT_TRUE(std::filesystem::exists(dir / "root" / "tmp" / live));
+
+  // put() writes its temp file there too, and publishes it away.
+  write_file(dir / "src", "hello");
+  ContentDigest digest = digest_file(dir / "src");
+  archive.put(digest, dir / "src");
+  std::size_t temps = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "root" / "tmp"))
+    temps += e.path().filename() != live;
+  EXPECT_EQ(temps, 0u);
 }
 
 TEST(FileLibrarianTest, MalformedLocatorsAreRejected) {

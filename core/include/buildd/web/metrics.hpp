@@ -81,6 +81,7 @@ inline constexpr const char* kMetricDispatchLatency = "buildd_dispatch_latency_s
 inline constexpr const char* kMetricCycles = "buildd_cycles_total";
 inline constexpr const char* kMetricReconcileActions = "buildd_reconcile_actions_total";
 inline constexpr const char* kMetricStoreOutages = "buildd_store_outages_total";
+inline constexpr const char* kMetricInternalErrors = "buildd_internal_errors_total";
 
 // Describes the families above on `metrics` (idempotent).
 BUILDD_API void describe_farm_metrics(Metrics& metrics);
