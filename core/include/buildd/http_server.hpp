@@ -1,22 +1,35 @@
 #pragma once
 
-// The master's embedded HTTP server: read-only GET/HEAD routes on a thread
-// pool, for slave downloads of library files (GET /+files/<id>/<filename>)
-// and, later, status pages, /metrics and a JSON API. The HTTP library stays
-// an implementation detail: handlers see only the plain structs below.
+// The master's embedded HTTP server: read-only GET/HEAD routes, for slave
+// downloads of library files (GET /+files/<id>/<filename>), status pages,
+// /metrics and the JSON API. The HTTP library stays an implementation detail:
+// handlers see only the plain structs below.
 //
-// Threading: add_route()/serve_library() before start(); handlers run on the
-// pool's threads concurrently and must be thread-safe. start() returns once
-// the socket listens; stop() waits for the background thread.
+// Threading: add_route()/serve_library() before start(). Sockets are served
+// by `io_threads` event-loop threads (every accept, read and write is
+// asynchronous, so an idle or slow client costs a socket and a few hundred
+// bytes, never a thread); handlers run on a separate pool of
+// `handler_threads` threads, concurrently, and must be thread-safe. start()
+// returns once the socket listens; stop() closes every connection and waits
+// for the threads (and so for handlers already running).
 // Methods: GET and HEAD (HEAD runs the GET handler and sends no body); any
-// other method is answered 405. Unknown paths: 404. A handler that throws
-// gets a 500 (buildd::Error of category kNotFound: 404).
+// other method is answered 405 and the connection closed. Unknown paths: 404.
+// A handler that throws gets a 500 (buildd::Error of category kNotFound: 404).
+// Requests: the path is percent-decoded ('+' kept), the query's keys and
+// values too ('+' as space, the first of repeated keys wins); a request with
+// a body, a bad request line or headers over `header_limit` is answered
+// 400/431 and the connection closed.
 // Streamed responses (`stream` set) are served in chunks with Range support
-// (206 + Content-Range, one range) and a Content-Length, so files of any size
-// are sent without being loaded.
-// Errors: start() throws Error(kConfig) for a bad address and Error(kInternal)
-// when it cannot bind.
+// (206 + Content-Range for one range, 416 when unsatisfiable; several ranges
+// get the whole body) and a Content-Length, so files of any size are sent
+// without being loaded; a stream shorter than announced drops the connection.
+// Deadlines and limits: see HttpServerOptions. start() raises the process's
+// soft RLIMIT_NOFILE to its hard limit (unless `raise_fd_limit` is off).
+// Errors: the constructor throws Error(kConfig) for a bad address; start()
+// throws Error(kInternal) when it cannot bind.
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <istream>
@@ -61,10 +74,34 @@ struct HttpResponse {
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
-  std::size_t threads = 64;  // concurrent connections served (slave downloads)
-  int keep_alive_seconds = 5;
-  int read_timeout_seconds = 30;
-  int write_timeout_seconds = 60;
+  // Event-loop threads for all sockets. One carries tens of thousands of
+  // connections (it only moves bytes); more need more cores, not more load.
+  std::size_t io_threads = 1;
+  // Threads that run handlers (which may query the database) and read
+  // streamed files chunk by chunk. Requests beyond it wait in a queue, their
+  // connections costing no thread meanwhile.
+  std::size_t handler_threads = 8;
+  // From a request's first byte to its last header byte. Set once, not
+  // restarted by each byte, so a client trickling its headers is cut when it
+  // runs out, however steadily it sends.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  // How long a connection may wait for its first request, or between two
+  // keep-alive requests, without sending a byte.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(15)};
+  // For each chunk written (at most 64 KiB): a download at any useful speed
+  // is never cut, a client that stops reading is.
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
+  // Request line plus headers; more is answered 431.
+  std::size_t header_limit = 16 * 1024;
+  // Open connections at most; 0 derives it from RLIMIT_NOFILE (the limit
+  // less a reserve for the database, the librarian's files and the slaves'
+  // XML-RPC). At the cap the oldest idle connection is closed to make room
+  // (its client reconnects, as HTTP clients do for a closed keep-alive
+  // connection); when none is idle the new connection is closed at once.
+  std::size_t max_connections = 0;
+  // start() raises the soft RLIMIT_NOFILE to the hard limit, so that the
+  // derived cap is the most the process may open.
+  bool raise_fd_limit = true;
 };
 
 class BUILDD_API HttpServer {
@@ -87,6 +124,8 @@ class BUILDD_API HttpServer {
   bool running() const;
   std::uint16_t actual_port() const;
   std::string base_url() const;  // "http://host:port"
+  // Connections open now (for tests and diagnostics); any thread.
+  std::size_t open_connections() const;
 
  private:
   struct Impl;
