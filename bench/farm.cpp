@@ -52,10 +52,22 @@ double peak_rss_mib() {
 }
 
 double peak_rss_mib_of(pid_t pid) {
+  return status_mib_of(pid, "VmHWM:");
+}
+
+double rss_mib_of(pid_t pid) {
+  return status_mib_of(pid, "VmRSS:");
+}
+
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+double status_mib_of(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string key;
   while (in >> key) {
-    if (key == "VmHWM:") {
+    if (key == field) {
       double kib = 0;
       in >> kib;
       return kib / 1024.0;

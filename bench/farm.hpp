@@ -109,5 +109,11 @@ std::uint16_t pick_free_port();
 double peak_rss_mib();
 // VmHWM of another process, in MiB (0 when unreadable).
 double peak_rss_mib_of(pid_t pid);
+// VmRSS now, in MiB (what the process holds after a storm).
+double rss_mib_of(pid_t pid);
+// One field of /proc/<pid>/status ("VmHWM:", "VmRSS:") in MiB; 0 if absent.
+double status_mib_of(pid_t pid, const std::string& field);
+// Starts this process's VmHWM again from its current RSS (Linux clear_refs).
+void reset_peak_rss();
 
 }  // namespace buildd::bench

@@ -9,6 +9,7 @@
 
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
+#include "buildd/process_memory.hpp"
 #include "command.hpp"
 #include "version.hpp"
 
@@ -127,6 +128,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  buildd::limit_heap_growth();
   try {
     return run(argc, argv);
   } catch (const buildd::Error& e) {

@@ -20,8 +20,9 @@ constexpr ConfigKey kKeys[] = {
      "call_timeout = 150)"},
     {"download_timeout", ConfigType::kSeconds, false, "600",
      "deadline of one download from the slave's /filecache/"},
-    {"max_xml_bytes", ConfigType::kInteger, false, "16777216",
-     "largest XML-RPC reply accepted from a slave"},
+    {"max_xml_bytes", ConfigType::kInteger, false, "1048576",
+     "largest XML-RPC reply accepted from a slave (a status reply is a few KiB; the cap "
+     "bounds the memory max_in_flight calls can hold)"},
     {"max_logtail_bytes", ConfigType::kInteger, false, "65536",
      "a longer logtail is cut to its last bytes"},
     {"ca_file", ConfigType::kPath, false, nullptr, "CA bundle for https:// builders"},

@@ -53,7 +53,7 @@ struct Options {
   double call_timeout = 30;            // echo, info, status, build, abort, clean
   double ensurepresent_timeout = 150;  // the slave downloads synchronously
   double download_timeout = 600;       // fetch_file
-  std::uint64_t max_xml_bytes = 16u << 20;
+  std::uint64_t max_xml_bytes = 1u << 20;
   std::uint64_t max_logtail_bytes = 65536;  // longer tails keep their LAST bytes
   std::string ca_file;                      // empty: the system's CA store
   std::string client_cert;                  // empty: no client certificate

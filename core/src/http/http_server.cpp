@@ -29,6 +29,7 @@
 #include "buildd/error.hpp"
 #include "buildd/librarian.hpp"
 #include "buildd/logging.hpp"
+#include "buildd/web/metrics.hpp"
 #include "http_request_parsing.hpp"
 
 namespace buildd {
@@ -187,6 +188,11 @@ Outgoing run_handler(const Shared& shared, HttpRequest& req, const std::string& 
     // Also std::regex_error (a pattern too complex for a path): the pool
     // thread must not die of it.
     logger("http")->warn("{} {}: {}", req.method, req.path, e.what());
+    Metrics::global().inc(kMetricInternalErrors, {{"where", "http"}});
+    return error_outgoing(500, "internal error\n", keep_alive, shared.options);
+  } catch (...) {
+    logger("http")->error("{} {}: an exception of unknown type", req.method, req.path);
+    Metrics::global().inc(kMetricInternalErrors, {{"where", "http"}});
     return error_outgoing(500, "internal error\n", keep_alive, shared.options);
   }
 }
