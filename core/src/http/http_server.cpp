@@ -534,9 +534,12 @@ struct HttpServer::Impl {
       std::lock_guard lock(shared.idle_mutex);
       // An expired entry belongs to a connection being destroyed, which
       // removes it itself: skip it, never erase it here.
-      for (auto it = shared.idle.begin(); it != shared.idle.end() && !victim; ++it) {
+      for (auto it = shared.idle.begin(); it != shared.idle.end(); ++it) {
         victim = it->lock();
-        if (victim) victim->take_from_idle_list_locked();
+        if (victim) {
+          victim->take_from_idle_list_locked();  // erases `it`: leave the loop now
+          break;
+        }
       }
     }
     if (!victim) return false;
