@@ -204,11 +204,21 @@ void parse_legacy(const Reply& reply, const std::vector<value>& items, SlaveStat
 
 }  // namespace
 
-void refuse_document_type(const std::string& response_xml) {
+void refuse_unsafe_xml(const std::string& response_xml) {
+  if (response_xml.find('\0') != std::string::npos) {
+    throw Error(ErrorCategory::kProtocol,
+                "reply has a NUL byte: it is not XML in UTF-8 (or is UTF-16, which slaves never "
+                "send)");
+  }
   if (response_xml.find("<!DOCTYPE") != std::string::npos ||
       response_xml.find("<!ENTITY") != std::string::npos) {
     throw Error(ErrorCategory::kProtocol,
                 "reply carries a DOCTYPE or an entity declaration, which XML-RPC never needs");
+  }
+  if (response_xml.find("<i8") != std::string::npos ||
+      response_xml.find("<ex:i8") != std::string::npos) {
+    throw Error(ErrorCategory::kProtocol,
+                "reply carries an <i8> element, which no field of the protocol is");
   }
 }
 

@@ -26,10 +26,17 @@ namespace buildd::xmlrpc_slave {
 // XML-RPC fault code of launchpad-buildd for any Python exception.
 inline constexpr int kFaultApplicationError = 8002;
 
-// Throws kProtocol when the body carries a DOCTYPE or an entity declaration:
-// XML-RPC never needs one, and the parser xmlrpc-c bundles expands entities (a
-// 760-byte "billion laughs" kept it busy for seconds).
-void refuse_document_type(const std::string& response_xml);
+// Throws kProtocol for a body that must not reach xmlrpc-c's parser, none of
+// which XML-RPC or launchpad-buildd ever needs:
+// - a DOCTYPE or an entity declaration: the parser xmlrpc-c bundles expands
+//   entities (a 760-byte "billion laughs" kept it busy for seconds);
+// - an <i8> element: xmlrpc-c 1.33 crashes (SIGSEGV while formatting its own
+//   error message) on one that is not a valid 64-bit number, e.g. <i8>1x</i8>;
+//   launchpad-buildd never sends one and no field of the protocol is an i8;
+// - a NUL byte: XML never has one, and every UTF-16 body has one. The parser
+//   reads UTF-16, where the two checks above, which read the bytes as ASCII,
+//   would see nothing.
+void refuse_unsafe_xml(const std::string& response_xml);
 
 // The result of a parsed call, or Error(kFault) for a Fault; `where` ("builder
 // bob: status()") starts the message.

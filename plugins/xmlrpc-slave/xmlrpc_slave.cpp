@@ -248,7 +248,7 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
     }
     // A refused body is not handed on: xmlrpc-c must never parse it.
     try {
-      refuse_document_type(*response_xml);
+      refuse_unsafe_xml(*response_xml);
     } catch (const Error&) {
       response_xml->clear();
       throw;

@@ -1,7 +1,8 @@
-// Fuzzes what the master does with a slave's XML-RPC reply body: the DOCTYPE
-// refusal, xmlrpc-c's parse (as xmlrpc_c::client_xml runs it on the body the
-// carriage returns), the Fault check, every method's decoding (status in its
-// struct and 2005 array forms, filemaps, info, echo, ensurepresent, build,
+// Fuzzes what the master does with a slave's XML-RPC reply body: the refusal
+// of bodies xmlrpc-c must not parse (a DOCTYPE, an <i8>, a NUL byte),
+// xmlrpc-c's parse (as xmlrpc_c::client_xml runs it on the body the carriage
+// returns), the Fault check, every method's decoding (status in its struct
+// and 2005 array forms, filemaps, info, echo, ensurepresent, build,
 // abort/clean) and the scan's decisions on the decoded status.
 //
 // Expected refusals are buildd::Error (kProtocol, kFault) and girerr::error
@@ -73,7 +74,7 @@ void exercise_status(const xmlrpc_c::value& result) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
   try {
-    refuse_document_type(body);
+    refuse_unsafe_xml(body);
   } catch (const Error& error) {
     FUZZ_CHECK(error.category() == ErrorCategory::kProtocol);
     return 0;
