@@ -72,9 +72,13 @@ MasterSettings master_settings_from(const PluginConfig& master) {
         const std::string max_text = entry.substr(first + 1, second - first - 1);
         const std::string silence_text = entry.substr(second + 1);
         const double max = std::stod(max_text, &used);
-        if (used != max_text.size() || max <= 0) throw std::invalid_argument("max");
+        // The same range as max_build_duration: a larger number (1e300,
+        // inf) has no std::chrono::seconds, and NaN is no number.
+        if (used != max_text.size() || !(max > 0 && max <= 365 * kDay))
+          throw std::invalid_argument("max");
         const double silence = std::stod(silence_text, &used);
-        if (used != silence_text.size() || silence <= 0) throw std::invalid_argument("silence");
+        if (used != silence_text.size() || !(silence > 0 && silence <= 365 * kDay))
+          throw std::invalid_argument("silence");
         t.max_duration = seconds(max);
         t.log_silence = seconds(silence);
       } catch (const std::exception&) {
@@ -82,7 +86,7 @@ MasterSettings master_settings_from(const PluginConfig& master) {
             ErrorCategory::kConfig,
             master.origin() + ": master.arch_release_timeouts: \"" + entry +
                 "\" is not DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT "
-                "with two positive numbers of seconds");
+                "with two positive numbers of seconds, at most 365 days each");
       }
       s.arch_release_timeouts[entry.substr(0, first)] = t;
     }

@@ -130,6 +130,11 @@ TEST(CoreCommands, ConfigCheckRefusesNumbersRunWouldMisread) {
            {"builder_failure_threshold: 0", "master.builder_failure_threshold is 0"},
            {"lease_ttl: 1", "master.lease_ttl is 1; it must be between 3 and 3600 seconds"},
            {"arch_release_timeouts: [\"ubuntu/noble/amd64:x:1\"]", "is not DISTRIBUTION/"},
+           // Found by tests/fuzz/config_fuzz: these reached std::chrono::seconds
+           // out of its range (undefined behaviour) instead of being refused.
+           {"arch_release_timeouts: [\"ubuntu/noble/amd64:1e300:1\"]", "at most 365 days"},
+           {"arch_release_timeouts: [\"ubuntu/noble/amd64:1:inf\"]", "at most 365 days"},
+           {"arch_release_timeouts: [\"ubuntu/noble/amd64:nan:1\"]", "at most 365 days"},
        }) {
     SCOPED_TRACE(c.master);
     write_file(dir / "c.yaml", "master:\n  " + c.master + "\n" + rest);

@@ -67,6 +67,26 @@ TEST(Decisions, UnsafeResultNameFailsTheBuild) {
   EXPECT_NE(d.note.find("../evil.deb"), std::string::npos);
 }
 
+// Found by tests/fuzz/result_filename_fuzz: an empty name added nothing to
+// the list of unsafe names, so the build passed as FULLYBUILT without it.
+TEST(Decisions, EmptyResultNameFailsTheBuild) {
+  auto d = decide_scan(job(), waiting_status(BuildResult::kOk, "7-9", {{"", "a"}, {"ok.deb", "b"}}),
+                       {}, kNow);
+  EXPECT_EQ(d.action, ScanAction::kCollect);
+  EXPECT_EQ(d.new_state, BuildState::kFailedToBuild);
+  EXPECT_TRUE(d.files.empty());
+  EXPECT_EQ(d.note, "Unsafe result file name(s) from the slave: ''");
+}
+
+TEST(Decisions, UnsafeResultNamesInTheNoteAreCapped) {
+  const std::string long_name = std::string(100000, '/') + "\xff";
+  auto d =
+      decide_scan(job(), waiting_status(BuildResult::kOk, "7-9", {{long_name, "a"}}), {}, kNow);
+  EXPECT_EQ(d.new_state, BuildState::kFailedToBuild);
+  EXPECT_LT(d.note.size(), 600u);
+  EXPECT_EQ(d.note.rfind("Unsafe result file name(s) from the slave: '//", 0), 0u) << d.note;
+}
+
 TEST(Decisions, GiveBackLimit) {
   MasterSettings s;
   s.give_back_limit = 2;

@@ -6,6 +6,8 @@ namespace buildd {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+// How much of the unsafe result names a failed build's note quotes.
+constexpr std::size_t kMaxUnsafeNamesBytes = 500;
 
 bool is_cont(unsigned char c) {
   return (c & 0xC0) == 0x80;
@@ -176,18 +178,24 @@ ScanDecision decide_scan(const JobView& job, const SlaveStatus& status,
       d.new_state = collected_state(status.result);
       if (status.result == BuildResult::kDepFail) d.dependencies = status.dependencies;
       if (status.result != BuildResult::kOk) return d;
+      // Counted, not judged by the text: an empty name is unsafe too and
+      // adds nothing to a plain list. Quoted so that it still shows.
       std::string unsafe;
+      std::size_t unsafe_count = 0;
       for (const auto& [file, sha1] : status.filemap) {
         if (!is_safe_result_filename(file)) {
-          unsafe += (unsafe.empty() ? "" : ", ") + file;
+          unsafe += (unsafe_count++ == 0 ? "'" : ", '") + file + "'";
         } else {
           d.files.emplace_back(file, sha1);
         }
       }
-      if (!unsafe.empty()) {
+      if (unsafe_count != 0) {
         d.new_state = BuildState::kFailedToBuild;
         d.files.clear();
-        d.note = "Unsafe result file name(s) from the slave: " + unsafe;
+        // The names are the slave's: made valid UTF-8 and capped, as every
+        // slave text that is stored (the note becomes the build's text).
+        d.note = "Unsafe result file name(s) from the slave: " +
+                 capped_slave_text(unsafe, kMaxUnsafeNamesBytes);
       }
       return d;
     }

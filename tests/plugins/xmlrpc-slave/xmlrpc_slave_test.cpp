@@ -371,6 +371,38 @@ TEST_F(XmlRpcSlaveTest, XmlSizeLimit) {
   EXPECT_THAT(e.message(), HasSubstr("builder bob"));
 }
 
+// Found by tests/fuzz/xmlrpc_reply_fuzz: xmlrpc-c 1.33 dies of SIGSEGV on an
+// <i8> that is not a 64-bit number, so one reply could kill the master.
+TEST_F(XmlRpcSlaveTest, I8IsRefusedBeforeParsing) {
+  for (const std::string value :
+       {"<i8>1x</i8>", "<i8>9223372036854775808</i8>", "<ex:i8>x</ex:i8>", "<i8>12</i8>"}) {
+    SCOPED_TRACE(value);
+    server_.reply("<?xml version=\"1.0\"?><methodResponse><params><param><value>" + value +
+                  "</value></param></params></methodResponse>");
+    const Error e = expect_error([&] { connect()->status(); });
+    EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+    EXPECT_THAT(e.message(), HasSubstr("<i8>"));
+    EXPECT_THAT(e.message(), HasSubstr("builder bob"));
+  }
+}
+
+// xmlrpc-c reads UTF-16, where a DOCTYPE (or an <i8>) is invisible to a
+// check of the bytes as ASCII.
+TEST_F(XmlRpcSlaveTest, Utf16IsRefusedBeforeParsing) {
+  const std::string ascii =
+      "<?xml version=\"1.0\" encoding=\"UTF-16\"?><!DOCTYPE x [<!ENTITY a \"b\">]>"
+      "<methodResponse><params><param><value>&a;</value></param></params></methodResponse>";
+  std::string utf16 = "\xff\xfe";  // little-endian, with its byte order mark
+  for (const char c : ascii) {
+    utf16 += c;
+    utf16 += '\0';
+  }
+  server_.reply(utf16);
+  const Error e = expect_error([&] { connect()->status(); });
+  EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+  EXPECT_THAT(e.message(), HasSubstr("NUL"));
+}
+
 TEST_F(XmlRpcSlaveTest, EntityExpansionIsRefusedBeforeParsing) {
   // "Billion laughs": ten levels of ten references, a few hundred bytes that
   // expand to a billion.
