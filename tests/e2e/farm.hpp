@@ -77,7 +77,9 @@ class Farm {
 std::string http_get(const std::string& url);
 
 // Polls `condition` every 50 ms until it holds (true) or `timeout` passes
-// (false, after one last try).
+// (false, after one last try). The timeout is multiplied by
+// BUILDD_TEST_TIME_SCALE when set (scripts/sanitize: the instrumented
+// processes are several times slower, not wrong).
 bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout);
 
 }  // namespace buildd::test
