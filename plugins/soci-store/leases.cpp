@@ -35,21 +35,29 @@ MasterRegistration SociStore::heartbeat(const std::string& master_id, const std:
         return refused;  // the destructor rolls back
       }
     }
-    // Taken when free, held by this instance, or abandoned (heartbeat older
-    // than the TTL); otherwise left alone, and this instance is refused.
-    soci::statement upsert =
-        (sql.prepare << "INSERT INTO master (id, instance, heartbeat) VALUES (:id, :inst, :at) "
-                        "ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, heartbeat = "
-                        "excluded.heartbeat WHERE master.instance = excluded.instance OR "
-                        "master.heartbeat < :stale",
-         soci::use(master_id), soci::use(instance), soci::use(at), soci::use(stale));
-    upsert.execute(true);
-    if (upsert.get_affected_rows() == 0) {
-      refused.holder_id = master_id;
-      sql << "SELECT instance, heartbeat FROM master WHERE id = :id",
-          soci::into(refused.holder_instance), soci::into(seen), soci::use(master_id);
-      refused.holder_heartbeat = from_micros(seen);
-      return refused;
+    // Taken when held by this instance or abandoned (heartbeat older than the
+    // TTL), or when free; otherwise left alone, and this instance is refused.
+    // Two instances racing for one id: the row lock (or the key) picks one.
+    soci::statement renew =
+        (sql.prepare << "UPDATE master SET instance = :inst, heartbeat = :at WHERE id = :id AND "
+                        "(instance = :inst2 OR heartbeat < :stale)",
+         soci::use(instance), soci::use(at), soci::use(master_id), soci::use(instance),
+         soci::use(stale));
+    renew.execute(true);
+    if (renew.get_affected_rows() == 0) {
+      soci::statement add = (sql.prepare << insert_unless_present(
+                                 engine_,
+                                 "INSERT INTO master (id, instance, heartbeat) VALUES (:id, "
+                                 ":inst, :at)"),
+                             soci::use(master_id), soci::use(instance), soci::use(at));
+      add.execute(true);
+      if (add.get_affected_rows() == 0) {
+        refused.holder_id = master_id;
+        sql << "SELECT instance, heartbeat FROM master WHERE id = :id",
+            soci::into(refused.holder_instance), soci::into(seen), soci::use(master_id);
+        refused.holder_heartbeat = from_micros(seen);
+        return refused;
+      }
     }
     tx.commit();
     return MasterRegistration{};
@@ -106,17 +114,21 @@ std::vector<Id> SociStore::balance_leases(const std::string& master_id, std::siz
         while (st.fetch()) free.push_back(builder);
       }
       // Another master may take the same builder at the same instant: the
-      // conditional upsert lets one of them have it.
+      // row lock (or the key, for a builder never leased) lets one have it.
       soci::statement take =
-          (sql.prepare << "INSERT INTO builder_lease (builder_id, master_id, expires) VALUES (:b, "
-                          ":m, :e) ON CONFLICT (builder_id) DO UPDATE SET master_id = "
-                          "excluded.master_id, expires = excluded.expires WHERE "
-                          "builder_lease.expires < :now",
-           soci::use(builder), soci::use(master_id), soci::use(expires), soci::use(at));
+          (sql.prepare << "UPDATE builder_lease SET master_id = :m, expires = :e WHERE builder_id "
+                          "= :b AND expires < :now",
+           soci::use(master_id), soci::use(expires), soci::use(builder), soci::use(at));
+      soci::statement add =
+          (sql.prepare << insert_unless_present(engine_,
+                                                "INSERT INTO builder_lease (builder_id, "
+                                                "master_id, expires) VALUES (:b, :m, :e)"),
+           soci::use(builder), soci::use(master_id), soci::use(expires));
       for (long long id : free) {
         builder = id;
         take.execute(true);
-        if (take.get_affected_rows() > 0) held.push_back(id);
+        if (take.get_affected_rows() == 0) add.execute(true);
+        if (take.get_affected_rows() > 0 || add.get_affected_rows() > 0) held.push_back(id);
       }
       std::sort(held.begin(), held.end());
     }

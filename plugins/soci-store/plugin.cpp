@@ -7,11 +7,14 @@ namespace {
 
 constexpr buildd::ConfigKey kKeys[] = {
     {"backend", buildd::ConfigType::kString, true, nullptr,
-     "database engine: \"sqlite3\" (embedded) or \"postgresql\"", "sqlite3|postgresql"},
+     "database engine: \"sqlite3\" (embedded), \"postgresql\" or \"mariadb\"",
+     "sqlite3|postgresql|mariadb"},
     {"connection", buildd::ConfigType::kString, true, nullptr,
      "sqlite3: the database file (an absolute path; a relative one is taken from the current "
      "directory); postgresql: a libpq connection string such as "
-     "\"host=127.0.0.1 port=5432 dbname=buildd user=buildd\""},
+     "\"host=127.0.0.1 port=5432 dbname=buildd user=buildd\"; mariadb: SOCI's MySQL "
+     "connection string such as \"host=127.0.0.1 port=3306 dbname=buildd user=buildd "
+     "pass=secret\""},
     {"pool_size", buildd::ConfigType::kInteger, false, "4",
      "database sessions kept open (calls beyond that wait for a free one)"},
     {"busy_timeout", buildd::ConfigType::kSeconds, false, "10",
@@ -33,7 +36,8 @@ std::unique_ptr<buildd::PluginObject> create(const buildd::PluginConfig& config)
 const buildd::PluginDescriptor* descriptor() {
   static const buildd::PluginDescriptor kDescriptor = buildd::make_descriptor(
       buildd::PluginKind::kStore, "soci-store", "0.1.0",
-      "builders, queue, builds and files in SQLite or PostgreSQL through SOCI", kKeys, &create);
+      "builders, queue, builds and files in SQLite, PostgreSQL or MariaDB through SOCI", kKeys,
+      &create);
   return &kDescriptor;
 }
 

@@ -62,7 +62,7 @@ std::optional<QueuedBuild> SociStore::active_job_for_builder(Id builder_id) {
   });
 }
 
-bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
+bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) try {
   return with_session("claiming a queue entry", [&](soci::session& sql) {
     Transaction tx(sql, engine_);
     long long q = queue_id, b = build_id, r = builder_id, t = to_micros(now);
@@ -84,6 +84,11 @@ bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
     tx.commit();
     return true;
   });
+} catch (const Error& e) {
+  // The one-job-per-builder index: another master gave this builder a job
+  // between the predicate and the write. Lost, like any other race.
+  if (e.category() == ErrorCategory::kConflict) return false;
+  throw;
 }
 
 }  // namespace buildd::soci_store

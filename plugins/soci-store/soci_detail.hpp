@@ -6,6 +6,7 @@
 // one place where database errors become buildd::Error.
 
 #include <soci/connection-pool.h>
+#include <soci/mysql/soci-mysql.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
@@ -56,6 +57,38 @@ inline Nullable nullable_time(const std::optional<TimePoint>& t) {
 inline Nullable nullable_id(const std::optional<Id>& id) {
   return id ? Nullable(static_cast<long long>(*id)) : Nullable();
 }
+
+// A MariaDB session as the store expects it (see soci_store.hpp): read
+// committed, strict, utf8mb4.
+inline void open_mariadb_session(soci::session& sql) {
+  sql << "SET NAMES utf8mb4";
+  sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+  sql << "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'";
+}
+
+// A MariaDB named lock (GET_LOCK) held for a scope. The lock belongs to the
+// session, not a transaction, so it is released explicitly.
+class MariadbLock {
+ public:
+  MariadbLock(soci::session& sql, const std::string& name) : sql_(sql), name_(name) {
+    int got = 0;
+    sql_ << "SELECT GET_LOCK(:n, 60)", soci::use(name_), soci::into(got);
+    if (got != 1) {
+      throw Error(ErrorCategory::kStore, "timed out waiting for the lock " + name_, true);
+    }
+  }
+  ~MariadbLock() {
+    try {
+      sql_ << "SELECT RELEASE_LOCK(:n)", soci::use(name_);
+    } catch (...) {
+      // The connection is gone, and the lock with it.
+    }
+  }
+
+ private:
+  soci::session& sql_;
+  std::string name_;
+};
 
 // Write transactions. SQLite's BEGIN IMMEDIATE takes the write lock up front
 // (waiting on the busy timeout), so a transaction never fails half-way on a
@@ -315,6 +348,14 @@ inline std::string sqlite_connection_string(const SociStoreOptions& o) {
   return "db=" + path + " timeout=" + std::to_string(o.busy_timeout_seconds);
 }
 
+// An INSERT that does nothing (0 rows) when the row's key is already there.
+// MariaDB's IGNORE would also turn a value too long into a warning; the
+// callers insert keys and times only.
+inline std::string insert_unless_present(Engine engine, const std::string& insert) {
+  if (engine == Engine::kMariadb) return "INSERT IGNORE" + insert.substr(6);
+  return insert + " ON CONFLICT DO NOTHING";
+}
+
 inline std::string limit_clause(std::size_t limit) {
   return limit == 0 ? std::string() : " LIMIT " + std::to_string(limit);
 }
@@ -335,14 +376,21 @@ auto SociStore::with_session(const char* what, F&& body) {
     // A connection lost earlier (the server restarted and was still down
     // when the failure's reconnect ran) is re-opened here. PQstatus costs no
     // round trip, unlike session::is_connected's ping.
+    // MariaDB's client closes the socket of a connection it lost.
+    bool lost = false;
     if (engine_ == Engine::kPostgresql) {
       auto* backend = static_cast<soci::postgresql_session_backend*>(sql.get_backend());
-      if (!backend || PQstatus(backend->conn_) != CONNECTION_OK) {
-        try {
-          sql.reconnect();
-        } catch (const std::exception& e) {
-          throw fail(ErrorCategory::kStore, e.what(), true);  // still down: try again later
-        }
+      lost = !backend || PQstatus(backend->conn_) != CONNECTION_OK;
+    } else if (engine_ == Engine::kMariadb) {
+      auto* backend = static_cast<soci::mysql_session_backend*>(sql.get_backend());
+      lost = !backend || mysql_get_socket(backend->conn_) == MARIADB_INVALID_SOCKET;
+    }
+    if (lost) {
+      try {
+        sql.reconnect();
+        if (engine_ == Engine::kMariadb) detail::open_mariadb_session(sql);
+      } catch (const std::exception& e) {
+        throw fail(ErrorCategory::kStore, e.what(), true);  // still down: try again later
       }
     }
     return body(sql);
@@ -366,6 +414,20 @@ auto SociStore::with_session(const char* what, F&& body) {
     }
     bool retry = connection || state == "40001" || state == "40P01" || state.rfind("53", 0) == 0;
     throw fail(ErrorCategory::kStore, e.what(), retry);
+  } catch (const soci::mysql_soci_error& e) {
+    // 1062 duplicate key, 1451/1452 foreign key; 1205 lock wait timeout,
+    // 1213 deadlock (the transaction was rolled back: nothing written).
+    const unsigned n = e.err_num_;
+    if (n == 1062 || n == 1451 || n == 1452) throw fail(ErrorCategory::kConflict, e.what(), false);
+    bool connection = e.get_error_category() == soci::soci_error::connection_error;
+    if (connection) {
+      try {
+        sql.reconnect();
+        detail::open_mariadb_session(sql);
+      } catch (...) {
+      }
+    }
+    throw fail(ErrorCategory::kStore, e.what(), connection || n == 1205 || n == 1213);
   } catch (const soci::soci_error& e) {
     bool retry = e.get_error_category() == soci::soci_error::connection_error;
     throw fail(ErrorCategory::kStore, e.what(), retry);

@@ -12,9 +12,11 @@ SociStore::SociStore(const SociStoreOptions& options) {
     engine_ = Engine::kSqlite;
   } else if (options.backend == "postgresql") {
     engine_ = Engine::kPostgresql;
+  } else if (options.backend == "mariadb") {
+    engine_ = Engine::kMariadb;
   } else {
     throw Error(ErrorCategory::kConfig,
-                "soci-store: backend must be \"sqlite3\" or \"postgresql\", not \"" +
+                "soci-store: backend must be \"sqlite3\", \"postgresql\" or \"mariadb\", not \"" +
                     options.backend + "\"");
   }
   if (options.pool_size < 1) {
@@ -31,10 +33,13 @@ SociStore::SociStore(const SociStoreOptions& options) {
         s << "PRAGMA journal_mode=WAL", soci::into(mode);
         s << "PRAGMA busy_timeout=" + std::to_string(options.busy_timeout_seconds * 1000);
         s << "PRAGMA foreign_keys=ON";
-      } else {
+      } else if (engine_ == Engine::kPostgresql) {
         s.open(soci::postgresql, options.connection);
         // libpq prints notices on stderr ("relation … already exists, skipping").
         s << "SET client_min_messages TO WARNING";
+      } else {
+        s.open(soci::mysql, options.connection);
+        open_mariadb_session(s);
       }
     }
   } catch (const soci::soci_error& e) {
@@ -60,8 +65,11 @@ int SociStore::schema_version() {
              "'schema_version'",
           soci::into(tables);
     } else {
-      sql << "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = "
-             "'schema_version' AND table_schema = current_schema()",
+      // current_schema() is PostgreSQL's schema, DATABASE() MariaDB's.
+      sql << std::string(
+                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = "
+                 "'schema_version' AND table_schema = ") +
+                 (engine_ == Engine::kPostgresql ? "current_schema()" : "DATABASE()"),
           soci::into(tables);
     }
     if (tables == 0) return 0;
@@ -74,11 +82,11 @@ int SociStore::schema_version() {
 
 int SociStore::upgrade() {
   return with_session("upgrading the database schema", [&](soci::session& sql) {
+    // Two masters upgrading at once: the second waits, then sees it done.
+    std::optional<MariadbLock> lock;
+    if (engine_ == Engine::kMariadb) lock.emplace(sql, "buildd-master schema upgrade");
     Transaction tx(sql, engine_);
-    if (engine_ == Engine::kPostgresql) {
-      // Two masters upgrading at once: the second waits, then sees it done.
-      sql << "SELECT pg_advisory_xact_lock(4242)";
-    }
+    if (engine_ == Engine::kPostgresql) sql << "SELECT pg_advisory_xact_lock(4242)";
     sql << "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied "
            "BIGINT NOT NULL)";
     int current = 0;
@@ -91,15 +99,25 @@ int SociStore::upgrade() {
                                              " is newer than this buildd-master (knows " +
                                              std::to_string(latest) + "); upgrade buildd-master");
     }
-    const std::string id_type =
-        engine_ == Engine::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+    const char* id_type = engine_ == Engine::kSqlite       ? "INTEGER PRIMARY KEY AUTOINCREMENT"
+                          : engine_ == Engine::kPostgresql ? "BIGSERIAL PRIMARY KEY"
+                                                           : "BIGINT AUTO_INCREMENT PRIMARY KEY";
+    const char* table_options = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
+    auto replace_all = [](std::string& text, const std::string& from, const std::string& to) {
+      for (auto pos = text.find(from); pos != std::string::npos;
+           pos = text.find(from, pos + to.size()))
+        text.replace(pos, from.size(), to);
+    };
     int applied = 0;
     for (const Migration& m : migrations()) {
       if (m.version <= current) continue;
-      for (const char* statement : m.statements) {
+      const auto& statements = engine_ == Engine::kMariadb && !m.mariadb_statements.empty()
+                                   ? m.mariadb_statements
+                                   : m.statements;
+      for (const char* statement : statements) {
         std::string text = statement;
-        for (auto pos = text.find("@ID@"); pos != std::string::npos; pos = text.find("@ID@"))
-          text.replace(pos, 4, id_type);
+        replace_all(text, "@ID@", id_type);
+        replace_all(text, "@TABLE@", table_options);
         sql << text;
       }
       long long now = to_micros(Clock::now());

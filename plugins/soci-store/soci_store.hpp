@@ -1,7 +1,7 @@
 #pragma once
 
 // SociStore: the BuildStore (build_store.hpp) on SOCI 4.0, with SQLite (the
-// embedded default) or PostgreSQL 15.
+// embedded default), PostgreSQL 15 or MariaDB 10.11 (SOCI's MySQL backend).
 //
 // Threading: thread-safe. The store owns a soci::connection_pool of
 // `pool_size` sessions; every method borrows one for its duration, so at most
@@ -16,7 +16,14 @@
 // constraint violation the store did not check first is kConflict.
 //
 // Time: timestamps are BIGINT microseconds since the Unix epoch (UTC) and
-// durations BIGINT microseconds, on both engines.
+// durations BIGINT microseconds, on every engine.
+//
+// MariaDB sessions run READ COMMITTED (PostgreSQL's default, so that a
+// conditional write sees the rows as they are, not as the transaction's
+// snapshot had them), in strict mode (a value too long is an error, never
+// cut), in utf8mb4. Its DDL commits implicitly, so its migrations can be run
+// again (see migrations.cpp); the upgrade is serialised between masters with
+// GET_LOCK.
 
 #include <memory>
 #include <string>
@@ -31,14 +38,16 @@ class session;
 namespace buildd::soci_store {
 
 struct SociStoreOptions {
-  std::string backend;     // "sqlite3" or "postgresql"
-  std::string connection;  // a file path (sqlite3) or a libpq connection string
+  std::string backend;  // "sqlite3", "postgresql" or "mariadb"
+  // A file path (sqlite3), a libpq connection string (postgresql), or SOCI's
+  // MySQL connection string (mariadb: "host=… port=… dbname=… user=… pass=…").
+  std::string connection;
   int pool_size = 4;
   int busy_timeout_seconds = 10;
   bool auto_upgrade = false;  // run upgrade() when opening
 };
 
-enum class Engine { kSqlite, kPostgresql };
+enum class Engine { kSqlite, kPostgresql, kMariadb };
 
 class SociStore final : public BuildStore {
  public:
@@ -109,11 +118,14 @@ class SociStore final : public BuildStore {
 };
 
 // The numbered schema migrations (migrations.cpp). Migration N's statements
-// are written once; "@ID@" becomes the engine's auto-increment primary key.
+// are written once for SQLite and PostgreSQL, and once more in MariaDB's
+// dialect when it differs. "@ID@" becomes the engine's auto-increment primary
+// key, "@TABLE@" MariaDB's table options.
 struct Migration {
   int version;
   const char* description;
   std::vector<const char*> statements;
+  std::vector<const char*> mariadb_statements = {};  // empty: the same statements
 };
 const std::vector<Migration>& migrations();
 

@@ -45,18 +45,21 @@ CommitResult SociStore::commit(const CycleChanges& changes) {
     }
     if (!changes.builders.empty()) {
       long long builder = 0;
-      int ok = 1, failures = 0;
+      int ok = 1, failures = 0, reset = 0;
       // The pipeline may disable a builder, never enable one: the operator's
       // flag and notes stand unless this update disables.
       soci::statement st =
           (sql.prepare << "UPDATE builder SET builderok = CASE WHEN :ok = 0 THEN 0 ELSE builderok "
                           "END, failnotes = CASE WHEN :ok2 = 0 THEN :n ELSE failnotes END, "
-                          "failure_count = :f WHERE id = :id",
-           soci::use(ok), soci::use(ok), soci::use(text), soci::use(failures), soci::use(builder));
+                          "failure_count = CASE WHEN :r = 1 THEN 0 ELSE failure_count END + :f "
+                          "WHERE id = :id",
+           soci::use(ok), soci::use(ok), soci::use(text), soci::use(reset), soci::use(failures),
+           soci::use(builder));
       for (const auto& u : changes.builders) {
         ok = u.builderok ? 1 : 0;
         text = u.failnotes;
-        failures = u.failure_count;
+        reset = u.reset_failures ? 1 : 0;
+        failures = u.failure_delta;
         builder = u.builder_id;
         st.execute(true);
         if (st.get_affected_rows() == 0) {
@@ -68,11 +71,12 @@ CommitResult SociStore::commit(const CycleChanges& changes) {
     if (!changes.counters.empty()) {
       int failures = 0, give_backs = 0;
       soci::statement st =
-          (sql.prepare << "UPDATE build SET failure_count = :f, give_back_count = :g WHERE id = :b",
+          (sql.prepare << "UPDATE build SET failure_count = failure_count + :f, give_back_count "
+                          "= give_back_count + :g WHERE id = :b",
            soci::use(failures), soci::use(give_backs), soci::use(build_id));
       for (const auto& c : changes.counters) {
-        failures = c.failure_count;
-        give_backs = c.give_back_count;
+        failures = c.failure_delta;
+        give_backs = c.give_back_delta;
         build_id = c.build_id;
         st.execute(true);
       }

@@ -176,9 +176,10 @@ TEST(CoreCommands, ConfigCheckRefusesUnknownChoices) {
              "archive: {plugin: file-librarian, config: {root: /x}}\n");
   CommandResult r = master({"--config", (dir / "oracle.yaml").string(), "config", "check"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find(":4: key 'backend' in store.config must be one of sqlite3, postgresql, "
-                       "not 'oracle'"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(":4: key 'backend' in store.config must be one of sqlite3, postgresql, mariadb, "
+                 "not 'oracle'"),
+      std::string::npos)
       << r.err;
   write_file(dir / "logs.yaml",
              "master: {log_format: xml}\n"

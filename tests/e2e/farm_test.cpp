@@ -2,6 +2,9 @@
 // real sockets, and the store and librarian on the embedded default (SQLite,
 // local folder) or on real servers (PostgreSQL, nginx).
 #include <gtest/gtest.h>
+#include <soci/mysql/soci-mysql.h>
+#include <soci/soci.h>
+#include <unistd.h>
 
 #include <map>
 #include <thread>
@@ -136,6 +139,33 @@ TEST(EndToEnd, RealServersPostgresqlAndNginx) {
   run_outcome_scenario(farm);
   // The slaves fetched their chroot from nginx, not from the master.
   EXPECT_NE(read_file(nginx.access_log()).find("GET /librarian/"), std::string::npos);
+}
+
+// The third engine: the whole outcome scenario on a real MariaDB (its own
+// database on the e2e fixture), with the local archive.
+TEST(EndToEnd, RealServerMariadb) {
+  const auto port_file = std::filesystem::path(BUILDD_E2E_MARIADB_DIR) / "port";
+  ASSERT_TRUE(std::filesystem::exists(port_file))
+      << "MariaDB fixture not running (" << port_file << ")";
+  const std::string text = read_file(port_file);
+  const std::string base =
+      "host=127.0.0.1 port=" + text.substr(0, text.find('\n')) + " user=buildd";
+  const std::string database = "farm_" + std::to_string(::getpid());
+  {
+    soci::session admin(soci::mysql, base + " dbname=buildd");
+    admin << "DROP DATABASE IF EXISTS " + database;
+    admin << "CREATE DATABASE " + database;
+  }
+  TempDir data;
+  FarmBackends backends = embedded_backends(data.path());
+  backends.store_yaml =
+      "    backend: mariadb\n    connection: \"" + base + " dbname=" + database + "\"\n";
+  {
+    Farm farm(backends);
+    run_outcome_scenario(farm);
+  }
+  soci::session admin(soci::mysql, base + " dbname=buildd");
+  admin << "DROP DATABASE " + database;
 }
 
 TEST(EndToEnd, BuilderFailDisablesTheBuilderAndRequeuesTheBuild) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "buildd/clock.hpp"
 #include "buildd/error.hpp"
 
 namespace buildd::test {
@@ -11,6 +12,13 @@ using Lock = std::lock_guard<std::mutex>;
 ProcessorFamily FakeStore::add_processor_family(const std::string& name,
                                                 const std::vector<std::string>& processors) {
   Lock lock(mutex_);
+  for (const auto& f : families_) {
+    if (f.name == name) throw Error(ErrorCategory::kConflict, "family exists: " + name);
+  }
+  for (const auto& p : processors_) {
+    if (std::find(processors.begin(), processors.end(), p.name) != processors.end())
+      throw Error(ErrorCategory::kConflict, "processor exists: " + p.name);
+  }
   ProcessorFamily f{new_id(), name};
   families_.push_back(f);
   for (const auto& p : processors) processors_.push_back(Processor{new_id(), f.id, p});
@@ -32,6 +40,12 @@ DistroArchRelease FakeStore::add_distro_arch_release(const NewDistroArchRelease&
   auto fam = std::find_if(families_.begin(), families_.end(),
                           [&](const auto& f) { return f.name == n.family; });
   if (fam == families_.end()) throw Error(ErrorCategory::kNotFound, "no family " + n.family);
+  for (const auto& d : dars_) {
+    if (d.distribution == n.distribution && d.release == n.release && d.arch_tag == n.arch_tag)
+      throw Error(ErrorCategory::kConflict, "arch release exists: " + d.display_name());
+  }
+  if (n.chroot_file_id && !files_.count(*n.chroot_file_id))
+    throw Error(ErrorCategory::kNotFound, "no library file " + std::to_string(*n.chroot_file_id));
   DistroArchRelease d;
   d.id = new_id();
   d.distribution = n.distribution;
@@ -60,6 +74,8 @@ std::optional<DistroArchRelease> FakeStore::find_distro_arch_release(
 
 void FakeStore::set_chroot(Id dar_id, Id file_id) {
   Lock lock(mutex_);
+  if (!files_.count(file_id))
+    throw Error(ErrorCategory::kNotFound, "no library file " + std::to_string(file_id));
   for (auto& d : dars_) {
     if (d.id == dar_id) {
       d.chroot_file_id = file_id;
@@ -129,6 +145,14 @@ void FakeStore::set_builder_slave_state(Id id, const std::string& state, TimePoi
 
 Build FakeStore::add_build(const NewBuild& n) {
   Lock lock(mutex_);
+  if (std::none_of(dars_.begin(), dars_.end(),
+                   [&](const auto& d) { return d.id == n.distro_arch_release_id; })) {
+    throw Error(ErrorCategory::kNotFound,
+                "no arch release " + std::to_string(n.distro_arch_release_id));
+  }
+  for (const auto& [name, id] : n.source_files) {
+    if (!files_.count(id)) throw Error(ErrorCategory::kNotFound, "no library file for " + name);
+  }
   Build b;
   b.id = new_id();
   b.source_name = n.source_name;
@@ -137,7 +161,9 @@ Build FakeStore::add_build(const NewBuild& n) {
   b.component = n.component;
   b.pocket = n.pocket;
   b.urgency = n.urgency;
+  b.created = Clock::now();
   builds_[b.id] = b;
+  scores_[b.id] = {n.score, n.manual_score};
   sources_[b.id] = n.source_files;
   BuildQueueEntry e;
   e.id = new_id();
@@ -199,23 +225,37 @@ std::optional<BuildQueueEntry> FakeStore::queue_entry_for_build(Id build_id) {
   return std::nullopt;
 }
 
+Build& FakeStore::build_locked(Id build_id) {
+  auto it = builds_.find(build_id);
+  if (it == builds_.end())
+    throw Error(ErrorCategory::kNotFound, "no build " + std::to_string(build_id));
+  return it->second;
+}
+
 void FakeStore::retry_build(Id build_id) {
   Lock lock(mutex_);
-  auto& b = builds_.at(build_id);
+  auto& b = build_locked(build_id);
   if (b.state == BuildState::kNeedsBuild || b.state == BuildState::kBuilding ||
       b.state == BuildState::kFullyBuilt || b.state == BuildState::kCancelling) {
     throw Error(ErrorCategory::kConflict, "build not retryable");
   }
   b.state = BuildState::kNeedsBuild;
+  b.started.reset();
+  b.built.reset();
+  b.duration.reset();
+  b.buildlog_id.reset();
+  results_.erase(build_id);
   BuildQueueEntry e;
   e.id = new_id();
   e.build_id = build_id;
+  e.score = scores_[build_id].first;
+  e.manual = scores_[build_id].second;
   queue_[e.id] = e;
 }
 
 CancelOutcome FakeStore::cancel_build(Id build_id) {
   Lock lock(mutex_);
-  auto& b = builds_.at(build_id);
+  auto& b = build_locked(build_id);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     if (it->second.build_id != build_id) continue;
     if (!it->second.builder_id) {
@@ -308,6 +348,23 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
     fail_next_commit = false;
     throw Error(ErrorCategory::kStore, "database is busy", true);
   }
+  // All or nothing: every record the changes name must exist before any is
+  // applied (the SQL stores roll back instead).
+  auto file_exists = [&](Id id) { return files_.count(id) > 0; };
+  for (const auto& u : c.builders) {
+    if (std::none_of(builders_.begin(), builders_.end(),
+                     [&](const auto& b) { return b.id == u.builder_id; }))
+      throw Error(ErrorCategory::kNotFound, "no builder " + std::to_string(u.builder_id));
+  }
+  for (const auto& x : c.completions) {
+    build_locked(x.build_id);
+    if (x.buildlog_id && !file_exists(*x.buildlog_id))
+      throw Error(ErrorCategory::kNotFound, "no build log file");
+    for (const auto& [name, id] : x.result_files) {
+      if (!file_exists(id)) throw Error(ErrorCategory::kNotFound, "no library file for " + name);
+    }
+  }
+  for (const auto& u : c.counters) build_locked(u.build_id);
   commits.push_back(c);
   CommitResult result;
   auto active = [&](Id queue_id) {
@@ -335,13 +392,14 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
         b.builderok = false;
         b.failnotes = u.failnotes;
       }
-      b.failure_count = u.failure_count;
+      if (u.reset_failures) b.failure_count = 0;
+      b.failure_count += u.failure_delta;
     }
   }
   for (const auto& u : c.counters) {
     auto& b = builds_.at(u.build_id);
-    b.failure_count = u.failure_count;
-    b.give_back_count = u.give_back_count;
+    b.failure_count += u.failure_delta;
+    b.give_back_count += u.give_back_delta;
   }
   for (const auto& r : c.resets) result.stale += reset_locked(r) ? 0 : 1;
   for (const auto& x : c.completions) {
@@ -363,10 +421,80 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
   return result;
 }
 
+// Masters and leases, as the SQL stores keep them (leases.cpp).
+MasterRegistration FakeStore::heartbeat(const std::string& master_id, const std::string& instance,
+                                        TimePoint now, std::chrono::seconds ttl,
+                                        const std::string& replacing) {
+  Lock lock(mutex_);
+  if (!replacing.empty()) {
+    for (auto it = masters_.begin(); it != masters_.end();) {
+      if (it->second.instance != replacing) {
+        ++it;
+        continue;
+      }
+      std::erase_if(leases_, [&](const auto& l) { return l.second.master_id == it->first; });
+      it = masters_.erase(it);
+    }
+  }
+  auto it = masters_.find(master_id);
+  if (it != masters_.end() && it->second.instance != instance &&
+      it->second.heartbeat >= now - ttl) {
+    MasterRegistration refused;
+    refused.held = false;
+    refused.holder_id = master_id;
+    refused.holder_instance = it->second.instance;
+    refused.holder_heartbeat = it->second.heartbeat;
+    return refused;
+  }
+  masters_[master_id] = MasterRow{instance, now};
+  return {};
+}
+
+std::vector<std::string> FakeStore::live_masters(TimePoint now, std::chrono::seconds ttl) {
+  Lock lock(mutex_);
+  std::vector<std::string> ids;
+  for (const auto& [id, m] : masters_) {
+    if (m.heartbeat >= now - ttl) ids.push_back(id);
+  }
+  return ids;
+}
+
+std::vector<Id> FakeStore::balance_leases(const std::string& master_id, std::size_t target,
+                                          TimePoint now, std::chrono::seconds ttl) {
+  Lock lock(mutex_);
+  std::vector<Id> held;
+  for (auto& [builder, lease] : leases_) {
+    if (lease.master_id != master_id) continue;
+    lease.expires = now + ttl;
+    held.push_back(builder);
+  }
+  while (held.size() > target) {
+    leases_.erase(held.back());
+    held.pop_back();
+  }
+  for (const auto& b : builders_) {
+    if (held.size() >= target) break;
+    auto it = leases_.find(b.id);
+    if (it != leases_.end() && it->second.expires >= now) continue;
+    leases_[b.id] = LeaseRow{master_id, now + ttl};
+    held.push_back(b.id);
+  }
+  std::sort(held.begin(), held.end());
+  return held;
+}
+
+void FakeStore::leave(const std::string& master_id, const std::string& instance) {
+  Lock lock(mutex_);
+  std::erase_if(leases_, [&](const auto& l) { return l.second.master_id == master_id; });
+  auto it = masters_.find(master_id);
+  if (it != masters_.end() && it->second.instance == instance) masters_.erase(it);
+}
+
 LibraryFile FakeStore::add_library_file(const LibraryFile& file) {
   Lock lock(mutex_);
   LibraryFile f = file;
   f.id = new_id();
+  if (f.created == TimePoint{}) f.created = Clock::now();
   files_[f.id] = f;
   return f;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
-// FakeStore: the whole BuildStore contract in memory, for pipeline tests.
+// FakeStore: the whole BuildStore contract in memory, for pipeline tests
+// (it passes the store conformance suite, fake_store_conformance_test.cpp).
 // Thread-safe (one mutex). Records every commit() so tests can assert on the
 // transactions of a cycle; `fail_next_commit` makes the next commit throw.
 
@@ -52,6 +53,14 @@ class FakeStore final : public BuildStore {
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
   CommitResult commit(const CycleChanges& changes) override;
 
+  MasterRegistration heartbeat(const std::string& master_id, const std::string& instance,
+                               TimePoint now, std::chrono::seconds ttl,
+                               const std::string& replacing = "") override;
+  std::vector<std::string> live_masters(TimePoint now, std::chrono::seconds ttl) override;
+  std::vector<Id> balance_leases(const std::string& master_id, std::size_t target, TimePoint now,
+                                 std::chrono::seconds ttl) override;
+  void leave(const std::string& master_id, const std::string& instance) override;
+
   LibraryFile add_library_file(const LibraryFile& file) override;
   std::optional<LibraryFile> find_library_file(Id id) override;
   std::optional<LibraryFile> find_library_file_by_sha256(const std::string& sha256) override;
@@ -79,7 +88,19 @@ class FakeStore final : public BuildStore {
   std::map<Id, LibraryFile> files_;
   std::map<Id, std::vector<std::pair<std::string, Id>>> sources_;
   std::map<Id, std::vector<std::pair<std::string, Id>>> results_;
+  std::map<Id, std::pair<int, bool>> scores_;  // build -> score, pinned by the operator
+  struct MasterRow {
+    std::string instance;
+    TimePoint heartbeat;
+  };
+  struct LeaseRow {
+    std::string master_id;
+    TimePoint expires;
+  };
+  std::map<std::string, MasterRow> masters_;
+  std::map<Id, LeaseRow> leases_;  // by builder
   Id new_id() { return next_id_++; }
+  Build& build_locked(Id build_id);  // kNotFound when there is none
   std::vector<QueuedBuild> join(bool active, const std::vector<Id>* dars, std::size_t limit);
   bool reset_locked(const JobReset& reset);
 };

@@ -20,6 +20,11 @@
 // twice leaves one set of rows). A builder update may disable a builder but
 // never re-enable one: enabling is the operator's (set_builder_ok).
 //
+// Counters are deltas: a builder's and a build's failure counts (and a
+// build's give-backs) are added to what the row holds, so that an operator's
+// reset, or another writer, committed meanwhile is never overwritten by a
+// count the pipeline read before it.
+//
 // Errors: Error(kStore) for database failures (retryable when the database was
 // unreachable or busy and nothing was written); Error(kNotFound) for a named
 // record that does not exist; Error(kConflict) for a duplicate name or a state
@@ -113,18 +118,22 @@ struct BuildCompletion {
 };
 
 // builderok false disables the builder with `failnotes`; true leaves the
-// operator's flag and notes as they are. failure_count is always written.
+// operator's flag and notes as they are. The failure count is zeroed first
+// when `reset_failures` (a build came back: the builder works), then
+// `failure_delta` is added.
 struct BuilderUpdate {
   Id builder_id = 0;
   bool builderok = true;
   std::string failnotes;
-  int failure_count = 0;
+  int failure_delta = 0;
+  bool reset_failures = false;
 };
 
+// Added to the build's counters.
 struct BuildCountersUpdate {
   Id build_id = 0;
-  int failure_count = 0;
-  int give_back_count = 0;
+  int failure_delta = 0;
+  int give_back_delta = 0;
 };
 
 struct BuildStateUpdate {  // e.g. CANCELLING -> CANCELLED without completion data

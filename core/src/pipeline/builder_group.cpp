@@ -163,26 +163,35 @@ BuilderHandle* BuilderGroup::find(Id builder_id) {
 
 namespace {
 
-void record_builder(QueueItem& item, const BuilderHandle& b) {
-  BuilderUpdate update{b.id, b.builderok, b.failnotes, b.failure_count};
+// The builder's flag and notes as they are now, and what happened to its
+// failure count since the step began (+1 per failure; zeroed when a build
+// came back), merged into the one update of this builder in the step.
+void record_builder(QueueItem& item, const BuilderHandle& b, int failure_delta = 0,
+                    bool reset_failures = false) {
+  BuilderUpdate* update = nullptr;
   for (auto& existing : item.changes.builders) {
-    if (existing.builder_id == b.id) {
-      existing = update;
-      return;
-    }
+    if (existing.builder_id == b.id) update = &existing;
   }
-  item.changes.builders.push_back(update);
+  if (!update) update = &item.changes.builders.emplace_back(BuilderUpdate{b.id});
+  update->builderok = b.builderok;
+  update->failnotes = b.failnotes;
+  if (reset_failures) {
+    update->reset_failures = true;
+    update->failure_delta = 0;
+  }
+  update->failure_delta += failure_delta;
 }
 
-void record_counters(QueueItem& item) {
-  BuildCountersUpdate update{item.build.id, item.build.failure_count, item.build.give_back_count};
+void record_counters(QueueItem& item, int failure_delta, int give_back_delta) {
   for (auto& existing : item.changes.counters) {
     if (existing.build_id == item.build.id) {
-      existing = update;
+      existing.failure_delta += failure_delta;
+      existing.give_back_delta += give_back_delta;
       return;
     }
   }
-  item.changes.counters.push_back(update);
+  item.changes.counters.push_back(
+      BuildCountersUpdate{item.build.id, failure_delta, give_back_delta});
 }
 
 }  // namespace
@@ -272,7 +281,7 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
   item.clean_after_commit = true;
   if (decision.action == ScanAction::kCollect && b.failure_count != 0) {
     b.failure_count = 0;  // a build came back: the builder works
-    record_builder(item, b);
+    record_builder(item, b, 0, true);
   }
 }
 
@@ -394,7 +403,7 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
         item.abort_sent = now;
         item.changes.aborts.push_back(AbortSent{item.id, now});
         ++item.build.give_back_count;
-        record_counters(item);
+        record_counters(item, 0, 1);
         break;
       case ScanAction::kAbortTimeout:
         fail_builder(item, b, d.note);
@@ -415,7 +424,7 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
         reset_job(item);
         item.clean_after_commit = true;
         ++item.build.give_back_count;
-        record_counters(item);
+        record_counters(item, 0, 1);
         break;
     }
   } catch (const Error& e) {
@@ -464,7 +473,8 @@ void BuilderGroup::handle_failure(QueueItem& item, const Error& error, bool retr
   const std::string cookie = item.cookie();
   ++b.failure_count;
   ++item.build.failure_count;
-  record_counters(item);
+  record_counters(item, 1, 0);
+  bool builder_works = false;  // the job is failed instead: the builder's count is cleared
   const FailureJudgement j =
       judge_failure(b.failure_count, item.build.failure_count,
                     retry && item.build.buildstate != BuildState::kCancelling, settings_);
@@ -480,12 +490,13 @@ void BuilderGroup::handle_failure(QueueItem& item, const Error& error, bool retr
     complete(item, BuildState::kFailedToBuild, std::nullopt, {},
              std::string("Failed by the build farm: ") + error.what());
     b.failure_count = 0;
+    builder_works = true;
   } else if (j.job == JobVerdict::kReset) {
     reset_job(item);
   } else {
     item.deferred = true;
   }
-  record_builder(item, b);
+  record_builder(item, b, builder_works ? 0 : 1, builder_works);
 }
 
 }  // namespace buildd

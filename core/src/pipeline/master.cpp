@@ -590,7 +590,7 @@ std::optional<SlaveStatus> BuilddMaster::poll_status(BuilderHandle& b, CycleRepo
       ++report.failed_builders;
     }
     CycleChanges changes;
-    changes.builders.push_back(BuilderUpdate{b.id, b.builderok, b.failnotes, b.failure_count});
+    changes.builders.push_back(BuilderUpdate{b.id, b.builderok, b.failnotes, 1});
     store_.commit(changes);
     return std::nullopt;
   }
@@ -612,7 +612,7 @@ void BuilddMaster::reconcile(BuilderHandle& b, const SlaveStatus& status, CycleR
                     ") returned from status() probe";
       log->critical("{}: {}", b.name, b.failnotes);
       CycleChanges changes;
-      changes.builders.push_back(BuilderUpdate{b.id, false, b.failnotes, b.failure_count});
+      changes.builders.push_back(BuilderUpdate{b.id, false, b.failnotes});
       store_.commit(changes);
       ++report.failed_builders;
       return;
