@@ -66,9 +66,10 @@ struct Args {
   int samples = 10;
   std::size_t in_flight = 32;
   std::vector<int> masters;  // mm-scan, mm-drain
-  double scan_interval = 0.1;
+  double scan_interval = 0.25;
   int lease_ttl = 5;
   double window = 10;
+  int windows = 3;
   bool kill = false;
 };
 
@@ -563,6 +564,7 @@ json multimaster(const Args& a, bool scan) {
   o.scan_interval = a.scan_interval;
   o.lease_ttl = a.lease_ttl;
   o.window = a.window;
+  o.windows = a.windows;
   o.kill = a.kill;
   return scan ? multimaster_scan(o) : multimaster_drain(o);
 }
@@ -630,19 +632,30 @@ void multimaster_scan_rows(const json& r, Rows& rows, std::vector<std::string>& 
       "on one PostgreSQL, scan_interval " +
       fmt(r["scan_interval_s"].get<double>(), 2) + " s (demand " +
       fmt(r["demand_polls_per_s"].get<double>(), 0) +
-      " polls/s), polls counted by `buildd_builder_polls_total`. What limits it:");
+      " polls/s), polls counted by `buildd_builder_polls_total`, median of " +
+      std::to_string(r.value("windows", 1)) + " windows of " +
+      fmt(r["runs"].empty() ? 0.0 : r["runs"][0]["window_s"].get<double>(), 0) +
+      " s. What limits it:");
   for (const auto& run : r["runs"]) {
     const int k = run["masters"];
     const double ratio = run["ratio_to_first"];
     auto goal = goals.find(k);
+    // A rate bound by the scan interval says nothing about capacity.
+    const bool demand_bound = run["limit"].get<std::string>().rfind("demand", 0) == 0;
+    std::string met;
+    if (goal != goals.end())
+      met = demand_bound ? "n/a (demand-bound)" : verdict(ratio >= goal->second);
     rows.push_back(
         {"multi-master scan capacity: polls/s, " + std::to_string(k) + " master(s)", size,
          fmt(run["polls_per_s"].get<double>(), 0) + (run.value("ok", false) ? "" : " (FAILED)"),
          "×" + fmt(ratio, 2) + " one master",
-         goal == goals.end() ? "" : "≥ ×" + fmt(goal->second, 1),
-         goal == goals.end() ? "" : verdict(ratio >= goal->second)});
+         goal == goals.end() ? "" : "≥ ×" + fmt(goal->second, 1), met});
     rows.push_back({"CPU during the window (cores), " + std::to_string(k) + " master(s)", size,
                     cpu_split(run["cpu"]), "", "", ""});
+    rows.push_back({"PostgreSQL per poll, " + std::to_string(k) + " master(s)", size,
+                    fmt(run["pg_transactions_per_poll"].get<double>(), 2) + " transactions, " +
+                        fmt(run["pg_rows_written_per_poll"].get<double>(), 2) + " rows written",
+                    "", "", ""});
     notes.push_back("- " + std::to_string(k) + " master(s): " + run["limit"].get<std::string>());
   }
 }
@@ -893,7 +906,8 @@ int main(int argc, char** argv) {
       "masters started (mm-scan: each count in turn, default 1 2 4; mm-drain: one count)")(
       "scan-interval", po::value(&a.scan_interval), "the masters' scan_interval, s (mm-*)")(
       "lease-ttl", po::value(&a.lease_ttl), "the masters' lease_ttl, s (mm-*)")(
-      "window", po::value(&a.window), "seconds measured per master count (mm-scan)")(
+      "window", po::value(&a.window), "seconds of one measured window (mm-scan)")(
+      "windows", po::value(&a.windows), "windows per master count, median kept (mm-scan)")(
       "kill", po::bool_switch(&a.kill), "kill -9 one master mid-drain (mm-drain)")(
       "in", po::value<std::string>(), "JSON lines of the scenarios (report)")(
       "json", po::value<std::string>(), "JSON file to write (report)")(

@@ -33,9 +33,10 @@ struct MultiMasterOptions {
   std::filesystem::path master_program;
   std::vector<int> masters = {1, 2, 4};  // mm-scan: each in turn; mm-drain: the first
   long long builds = 100;                // mm-drain
-  double scan_interval = 0.1;            // seconds (master.scan_interval)
+  double scan_interval = 0.25;           // seconds (master.scan_interval)
   int lease_ttl = 5;                     // seconds (master.lease_ttl, at least 3)
-  double window = 10;                    // mm-scan: seconds measured per master count
+  double window = 10;                    // mm-scan: seconds of one measured window
+  int windows = 3;                       // mm-scan: windows per master count (median kept)
   bool kill = false;                     // mm-drain: SIGKILL one master mid-drain
 };
 
