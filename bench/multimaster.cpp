@@ -251,6 +251,8 @@ json cpu_figures(const CpuSample& a, const CpuSample& b) {
   const double postgres = per_s(cpu_used(a.postgres, b.postgres));
   const double bench = per_s(cpu_used(a.bench, b.bench));
   const double busy = per_s(b.machine.busy - a.machine.busy);
+  // The rest: other processes of the machine (it is shared), and kernel
+  // time charged to no process (much of loopback networking runs in softirq).
   const double others = std::max(0.0, busy - masters - slave - postgres - bench);
   return {{"cores", cores},        {"machine_busy_cores", busy}, {"masters_cores", masters},
           {"slave_cores", slave},  {"postgres_cores", postgres}, {"bench_cores", bench},
@@ -274,7 +276,7 @@ std::string limit_verdict(const json& cpu, double rate, double demand) {
       {cpu["masters_cores"].get<double>(), "the masters"},
       {cpu["slave_cores"].get<double>(), "the slave process"},
       {cpu["postgres_cores"].get<double>(), "PostgreSQL"},
-      {cpu["others_cores"].get<double>(), "other processes"}};
+      {cpu["others_cores"].get<double>(), "the rest (other processes, the kernel)"}};
   std::sort(parts.rbegin(), parts.rend());
   if (busy >= 0.9 * cores) {
     out << "CPU: the machine is saturated (" << busy << " of " << cores
