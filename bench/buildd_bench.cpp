@@ -9,6 +9,11 @@
 //   buildd-bench latency  --builders N --samples S enqueue→build() with `buildd-master run`
 //   buildd-bench hostile  --builders N --builds M  finish→next build() gap, N healthy
 //                                                  builders alone, then with 3 bad ones
+//   buildd-bench mm-scan  --builders N --masters 1 2 4   scan capacity of several
+//                                                  `buildd-master run` on one PostgreSQL
+//   buildd-bench mm-drain --builders N --builds M --masters K [--kill]
+//                                                  K masters drain M builds, verified;
+//                                                  --kill: kill -9 of one mid-drain
 //   buildd-bench report   --in FILE.jsonl --json OUT --markdown OUT [--commit C] [--backend B]
 
 #include <signal.h>
@@ -34,6 +39,7 @@
 #include "buildd/pipeline/poller.hpp"
 #include "buildd/process_memory.hpp"
 #include "farm.hpp"
+#include "multimaster.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -59,6 +65,12 @@ struct Args {
   long long builds = 50;
   int samples = 10;
   std::size_t in_flight = 32;
+  std::vector<int> masters;  // mm-scan, mm-drain
+  double scan_interval = 0.25;
+  int lease_ttl = 5;
+  double window = 10;
+  int windows = 3;
+  bool kill = false;
 };
 
 FarmOptions farm_options(const Args& a, const std::string& tag) {
@@ -541,6 +553,22 @@ json hostile(const Args& a) {
           {"ok", healthy["ok"].get<bool>() && bad["ok"].get<bool>()}};
 }
 
+// ---- multi-master ----------------------------------------------------------
+
+json multimaster(const Args& a, bool scan) {
+  MultiMasterOptions o;
+  o.farm = farm_options(a, "");
+  o.master_program = a.master;
+  if (!a.masters.empty()) o.masters = a.masters;
+  o.builds = a.builds;
+  o.scan_interval = a.scan_interval;
+  o.lease_ttl = a.lease_ttl;
+  o.window = a.window;
+  o.windows = a.windows;
+  o.kill = a.kill;
+  return scan ? multimaster_scan(o) : multimaster_drain(o);
+}
+
 // ---- report ----------------------------------------------------------------
 
 std::string fmt(double v, int precision = 1) {
@@ -584,6 +612,91 @@ std::string verdict(bool met) {
   return met ? "met" : "**missed**";
 }
 
+using Rows = std::vector<std::vector<std::string>>;
+
+std::string cpu_split(const json& cpu) {
+  return "masters " + fmt(cpu["masters_cores"].get<double>(), 2) + ", slave " +
+         fmt(cpu["slave_cores"].get<double>(), 2) + ", PostgreSQL " +
+         fmt(cpu["postgres_cores"].get<double>(), 2) + ", others " +
+         fmt(cpu["others_cores"].get<double>(), 2) + " (" +
+         fmt(cpu["machine_busy_cores"].get<double>(), 2) + " of " +
+         fmt(cpu["cores"].get<double>(), 0) + " cores busy)";
+}
+
+// Issue 13's goal: ×1.8 the scan capacity of one master with 2, ×3.4 with 4.
+void multimaster_scan_rows(const json& r, Rows& rows, std::vector<std::string>& notes) {
+  const std::string size = with_commas(r["builders"].get<long long>()) + " builders BUILDING";
+  const std::map<int, double> goals = {{2, 1.8}, {4, 3.4}};
+  notes.push_back(
+      "Multi-master scan capacity: `buildd-master run` × N (distinct `master.id`) "
+      "on one PostgreSQL, scan_interval " +
+      fmt(r["scan_interval_s"].get<double>(), 2) + " s (demand " +
+      fmt(r["demand_polls_per_s"].get<double>(), 0) +
+      " polls/s), polls counted by `buildd_builder_polls_total`, median of " +
+      std::to_string(r.value("windows", 1)) + " windows of " +
+      fmt(r["runs"].empty() ? 0.0 : r["runs"][0]["window_s"].get<double>(), 0) +
+      " s. What limits it:");
+  for (const auto& run : r["runs"]) {
+    const int k = run["masters"];
+    const double ratio = run["ratio_to_first"];
+    auto goal = goals.find(k);
+    // A rate bound by the scan interval says nothing about capacity.
+    const bool demand_bound = run["limit"].get<std::string>().rfind("demand", 0) == 0;
+    std::string met;
+    if (goal != goals.end())
+      met = demand_bound ? "n/a (demand-bound)" : verdict(ratio >= goal->second);
+    rows.push_back(
+        {"multi-master scan capacity: polls/s, " + std::to_string(k) + " master(s)", size,
+         fmt(run["polls_per_s"].get<double>(), 0) + (run.value("ok", false) ? "" : " (FAILED)"),
+         "×" + fmt(ratio, 2) + " one master",
+         goal == goals.end() ? "" : "≥ ×" + fmt(goal->second, 1), met});
+    rows.push_back({"CPU during the window (cores), " + std::to_string(k) + " master(s)", size,
+                    cpu_split(run["cpu"]), "", "", ""});
+    rows.push_back({"PostgreSQL per poll, " + std::to_string(k) + " master(s)", size,
+                    fmt(run["pg_transactions_per_poll"].get<double>(), 2) + " transactions, " +
+                        fmt(run["pg_rows_written_per_poll"].get<double>(), 2) + " rows written",
+                    "", "", ""});
+    notes.push_back("- " + std::to_string(k) + " master(s): " + run["limit"].get<std::string>());
+  }
+}
+
+void multimaster_drain_rows(const json& r, Rows& rows, std::vector<std::string>& notes) {
+  const int k = r["masters"];
+  const bool kill = r["kill"];
+  const std::string what = std::to_string(k) + " masters" + (kill ? ", one killed (-9)" : "");
+  const std::string size = with_commas(r["builds"].get<long long>()) + " builds, " +
+                           with_commas(r["builders"].get<long long>()) + " builders";
+  rows.push_back(
+      {"multi-master drain: builds/s (" + what + ")", size,
+       fmt(r["builds_per_s"].get<double>()) + " (" + fmt(r["drain_s"].get<double>(), 1) + " s)", "",
+       "", ""});
+  const long long bad = r["lost"].get<long long>() + r["built_twice"].get<long long>() +
+                        r["on_two_builders"].get<long long>() +
+                        r["duplicate_result_rows"].get<long long>() +
+                        r["builds_without_result_rows"].get<long long>() +
+                        r["builds_with_other_row_count"].get<long long>();
+  rows.push_back({"lost / built twice / on two slaves / duplicate result rows (" + what + ")", size,
+                  std::to_string(r["lost"].get<long long>()) + " / " +
+                      std::to_string(r["built_twice"].get<long long>()) + " / " +
+                      std::to_string(r["on_two_builders"].get<long long>()) + " / " +
+                      std::to_string(r["duplicate_result_rows"].get<long long>()) + " (" +
+                      std::to_string(r["result_rows_per_build"].get<long long>()) +
+                      " result rows per build)",
+                  "", "0", verdict(bad == 0 && r.value("ok", false))});
+  if (kill) {
+    const bool taken = !r["takeover_s"].is_null();
+    rows.push_back(
+        {"takeover of the killed master's " +
+             std::to_string(r["killed_builders"].get<long long>()) + " builders",
+         size + ", lease_ttl " + fmt(r["lease_ttl_s"].get<double>(), 0) + " s",
+         taken ? fmt(r["takeover_s"].get<double>(), 2) + " s" : "never", "",
+         "≤ 2 lease periods (" + fmt(r["takeover_limit_s"].get<double>(), 0) + " s)",
+         verdict(taken && r["takeover_s"].get<double>() <= r["takeover_limit_s"].get<double>())});
+  }
+  rows.push_back({"CPU during the drain (cores), " + what, size, cpu_split(r["cpu"]), "", "", ""});
+  notes.push_back("- drain, " + what + ": " + r["limit"].get<std::string>());
+}
+
 int report(const po::variables_map& vm) {
   std::ifstream in(vm["in"].as<std::string>());
   std::vector<json> runs;
@@ -593,6 +706,7 @@ int report(const po::variables_map& vm) {
     runs.push_back(json::parse(line));
   }
   std::vector<std::vector<std::string>> rows;  // measurement, size, result, limit, target, verdict
+  std::vector<std::string> notes;              // lines under the table
   bool all_ok = !runs.empty();
   json scans = json::array(), dispatches = json::array();
   for (const auto& r : runs) {
@@ -717,6 +831,8 @@ int report(const po::variables_map& vm) {
       rows.push_back(
           {"peak RSS, drain", size, fmt(r["rss_mib"].get<double>()) + " MiB", "", "", ""});
     }
+    if (r["scenario"] == "mm-scan") multimaster_scan_rows(r, rows, notes);
+    if (r["scenario"] == "mm-drain") multimaster_drain_rows(r, rows, notes);
   }
 
   const std::string backend = vm["backend"].as<std::string>();
@@ -740,6 +856,10 @@ int report(const po::variables_map& vm) {
   for (const auto& r : rows)
     md << "| " << r[0] << " | " << r[1] << " | " << r[2] << " | " << r[3] << " | " << r[4] << " | "
        << r[5] << " |\n";
+  if (!notes.empty()) {
+    md << "\n";
+    for (const auto& n : notes) md << n << "\n";
+  }
   if (!all_ok) md << "\n**Some scenarios failed or did not verify; see the JSON.**\n";
   std::cout << md.str();
   if (vm.count("markdown")) std::ofstream(vm["markdown"].as<std::string>()) << md.str();
@@ -763,8 +883,9 @@ int main(int argc, char** argv) {
   using namespace buildd::bench;
   buildd::limit_heap_growth();  // as buildd-master does: the same heap behaviour
   if (argc < 2) {
-    std::cerr
-        << "usage: buildd-bench scan|dispatch|drain|latency|hostile|report [options] (--help)\n";
+    std::cerr << "usage: buildd-bench scan|dispatch|drain|latency|hostile|mm-scan|mm-drain|report "
+                 "[options] "
+                 "(--help)\n";
     return 2;
   }
   const std::string scenario = argv[1];
@@ -781,6 +902,13 @@ int main(int argc, char** argv) {
                                                                 "builds to drain (drain, hostile)")(
       "samples", po::value(&a.samples), "builds enqueued one by one (latency)")(
       "max-in-flight", po::value(&a.in_flight), "the master's max_in_flight and the raw threads")(
+      "masters", po::value(&a.masters)->multitoken(),
+      "masters started (mm-scan: each count in turn, default 1 2 4; mm-drain: one count)")(
+      "scan-interval", po::value(&a.scan_interval), "the masters' scan_interval, s (mm-*)")(
+      "lease-ttl", po::value(&a.lease_ttl), "the masters' lease_ttl, s (mm-*)")(
+      "window", po::value(&a.window), "seconds of one measured window (mm-scan)")(
+      "windows", po::value(&a.windows), "windows per master count, median kept (mm-scan)")(
+      "kill", po::bool_switch(&a.kill), "kill -9 one master mid-drain (mm-drain)")(
       "in", po::value<std::string>(), "JSON lines of the scenarios (report)")(
       "json", po::value<std::string>(), "JSON file to write (report)")(
       "markdown", po::value<std::string>(), "markdown file to write (report)")(
@@ -821,6 +949,12 @@ int main(int argc, char** argv) {
     } else if (scenario == "latency") {
       if (a.master.empty()) throw std::invalid_argument("--master is required");
       out = latency(a);
+    } else if (scenario == "mm-scan" || scenario == "mm-drain") {
+      if (a.master.empty()) throw std::invalid_argument("--master is required");
+      if (a.backend != "postgresql")
+        throw std::invalid_argument(scenario +
+                                    " needs --backend postgresql (one master on SQLite)");
+      out = multimaster(a, scenario == "mm-scan");
     } else {
       throw std::invalid_argument("unknown scenario " + scenario);
     }

@@ -7,6 +7,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "buildd/error.hpp"
@@ -76,6 +77,78 @@ double status_mib_of(pid_t pid, const std::string& field) {
     std::getline(in, rest);
   }
   return 0;
+}
+
+namespace {
+
+// Fields 4 (ppid), 14 (utime) and 15 (stime) of /proc/<pid>/stat; the
+// command name (field 2) may hold spaces and parentheses, so the fields are
+// counted from the last ')'.
+struct ProcStat {
+  pid_t ppid = 0;
+  double cpu_seconds = 0;
+};
+
+std::optional<ProcStat> proc_stat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(paren + 1));
+  std::string field;
+  ProcStat out;
+  unsigned long long ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 4) out.ppid = static_cast<pid_t>(std::stol(field));
+    if (i == 14 || i == 15) ticks += std::stoull(field);
+  }
+  out.cpu_seconds = static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return out;
+}
+
+}  // namespace
+
+CpuTimes cpu_times(const std::vector<pid_t>& pids) {
+  CpuTimes out;
+  for (pid_t pid : pids) {
+    if (auto st = proc_stat(pid)) out[pid] = st->cpu_seconds;
+  }
+  return out;
+}
+
+double cpu_used(const CpuTimes& before, const CpuTimes& after) {
+  double used = 0;
+  for (const auto& [pid, seconds] : after) {
+    auto it = before.find(pid);
+    used += seconds - (it == before.end() ? 0 : it->second);
+  }
+  return used;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    if (auto st = proc_stat(pid); st && st->ppid == parent) out.push_back(pid);
+  }
+  return out;
+}
+
+MachineCpu machine_cpu() {
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice",
+  // in ticks; guest time is already part of user.
+  std::ifstream in("/proc/stat");
+  std::string label;
+  double v[8] = {};
+  in >> label;
+  for (double& x : v) in >> x;
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  MachineCpu out;
+  out.busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / ticks;
+  out.total = out.busy + (v[3] + v[4]) / ticks;
+  return out;
 }
 
 Farm::Farm(FarmOptions options)

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,5 +116,21 @@ double rss_mib_of(pid_t pid);
 double status_mib_of(pid_t pid, const std::string& field);
 // Starts this process's VmHWM again from its current RSS (Linux clear_refs).
 void reset_peak_rss();
+
+// CPU time (user + system, every thread) of each process, in seconds, from
+// /proc/<pid>/stat; a process that is gone is left out.
+using CpuTimes = std::map<pid_t, double>;
+CpuTimes cpu_times(const std::vector<pid_t>& pids);
+// CPU seconds the processes of `after` used since `before` (a process that
+// started in between counts from zero).
+double cpu_used(const CpuTimes& before, const CpuTimes& after);
+// The processes whose parent is `parent` (a PostgreSQL server's backends).
+std::vector<pid_t> children_of(pid_t parent);
+// The whole machine's CPU time since boot, all cores (/proc/stat), in seconds.
+struct MachineCpu {
+  double busy = 0;
+  double total = 0;
+};
+MachineCpu machine_cpu();
 
 }  // namespace buildd::bench

@@ -707,6 +707,14 @@ CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
       return report;
     }
   }
+  poll_step(b, *g, report);
+  // Counted once the step has ended without an escaping error: its rate is
+  // the master's scan capacity (buildd-bench multimaster sums it over masters).
+  if (metrics_) metrics_->inc(kMetricBuilderPolls);
+  return report;
+}
+
+void BuilddMaster::poll_step(BuilderHandle& b, BuilderGroup& group, CycleReport& report) {
   // From here on this process has looked at the builder (see first_look).
   struct MarkPolled {
     BuilderHandle& b;
@@ -715,10 +723,10 @@ CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
   if (auto job = store_.active_job_for_builder(b.id)) {
     b.has_job = true;
     const auto dar = find_archrelease(job->build.distro_arch_release_id);
-    if (!dar) return report;  // its arch release is gone: left as the 2005 scanner did
+    if (!dar) return;  // its arch release is gone: left as the 2005 scanner did
     QueueItem item = QueueItem::from(*job, &b, *dar);
     item.first_look = !b.polled;
-    g->update_build(item, librarian_);
+    group.update_build(item, librarian_);
     if (!item.builder || item.removed) b.observed_state.clear();  // a fresh look follows
     ++report.scanned;
     for (const auto& x : item.changes.completions) ++report.completed[x.state];
@@ -729,16 +737,15 @@ CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
     if (item.lost) avoid(item.build.id, b.id);
     if (item.builder && !item.removed) {
       record_slave_state(b);
-      return report;  // still building
+      return;  // still building
     }
     b.has_job = false;
-    if (!b.builderok) return report;
+    if (!b.builderok) return;
     // The job is over: reconcile and feed the builder in the same poll.
   }
   b.has_job = false;
   if (auto status = poll_status(b, report)) reconcile(b, *status, report);
   record_slave_state(b);
-  return report;
 }
 
 CycleReport BuilddMaster::run_cycle() {

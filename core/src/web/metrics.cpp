@@ -192,6 +192,9 @@ void describe_farm_metrics(Metrics& m) {
              "Time from a build's enqueueing to the slave accepting build().",
              {1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600});
   m.describe(kMetricCycles, MetricType::kCounter, "Cycles run by the pipeline.");
+  m.describe(kMetricBuilderPolls, MetricType::kCounter,
+             "Builder polls completed: a held, usable builder's job scanned or its slave's "
+             "status read (the scan capacity, summed over masters, is its rate).");
   m.describe(kMetricReconcileActions, MetricType::kCounter,
              "Slaves with no job of ours that the master cleaned or aborted, by action.");
   m.describe(kMetricStoreOutages, MetricType::kCounter,

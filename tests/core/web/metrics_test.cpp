@@ -211,6 +211,32 @@ TEST_F(PipelineMetrics, CyclesRecordDurationsDispatchLatencyErrorsAndFinishedBui
   parse_exposition(metrics_.render());
 }
 
+TEST_F(PipelineMetrics, CountsEveryPollOfAUsableBuilderThatRanToItsEnd) {
+  master_.run_cycle();  // probe, then the poll that dispatches
+  EXPECT_EQ(metrics_.value(kMetricBuilderPolls), 1);
+  master_.run_cycle();  // the job scanned
+  EXPECT_EQ(metrics_.value(kMetricBuilderPolls), 2);
+
+  // A poll whose step a store error ended is not counted.
+  const Id queue = store_.queue_entry_for_build(build_.id)->id;
+  script_->status = waiting_status(BuildResult::kOk, build_cookie(build_.id, queue));
+  store_.fail_next_commit = true;
+  EXPECT_THROW(master_.run_cycle(), Error);
+  EXPECT_EQ(metrics_.value(kMetricBuilderPolls), 2);
+
+  // An unreachable slave still costs a poll; a disabled builder is not polled.
+  script_->status_error = transport_error();
+  master_.run_cycle();
+  EXPECT_EQ(metrics_.value(kMetricBuilderPolls), 3);
+  store_.set_builder_ok(bob_.id, false, "broken");
+  master_.run_cycle();
+  EXPECT_EQ(metrics_.value(kMetricBuilderPolls), 3);
+  EXPECT_NE(metrics_.render().find("# TYPE buildd_builder_polls_total counter\n"
+                                   "buildd_builder_polls_total 3\n"),
+            std::string::npos)
+      << metrics_.render();
+}
+
 TEST(MetricsEndpoint, ServesFarmGaugesAndPipelineSeriesInTheTextFormat) {
   TempDir tmp;
   ManualTimeSource time(TimePoint(std::chrono::seconds(1700000000)));

@@ -128,6 +128,9 @@ class BUILDD_API BuilddMaster {
   void reconcile(BuilderHandle& builder, const SlaveStatus& status, CycleReport& report);
   bool dispatch_to(BuilderHandle& builder, CycleReport& report);
   void record_slave_state(BuilderHandle& builder);
+  // poll_builder() past its guards and the probe: scan the job or read the
+  // slave's state, then reconcile and feed.
+  void poll_step(BuilderHandle& builder, BuilderGroup& group, CycleReport& report);
   void avoid(Id build_id, Id builder_id);
   bool avoided(Id build_id, Id builder_id);
   std::mutex& family_mutex(Id family_id);

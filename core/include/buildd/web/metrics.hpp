@@ -79,6 +79,7 @@ inline constexpr const char* kMetricCycleDuration = "buildd_cycle_duration_secon
 inline constexpr const char* kMetricSlaveErrors = "buildd_slave_call_errors_total";
 inline constexpr const char* kMetricDispatchLatency = "buildd_dispatch_latency_seconds";
 inline constexpr const char* kMetricCycles = "buildd_cycles_total";
+inline constexpr const char* kMetricBuilderPolls = "buildd_builder_polls_total";
 inline constexpr const char* kMetricReconcileActions = "buildd_reconcile_actions_total";
 inline constexpr const char* kMetricStoreOutages = "buildd_store_outages_total";
 inline constexpr const char* kMetricInternalErrors = "buildd_internal_errors_total";
