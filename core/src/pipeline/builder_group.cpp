@@ -350,8 +350,12 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
           b.tail_seen = d.logtail;
           b.tail_changed = now;
         }
-        item.logtail = d.logtail;
-        item.changes.logtails.push_back(LogTailUpdate{item.id, item.logtail});
+        // The stored tail is written only when it moved: a long build's
+        // unchanged tail would otherwise cost one UPDATE per poll.
+        if (d.logtail != item.logtail) {
+          item.logtail = d.logtail;
+          item.changes.logtails.push_back(LogTailUpdate{item.id, item.logtail});
+        }
         break;
       case ScanAction::kResetLost:
         if (item.first_look) {
