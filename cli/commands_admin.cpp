@@ -214,6 +214,47 @@ int family_add(CommandContext& ctx, const po::variables_map& vm) {
   return 0;
 }
 
+int family_list(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  const auto families = store.processor_families();
+  const auto processors = store.processors();
+  const auto builders = store.builders();
+  const auto dars = store.distro_arch_releases();
+  json out = json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& f : families) {
+    json procs = json::array();
+    std::string list;
+    for (const auto& p : processors) {
+      if (p.family_id != f.id) continue;
+      procs.push_back(p.name);
+      list += (list.empty() ? "" : ",") + p.name;
+    }
+    int usable = 0, total = 0, releases = 0;
+    for (const auto& b : builders) {
+      if (b.family_id != f.id) continue;
+      ++total;
+      usable += b.builderok && !b.manual;
+    }
+    for (const auto& d : dars) releases += d.family_id == f.id;
+    out.push_back({{"id", f.id},
+                   {"name", f.name},
+                   {"processors", procs},
+                   {"builders", total},
+                   {"usable_builders", usable},
+                   {"archreleases", releases}});
+    rows.push_back({std::to_string(f.id), f.name, list,
+                    std::to_string(usable) + "/" + std::to_string(total),
+                    std::to_string(releases)});
+  }
+  if (output_format(vm) == OutputFormat::kJson) {
+    ctx.out << out.dump(2) << '\n';
+    return 0;
+  }
+  print_table(ctx.out, {"ID", "FAMILY", "PROCESSORS", "USABLE/BUILDERS", "ARCHRELEASES"}, rows);
+  return 0;
+}
+
 // ---- archrelease ------------------------------------------------------------------
 
 int archrelease_add(CommandContext& ctx, const po::variables_map& vm) {
@@ -323,22 +364,27 @@ json builder_json(const Builder& b, const Names& names, const std::vector<Queued
           {"current_job", job}};
 }
 
+// A slave's URL as typed: absolute http(s), bounded, ending in '/'.
+std::string checked_builder_url(std::string url) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    throw Error(ErrorCategory::kUsage, "builder URL must be absolute http(s), not '" + url + "'");
+  if (url.size() > 2048 || url.find_first_of(" \t\r\n\"<>\\^`{|}") != std::string::npos)
+    throw Error(ErrorCategory::kUsage,
+                "builder URL must be at most 2048 characters with no spaces, control characters "
+                "or any of \"<>\\^`{|}");
+  if (url.back() != '/') url += '/';
+  return url;
+}
+
 int builder_add(CommandContext& ctx, const po::variables_map& vm) {
   NewBuilder b;
   b.name = vm["name"].as<std::string>();
-  b.url = vm["url"].as<std::string>();
   b.processor = vm["processor"].as<std::string>();
   b.manual = vm.count("manual") > 0;
   b.virtualized = vm.count("virtualized") > 0;
   check_object_name("builder name", b.name);
   check_object_name("processor name", b.processor);
-  if (b.url.rfind("http://", 0) != 0 && b.url.rfind("https://", 0) != 0)
-    throw Error(ErrorCategory::kUsage, "builder URL must be absolute http(s), not '" + b.url + "'");
-  if (b.url.size() > 2048 || b.url.find_first_of(" \t\r\n\"<>\\^`{|}") != std::string::npos)
-    throw Error(ErrorCategory::kUsage,
-                "builder URL must be at most 2048 characters with no spaces, control characters "
-                "or any of \"<>\\^`{|}");
-  if (b.url.back() != '/') b.url += '/';
+  b.url = checked_builder_url(vm["url"].as<std::string>());
   auto added = ctx.store().add_builder(b);
   ctx.out << "added builder " << added.name << " (id " << added.id << ")\n";
   return 0;
@@ -449,6 +495,15 @@ int builder_enable(CommandContext& ctx, const po::variables_map& vm) {
   return 0;
 }
 
+int builder_set_url(CommandContext& ctx, const po::variables_map& vm) {
+  Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
+  const std::string url = checked_builder_url(vm["url"].as<std::string>());
+  ctx.store().set_builder_url(b.id, url);
+  ctx.out << "builder " << b.name << " is now at " << url << "\n";
+  wake_daemon(ctx);  // reconnected and probed at its next pass
+  return 0;
+}
+
 int builder_disable(CommandContext& ctx, const po::variables_map& vm) {
   Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
   const auto reason = vm["reason"].as<std::string>();
@@ -486,6 +541,17 @@ int build_add(CommandContext& ctx, const po::variables_map& vm) {
                     nb.urgency.substr(0, 60) + "'");
   auto dar = require_dar(store, vm["archrelease"].as<std::string>());
   nb.distro_arch_release_id = dar.id;
+  // A second copy of an active or built build would build it twice; a
+  // failed one is rebuilt with `build retry`, anything on purpose with --force.
+  if (!vm.count("force")) {
+    for (const Build& same : store.builds_of_source(nb.source_name, nb.source_version, dar.id)) {
+      if (is_final(same.state) && same.state != BuildState::kFullyBuilt) continue;
+      throw Error(ErrorCategory::kConflict,
+                  "build " + std::to_string(same.id) + " of " + nb.source_name + " " +
+                      nb.source_version + " on " + dar.display_name() + " is already " +
+                      std::string(buildd::name(same.state)) + "; --force queues another");
+    }
+  }
   if (vm.count("score")) {
     nb.score = vm["score"].as<int>();
     nb.manual_score = true;
@@ -638,6 +704,25 @@ int build_show(CommandContext& ctx, const po::variables_map& vm) {
   return 0;
 }
 
+int build_rescore(CommandContext& ctx, const po::variables_map& vm) {
+  Build b = require_build(ctx.store(), vm["id"].as<std::string>());
+  const auto text = vm["score"].as<std::string>();
+  int score = 0;
+  try {
+    std::size_t used = 0;
+    score = std::stoi(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw Error(ErrorCategory::kUsage,
+                "SCORE must be an integer, not '" + text.substr(0, 40) + "'");
+  }
+  ctx.store().rescore_build(b.id, score);
+  wake_daemon(ctx);
+  ctx.out << "build " << b.id << " (" << b.source_name << " " << b.source_version << ") now scores "
+          << score << " (pinned)\n";
+  return 0;
+}
+
 int build_retry(CommandContext& ctx, const po::variables_map& vm) {
   Build b = require_build(ctx.store(), vm["id"].as<std::string>());
   ctx.store().retry_build(b.id);
@@ -756,6 +841,13 @@ void add_admin_commands(std::vector<Command>& t) {
                                              "comma-separated processor names");
                            }),
                family_add});
+  t.push_back({{"family", "list"},
+               "[--format json]",
+               "list the processor families, their processors, builders and arch releases",
+               [](po::options_description& o, po::positional_options_description&) {
+                 add_format_option(o);
+               },
+               family_list});
   t.push_back({{"archrelease", "add"},
                "DISTRO/RELEASE/ARCH --family NAME [--chroot FILE]",
                "add an arch release built by a processor family",
@@ -812,6 +904,11 @@ void add_admin_commands(std::vector<Command>& t) {
                "once it stops)",
                positionals({"name"}),
                builder_abort});
+  t.push_back({{"builder", "set-url"},
+               "NAME URL",
+               "move a builder to another slave address (the daemon reconnects and probes it)",
+               positionals({"name", "url"}),
+               builder_set_url});
   t.push_back({{"builder", "enable"},
                "NAME",
                "mark a builder OK (zeroes its failure count)",
@@ -828,8 +925,9 @@ void add_admin_commands(std::vector<Command>& t) {
                builder_disable});
   t.push_back({{"build", "add"},
                "SOURCE VERSION --archrelease D/R/A --file PATH… [--component C] [--pocket P] "
-               "[--urgency U] [--score N]",
-               "queue a build of a source package; prints the new build id",
+               "[--urgency U] [--score N] [--force]",
+               "queue a build of a source package; prints the new build id (refused while the "
+               "same version is queued, building or built for that arch release, unless --force)",
                positionals({"source", "version"},
                            [](po::options_description& o) {
                              o.add_options()("archrelease", po::value<std::string>()->required(),
@@ -839,7 +937,8 @@ void add_admin_commands(std::vector<Command>& t) {
                                  "component", po::value<std::string>()->default_value("main"), "")(
                                  "pocket", po::value<std::string>()->default_value("release"), "")(
                                  "urgency", po::value<std::string>()->default_value("medium"), "")(
-                                 "score", po::value<int>(), "pin the queue score");
+                                 "score", po::value<int>(), "pin the queue score")(
+                                 "force", "queue it even if the same version is active or built");
                            }),
                build_add});
   t.push_back({{"build", "list"},
@@ -857,6 +956,11 @@ void add_admin_commands(std::vector<Command>& t) {
                "show one build, its files and its log URL",
                positionals({"id"}, add_format_option),
                build_show});
+  t.push_back({{"build", "rescore"},
+               "ID SCORE",
+               "set a waiting build's queue score (pinned: scoring leaves it)",
+               positionals({"id", "score"}),
+               build_rescore});
   t.push_back({{"build", "retry"},
                "ID",
                "queue a failed or cancelled build again",

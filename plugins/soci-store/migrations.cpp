@@ -169,6 +169,14 @@ const std::vector<Migration>& migrations() {
            "master_id VARCHAR(255) NOT NULL, expires BIGINT NOT NULL) @TABLE@",
            "CREATE INDEX IF NOT EXISTS builder_lease_master ON builder_lease (master_id)",
        }},
+      {6,
+       "index: builds by source version (build add refuses a duplicate)",
+       {
+           "CREATE INDEX build_source ON build (source_name, source_version)",
+       },
+       {
+           "CREATE INDEX IF NOT EXISTS build_source ON build (source_name, source_version)",
+       }},
   };
   return kMigrations;
 }

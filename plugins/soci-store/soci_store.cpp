@@ -327,6 +327,20 @@ void SociStore::set_builder_ok(Id builder_id, bool ok, const std::string& failno
   });
 }
 
+void SociStore::set_builder_url(Id builder_id, const std::string& url) {
+  with_session("changing a builder's URL", [&](soci::session& sql) {
+    long long id = builder_id;
+    soci::statement st = (sql.prepare << "UPDATE builder SET url = :u WHERE id = :id",
+                          soci::use(url), soci::use(id));
+    st.execute(true);
+    if (st.get_affected_rows() == 0) {
+      throw Error(ErrorCategory::kNotFound,
+                  "builder " + std::to_string(builder_id) + " does not exist");
+    }
+    return 0;
+  });
+}
+
 void SociStore::set_builder_slave_state(Id builder_id, const std::string& state, TimePoint since) {
   with_session("recording a builder's slave state", [&](soci::session& sql) {
     long long id = builder_id, at = to_micros(since);
@@ -337,6 +351,44 @@ void SociStore::set_builder_slave_state(Id builder_id, const std::string& state,
 }
 
 // ---- builds ----
+
+void SociStore::rescore_build(Id build_id, int score) {
+  with_session("rescoring a build", [&](soci::session& sql) {
+    Transaction tx(sql, engine_);
+    if (!exists(sql, "build", build_id)) {
+      throw Error(ErrorCategory::kNotFound,
+                  "build " + std::to_string(build_id) + " does not exist");
+    }
+    long long id = build_id;
+    soci::statement queue =
+        (sql.prepare << "UPDATE build_queue SET score = :s, manual = 1 WHERE build_id = :b AND "
+                        "builder_id IS NULL",
+         soci::use(score), soci::use(id));
+    queue.execute(true);
+    if (queue.get_affected_rows() == 0) {
+      throw Error(ErrorCategory::kConflict,
+                  "build " + std::to_string(build_id) + " is not waiting (dispatched or finished)");
+    }
+    sql << "UPDATE build SET score = :s, manual_score = 1 WHERE id = :b", soci::use(score),
+        soci::use(id);
+    tx.commit();
+    return 0;
+  });
+}
+
+std::vector<Build> SociStore::builds_of_source(const std::string& source_name,
+                                               const std::string& source_version,
+                                               Id distro_arch_release_id) {
+  return with_session("finding the builds of a source", [&](soci::session& sql) {
+    long long dar = distro_arch_release_id;
+    return select_rows<BuildRow>(
+        sql,
+        std::string("SELECT ") + kBuildColumns +
+            " FROM build b WHERE b.source_name = :s AND b.source_version = :v AND "
+            "b.distro_arch_release_id = :d ORDER BY b.id DESC",
+        [&](auto& p) { p, soci::use(source_name), soci::use(source_version), soci::use(dar); });
+  });
+}
 
 Build SociStore::add_build(const NewBuild& build) {
   return with_session("adding a build", [&](soci::session& sql) {

@@ -161,6 +161,21 @@ TEST_F(AdminCli, Builders) {
   ok({"builder", "enable", "bob"});
   EXPECT_EQ(ok_json({"builder", "show", "bob"})["builderok"], true);
 
+  ok({"builder", "set-url", "bob", "http://10.0.0.7:8221"});
+  EXPECT_EQ(ok_json({"builder", "show", "bob"})["url"], "http://10.0.0.7:8221/");
+  bad({"builder", "set-url", "bob", "ftp://10.0.0.7/"}, "URL");
+  bad({"builder", "set-url", "nobody", "http://10.0.0.7/"}, "no builder nobody");
+  EXPECT_EQ(ok_json({"builder", "show", "bob"})["url"], "http://10.0.0.7:8221/");
+
+  auto families = ok_json({"family", "list"});
+  ASSERT_EQ(families.size(), 1u);
+  EXPECT_EQ(families[0]["name"], "x86");
+  EXPECT_EQ(families[0]["processors"], json::array({"386", "amd64"}));
+  EXPECT_EQ(families[0]["builders"], 2);
+  EXPECT_EQ(families[0]["usable_builders"], 1);  // frog is manual
+  EXPECT_EQ(families[0]["archreleases"], 1);
+  EXPECT_NE(ok({"family", "list"}).out.find("386,amd64"), std::string::npos);
+
   bad({"builder", "add", "bob", "http://127.0.0.1:1/", "--processor", "386"}, "already exists");
   bad({"builder", "add", "newt", "http://127.0.0.1:1/", "--processor", "vax"},
       "unknown processor vax");
@@ -221,6 +236,27 @@ TEST_F(AdminCli, BuildsAndQueue) {
   EXPECT_EQ(ok_json({"queue", "list"}).size(), 2u);
   bad({"build", "retry", low}, "cannot be retried");
 
+  // Rescoring pins a waiting build's score; the dispatch order follows.
+  ok({"build", "rescore", low, "900"});
+  queue = ok_json({"queue", "list"});
+  EXPECT_EQ(queue[0]["source"], "low");
+  EXPECT_EQ(queue[0]["score"], 900);
+  bad({"build", "rescore", low, "lots"}, "SCORE must be an integer");
+  bad({"build", "rescore", "99", "1"}, "no build 99");
+
+  // The same version of an active build is refused unless --force.
+  bad({"build", "add", "high", "1.0-1", "--archrelease", "ubuntu/warty/i386", "--file",
+       (dir_ / "foo_1.0-1.dsc").string()},
+      "build 2 of high 1.0-1 on ubuntu/warty/i386 is already NEEDSBUILD; --force queues another");
+  EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);
+  ok({"build", "add", "high", "1.0-1", "--archrelease", "ubuntu/warty/i386", "--file",
+      (dir_ / "foo_1.0-1.dsc").string(), "--force"});
+  ok({"build", "add", "high", "1.0-2", "--archrelease", "ubuntu/warty/i386", "--file",
+      (dir_ / "foo_1.0-1.dsc").string()});
+  EXPECT_EQ(ok_json({"build", "list"}).size(), 4u);
+  ok({"build", "cancel", "3"});
+  ok({"build", "cancel", "4"});
+
   bad({"build", "show", "99"}, "no build 99");
   bad({"build", "show", "x"}, "positive number");
   bad({"build", "list", "--state", "NOPE"}, "unknown build state");
@@ -234,7 +270,7 @@ TEST_F(AdminCli, BuildsAndQueue) {
   bad({"build", "add", "foo", "1.0", "--archrelease", "warty", "--file",
        (dir_ / "foo_1.0-1.dsc").string()},
       "DISTRO/RELEASE/ARCH");
-  EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);  // nothing written
+  EXPECT_EQ(ok_json({"build", "list"}).size(), 4u);  // nothing written
 }
 
 // Names people type are checked before anything is written: Debian's rules

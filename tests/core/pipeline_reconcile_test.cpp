@@ -60,6 +60,22 @@ TEST_F(Reconcile, WaitingSlaveWithNoJobIsCleanedThenFedInTheSamePass) {
   EXPECT_TRUE(store_.builder(bob_.id).builderok);
 }
 
+// `builder set-url`: the next pass connects to the new address, probes the
+// slave again and feeds it.
+TEST_F(Reconcile, AMovedBuilderIsReconnectedProbedAndFed) {
+  master().run_cycle();
+  EXPECT_EQ(transport_.connected_urls(), std::vector<std::string>{"http://bob:8221"});
+  const auto probes = script_->count("info");
+  store_.set_builder_url(bob_.id, "http://bob-2:8221/");
+  auto build = add_build("foo");
+  auto report = master().run_cycle();
+  EXPECT_EQ(transport_.connected_urls(),
+            (std::vector<std::string>{"http://bob:8221", "http://bob-2:8221/"}));
+  EXPECT_GT(script_->count("info"), probes);
+  EXPECT_EQ(report.dispatched, 1u);
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
+}
+
 TEST_F(Reconcile, AbortedSlaveWithNoJobIsCleanedAndIdleOneIsLeftAlone) {
   script_->status = aborted_status("7-7");
   master().run_cycle();

@@ -187,7 +187,7 @@ TEST(DatabaseOutage, PostgresqlRestartedMidDrainLosesNothing) {
     };
     ASSERT_TRUE(eventually([&] { return finished() >= 3; }, 60s)) << farm.daemon_log();
     ASSERT_EQ(std::system((fixture + " pause " + pg.string()).c_str()), 0);
-    std::this_thread::sleep_for(5s);  // builds finish on the slaves meanwhile
+    std::this_thread::sleep_for(15s);  // builds finish on the slaves meanwhile
     ASSERT_EQ(std::system((fixture + " resume " + pg.string()).c_str()), 0);
     const int before = finished();
     const auto back = std::chrono::steady_clock::now();

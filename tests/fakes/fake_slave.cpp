@@ -144,7 +144,16 @@ std::shared_ptr<SlaveScript> FakeTransport::script(const std::string& builder_na
 }
 
 std::unique_ptr<Slave> FakeTransport::connect(const Builder& builder) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    urls_.push_back(builder.url);
+  }
   return std::make_unique<FakeSlave>(builder.name, script(builder.name));
+}
+
+std::vector<std::string> FakeTransport::connected_urls() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return urls_;
 }
 
 Error transport_error(const std::string& what) {

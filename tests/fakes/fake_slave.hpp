@@ -77,15 +77,17 @@ class FakeSlave final : public Slave {
 };
 
 // connect() hands out a FakeSlave over the script registered for the
-// builder's name (a fresh IDLE script when none is).
+// builder's name (a fresh IDLE script when none is), and records the URL.
 class FakeTransport final : public SlaveTransport {
  public:
   std::shared_ptr<SlaveScript> script(const std::string& builder_name);
   std::unique_ptr<Slave> connect(const Builder& builder) override;
+  std::vector<std::string> connected_urls();  // every connect(), in order
 
  private:
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<SlaveScript>> scripts_;
+  std::vector<std::string> urls_;
 };
 
 Error transport_error(const std::string& what = "connection refused");

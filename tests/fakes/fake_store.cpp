@@ -133,6 +133,17 @@ void FakeStore::set_builder_ok(Id id, bool ok, const std::string& failnotes) {
   throw Error(ErrorCategory::kNotFound, "no builder " + std::to_string(id));
 }
 
+void FakeStore::set_builder_url(Id id, const std::string& url) {
+  Lock lock(mutex_);
+  for (auto& b : builders_) {
+    if (b.id == id) {
+      b.url = url;
+      return;
+    }
+  }
+  throw Error(ErrorCategory::kNotFound, "no builder " + std::to_string(id));
+}
+
 void FakeStore::set_builder_slave_state(Id id, const std::string& state, TimePoint since) {
   Lock lock(mutex_);
   for (auto& b : builders_) {
@@ -251,6 +262,32 @@ void FakeStore::retry_build(Id build_id) {
   e.score = scores_[build_id].first;
   e.manual = scores_[build_id].second;
   queue_[e.id] = e;
+}
+
+void FakeStore::rescore_build(Id build_id, int score) {
+  Lock lock(mutex_);
+  build_locked(build_id);
+  for (auto& [id, e] : queue_) {
+    if (e.build_id != build_id || e.builder_id) continue;
+    e.score = score;
+    e.manual = true;
+    scores_[build_id] = {score, true};
+    return;
+  }
+  throw Error(ErrorCategory::kConflict, "build " + std::to_string(build_id) + " is not waiting");
+}
+
+std::vector<Build> FakeStore::builds_of_source(const std::string& source_name,
+                                               const std::string& source_version, Id dar) {
+  Lock lock(mutex_);
+  std::vector<Build> out;
+  for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
+    const Build& b = it->second;
+    if (b.source_name == source_name && b.source_version == source_version &&
+        b.distro_arch_release_id == dar)
+      out.push_back(b);
+  }
+  return out;
 }
 
 CancelOutcome FakeStore::cancel_build(Id build_id) {

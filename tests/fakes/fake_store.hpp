@@ -34,6 +34,7 @@ class FakeStore final : public BuildStore {
   std::vector<Builder> builders() override;
   std::optional<Builder> find_builder(const std::string& name) override;
   void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) override;
+  void set_builder_url(Id builder_id, const std::string& url) override;
   void set_builder_slave_state(Id builder_id, const std::string& state, TimePoint since) override;
 
   Build add_build(const NewBuild& build) override;
@@ -44,6 +45,10 @@ class FakeStore final : public BuildStore {
   std::vector<BuildFile> result_files(Id build_id) override;
   std::optional<BuildQueueEntry> queue_entry_for_build(Id build_id) override;
   void retry_build(Id build_id) override;
+  void rescore_build(Id build_id, int score) override;
+  std::vector<Build> builds_of_source(const std::string& source_name,
+                                      const std::string& source_version,
+                                      Id distro_arch_release_id) override;
   CancelOutcome cancel_build(Id build_id) override;
 
   std::vector<QueuedBuild> active_jobs() override;

@@ -59,6 +59,7 @@ class MemoryLibraryStore : public BuildStore {
   std::vector<Builder> builders() override { unused(); }
   std::optional<Builder> find_builder(const std::string&) override { unused(); }
   void set_builder_ok(Id, bool, const std::string&) override { unused(); }
+  void set_builder_url(Id, const std::string&) override { unused(); }
   void set_builder_slave_state(Id, const std::string&, TimePoint) override { unused(); }
   Build add_build(const NewBuild&) override { unused(); }
   std::optional<Build> find_build(Id) override { unused(); }
@@ -68,6 +69,10 @@ class MemoryLibraryStore : public BuildStore {
   std::optional<BuildQueueEntry> queue_entry_for_build(Id) override { unused(); }
   void retry_build(Id) override { unused(); }
   CancelOutcome cancel_build(Id) override { unused(); }
+  void rescore_build(Id, int) override { unused(); }
+  std::vector<Build> builds_of_source(const std::string&, const std::string&, Id) override {
+    unused();
+  }
   std::vector<QueuedBuild> active_jobs() override { unused(); }
   std::vector<QueuedBuild> candidates(const std::vector<Id>&, std::size_t) override { unused(); }
   std::vector<QueuedBuild> waiting(std::size_t) override { unused(); }

@@ -602,6 +602,39 @@ TYPED_TEST_P(StoreConformance, CountersAreDeltas) {
   EXPECT_TRUE(this->store_->find_builder("bob")->builderok);
 }
 
+// The operator's corrections: a builder's new URL, a waiting build's score
+// (pinned; refused once dispatched), and the builds of one source version.
+TYPED_TEST_P(StoreConformance, OperatorCorrections) {
+  this->seed();
+  this->store_->set_builder_url(this->bob_.id, "http://10.0.0.7:8221/");
+  EXPECT_EQ(this->store_->find_builder("bob")->url, "http://10.0.0.7:8221/");
+  EXPECT_EQ(this->category_of([&] { this->store_->set_builder_url(999, "http://x/"); }),
+            ErrorCategory::kNotFound);
+
+  auto low = this->add_build(this->warty_.id, "low", 10);
+  auto high = this->add_build(this->warty_.id, "high", 50);
+  this->store_->rescore_build(low.id, 900);
+  auto entry = *this->store_->queue_entry_for_build(low.id);
+  EXPECT_EQ(entry.score, 900);
+  EXPECT_TRUE(entry.manual);
+  EXPECT_EQ(this->store_->candidates({this->warty_.id}, 1).at(0).build.id, low.id);
+  auto q = this->store_->queue_entry_for_build(high.id)->id;
+  ASSERT_TRUE(this->store_->claim(q, high.id, this->bob_.id, Clock::now()));
+  EXPECT_EQ(this->category_of([&] { this->store_->rescore_build(high.id, 1); }),
+            ErrorCategory::kConflict);
+  EXPECT_EQ(this->store_->queue_entry_for_build(high.id)->score, 50);
+  EXPECT_EQ(this->category_of([&] { this->store_->rescore_build(9999, 1); }),
+            ErrorCategory::kNotFound);
+
+  auto again = this->add_build(this->warty_.id, "low", 0);
+  this->add_build(this->hoary_.id, "low", 0);
+  auto same = this->store_->builds_of_source("low", "1.0-1", this->warty_.id);
+  ASSERT_EQ(same.size(), 2u);
+  EXPECT_EQ(same[0].id, again.id);  // newest first
+  EXPECT_EQ(same[1].id, low.id);
+  EXPECT_TRUE(this->store_->builds_of_source("low", "2.0-1", this->warty_.id).empty());
+}
+
 TYPED_TEST_P(StoreConformance, CommitIsAllOrNothing) {
   this->seed();
   auto a = this->add_build(this->warty_.id, "a", 0);
@@ -796,8 +829,8 @@ TYPED_TEST_P(StoreConformance, ParallelClaimsFromTwoStoresTakeEachEntryOnce) {
 // (never the whole queue), so its cost does not grow with the queue.
 
 REGISTER_TYPED_TEST_SUITE_P(
-    StoreConformance, CountersAreDeltas, FamiliesAndProcessors, ArchReleases, Builders,
-    AddBuildCreatesBuildFilesAndQueueEntry, BuildsNewestFirstFilteredAndLimited,
+    StoreConformance, CountersAreDeltas, OperatorCorrections, FamiliesAndProcessors, ArchReleases,
+    Builders, AddBuildCreatesBuildFilesAndQueueEntry, BuildsNewestFirstFilteredAndLimited,
     CandidatesByScoreThenIdPerArchRelease, ClaimIsCompareAndSet,
     OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional, SlaveStateIsRecorded,
     AMasterIdIsHeldByOneLiveInstance, LeasesSpreadOverLiveMastersAndOutliveADeadOne,

@@ -216,6 +216,8 @@ class BUILDD_API BuildStore : public PluginObject {
   virtual std::optional<Builder> find_builder(const std::string& name) = 0;
   // Operator enable/disable: enabling also zeroes failure_count.
   virtual void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) = 0;
+  // The slave's new address; the daemon reconnects to it at its next pass.
+  virtual void set_builder_url(Id builder_id, const std::string& url) = 0;
   // The slave's state as the master last saw it (Builder::slave_state).
   virtual void set_builder_slave_state(Id builder_id, const std::string& state,
                                        TimePoint since) = 0;
@@ -244,6 +246,14 @@ class BUILDD_API BuildStore : public PluginObject {
   // A final (failed, cancelled…) build back to NEEDSBUILD with a new queue
   // entry. kConflict when the build is not in a retryable state.
   virtual void retry_build(Id build_id) = 0;
+  // The operator's score for a waiting build, pinned (the scoring policy
+  // leaves it). kConflict once the build is dispatched or final.
+  virtual void rescore_build(Id build_id, int score) = 0;
+  // The builds of one source version for one arch release, newest first
+  // (`build add` refuses a duplicate of an active one).
+  virtual std::vector<Build> builds_of_source(const std::string& source_name,
+                                              const std::string& source_version,
+                                              Id distro_arch_release_id) = 0;
   // Waiting: CANCELLED at once, queue entry deleted. Dispatched: CANCELLING
   // (the pipeline aborts it). Final: nothing.
   virtual CancelOutcome cancel_build(Id build_id) = 0;

@@ -110,22 +110,31 @@ BuilderGroup& BuilddMaster::load_builders(const DistroArchRelease& dar,
   if (!slot) slot = std::make_unique<BuilderGroup>(dar.family_id, time_, settings_);
   slot->metrics = metrics_;
   BuilderGroup& group = *slot;
+  auto connect = [this](const Builder& row) {
+    std::unique_ptr<Slave> slave = transport_.connect(row);
+    if (!slave) {
+      throw Error(ErrorCategory::kInternal,
+                  "the slave transport returned no connection for builder " + row.name);
+    }
+    return slave;
+  };
   for (const Builder& row : rows) {
     if (row.family_id != dar.family_id) continue;
     BuilderHandle* handle = group.find(row.id);
     if (!handle) {
-      std::unique_ptr<Slave> slave = transport_.connect(row);
-      if (!slave) {
-        throw Error(ErrorCategory::kInternal,
-                    "the slave transport returned no connection for builder " + row.name);
-      }
-      group.builders.push_back(std::make_unique<BuilderHandle>(row, std::move(slave)));
+      group.builders.push_back(std::make_unique<BuilderHandle>(row, connect(row)));
     } else if (!handle->polling) {
-      // Operator changes (enable, manual) come from the database. After an
-      // enable the builder is probed again, and reconciled before dispatch.
+      // Operator changes (enable, manual, set-url) come from the database.
+      // After an enable or a move the builder is probed again, and
+      // reconciled before dispatch; a move also gets a new connection.
       const bool reenabled = row.builderok && !handle->builderok;
+      const bool moved = row.url != handle->url;
+      if (moved) {
+        logger("master")->info("{}: moved from {} to {}", row.name, handle->url, row.url);
+        handle->slave = connect(row);
+      }
       static_cast<Builder&>(*handle) = row;
-      if (reenabled) {
+      if (reenabled || moved) {
         handle->probed = false;
         handle->transport_failures = 0;
         handle->unreachable_since.reset();
