@@ -40,6 +40,17 @@ struct StoreQuirks {
   bool one_master_per_database = false;
 };
 
+// The category of the buildd::Error that f throws (a failure when none).
+inline ErrorCategory error_category_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.category();
+  }
+  ADD_FAILURE() << "no buildd::Error thrown";
+  return ErrorCategory::kInternal;
+}
+
 template <typename Context>
 class StoreConformance : public ::testing::Test {
  protected:
@@ -81,15 +92,7 @@ class StoreConformance : public ::testing::Test {
     return store_->add_library_file(f);
   }
 
-  static ErrorCategory category_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.category();
-    }
-    ADD_FAILURE() << "no buildd::Error thrown";
-    return ErrorCategory::kInternal;
-  }
+  static ErrorCategory category_of(const std::function<void()>& f) { return error_category_of(f); }
 
   TempDir scratch_;
   Context context_;

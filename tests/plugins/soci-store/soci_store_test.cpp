@@ -81,91 +81,69 @@ class SqliteBackend : public Backend {
   test::TempDir dir_;
 };
 
+// The base connection string of a server fixture (its port file).
+std::string server_base(const std::string& fixture_dir, const std::string& user) {
+  std::ifstream in(fixture_dir + "/port");
+  std::string port;
+  in >> port;
+  if (port.empty()) {
+    ADD_FAILURE() << "database fixture not running: no port file in " << fixture_dir;
+    throw std::runtime_error("no database fixture in " + fixture_dir);
+  }
+  return "host=127.0.0.1 port=" + port + " user=" + user;
+}
 std::string pg_base() {
-  std::ifstream in(std::string(BUILDD_PG_FIXTURE_DIR) + "/port");
-  std::string port;
-  in >> port;
-  if (port.empty()) {
-    ADD_FAILURE() << "PostgreSQL fixture not running: no port file in " << BUILDD_PG_FIXTURE_DIR;
-    throw std::runtime_error("no PostgreSQL fixture");
-  }
-  return "host=127.0.0.1 port=" + port + " user=postgres";
+  return server_base(BUILDD_PG_FIXTURE_DIR, "postgres");
 }
-
-// A fresh database per test, so that tests can run in parallel.
-class PostgresBackend : public Backend {
- public:
-  PostgresBackend() {
-    static std::atomic<int> counter{0};
-    name_ = "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    soci::session admin(soci::postgresql, pg_base() + " dbname=buildd");
-    admin << "CREATE DATABASE " + name_;
-  }
-  ~PostgresBackend() override {
-    try {
-      soci::session admin(soci::postgresql, pg_base() + " dbname=buildd");
-      admin << "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)";
-    } catch (...) {
-    }
-  }
-  SociStoreOptions options() override {
-    return SociStoreOptions{"postgresql", pg_base() + " dbname=" + name_, 4, 10, false};
-  }
-  void raw(const std::string& statement) override {
-    soci::session sql(soci::postgresql, options().connection);
-    sql << statement;
-  }
-  std::vector<std::string> query(const std::string& statement) override {
-    soci::session sql(soci::postgresql, options().connection);
-    return first_column(sql, statement);
-  }
-
- private:
-  std::string name_;
-};
-
 std::string mariadb_base() {
-  std::ifstream in(std::string(BUILDD_MARIADB_FIXTURE_DIR) + "/port");
-  std::string port;
-  in >> port;
-  if (port.empty()) {
-    ADD_FAILURE() << "MariaDB fixture not running: no port file in " << BUILDD_MARIADB_FIXTURE_DIR;
-    throw std::runtime_error("no MariaDB fixture");
-  }
-  return "host=127.0.0.1 port=" + port + " user=buildd";
+  return server_base(BUILDD_MARIADB_FIXTURE_DIR, "buildd");
 }
 
-// A fresh database per test, so that tests can run in parallel.
-class MariadbBackend : public Backend {
+// A fresh database per test on a server fixture, so that tests can run in
+// parallel.
+class ServerBackend : public Backend {
  public:
-  MariadbBackend() {
+  ServerBackend(const soci::backend_factory& factory, std::string engine, std::string base,
+                std::string drop_options)
+      : factory_(factory),
+        engine_(std::move(engine)),
+        base_(std::move(base)),
+        drop_options_(std::move(drop_options)) {
     static std::atomic<int> counter{0};
     name_ = "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    soci::session admin(soci::mysql, mariadb_base() + " dbname=buildd");
+    soci::session admin(factory_, base_ + " dbname=buildd");
     admin << "CREATE DATABASE " + name_;
   }
-  ~MariadbBackend() override {
+  ~ServerBackend() override {
     try {
-      soci::session admin(soci::mysql, mariadb_base() + " dbname=buildd");
-      admin << "DROP DATABASE IF EXISTS " + name_;
+      soci::session admin(factory_, base_ + " dbname=buildd");
+      admin << "DROP DATABASE IF EXISTS " + name_ + drop_options_;
     } catch (...) {
     }
   }
   SociStoreOptions options() override {
-    return SociStoreOptions{"mariadb", mariadb_base() + " dbname=" + name_, 4, 10, false};
+    return SociStoreOptions{engine_, base_ + " dbname=" + name_, 4, 10, false};
   }
   void raw(const std::string& statement) override {
-    soci::session sql(soci::mysql, options().connection);
+    soci::session sql(factory_, options().connection);
     sql << statement;
   }
   std::vector<std::string> query(const std::string& statement) override {
-    soci::session sql(soci::mysql, options().connection);
+    soci::session sql(factory_, options().connection);
     return first_column(sql, statement);
   }
   const std::string& name() const { return name_; }
 
  private:
-  std::string name_;
+  const soci::backend_factory& factory_;
+  std::string engine_, base_, drop_options_, name_;
+};
+
+struct PostgresBackend : ServerBackend {
+  PostgresBackend() : ServerBackend(soci::postgresql, "postgresql", pg_base(), " WITH (FORCE)") {}
+};
+struct MariadbBackend : ServerBackend {
+  MariadbBackend() : ServerBackend(soci::mysql, "mariadb", mariadb_base(), "") {}
 };
 
 std::unique_ptr<Backend> make_backend(const std::string& engine) {
@@ -214,16 +192,6 @@ class SociStoreTest : public ::testing::TestWithParam<std::string> {
         store_->add_distro_arch_release({"ubuntu", "warty", "i386", "x86", std::nullopt, true});
     hoary_ =
         store_->add_distro_arch_release({"ubuntu", "hoary", "i386", "x86", std::nullopt, true});
-  }
-
-  static ErrorCategory category_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.category();
-    }
-    ADD_FAILURE() << "no buildd::Error thrown";
-    return ErrorCategory::kInternal;
   }
 
   std::unique_ptr<Backend> backend_;
@@ -352,7 +320,7 @@ TEST_P(SociStoreTest, CandidatesUseTheWaitingIndexOnADeepQueue) {
 TEST_P(SociStoreTest, UnknownBackendIsAConfigError) {
   auto options = backend_->options();
   options.backend = "oracle";
-  EXPECT_EQ(category_of([&] { SociStore s(options); }), ErrorCategory::kConfig);
+  EXPECT_EQ(error_category_of([&] { SociStore s(options); }), ErrorCategory::kConfig);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, SociStoreTest,
