@@ -382,21 +382,26 @@ TEST(SociStorePostgresql, LostConnectionIsRetryableAndReconnects) {
   EXPECT_EQ(store.processor_families().size(), 1u);
 }
 
-TEST(SociStorePostgresql, ServerRestartedAfterAnOutageIsReconnected) {
-  // A server of its own: the test stops and starts it.
+// A server of its own (scripts/<fixture> on `first_port`), stopped and
+// started under a live store: every pooled session fails retryably while it
+// is down, and works again once it is back, without a new store.
+void expect_reconnect_after_restart(const std::string& fixture_script, int first_port,
+                                    const std::string& engine, const std::string& user) {
   buildd::test::TempDir dir;
-  const std::string fixture = std::string(BUILDD_SOURCE_DIR) + "/scripts/pg-fixture";
-  const auto pg = dir / "pg";
-  ASSERT_EQ(std::system((fixture + " start " + pg.string() + " 25700 >/dev/null").c_str()), 0);
-  const std::string text = buildd::test::read_file(pg / "port");
+  const std::string fixture = std::string(BUILDD_SOURCE_DIR) + "/scripts/" + fixture_script;
+  const auto server = dir / "server";
+  ASSERT_EQ(std::system((fixture + " start " + server.string() + " " + std::to_string(first_port) +
+                         " >/dev/null")
+                            .c_str()),
+            0);
+  const std::string text = buildd::test::read_file(server / "port");
   const std::string port = text.substr(0, text.find('\n'));
   SociStoreOptions options{
-      "postgresql", "host=127.0.0.1 port=" + port + " user=postgres dbname=buildd", 2, 10, true};
+      engine, "host=127.0.0.1 port=" + port + " user=" + user + " dbname=buildd", 2, 10, true};
   {
     SociStore store(options);
     store.add_processor_family("x86", {"386"});
-    ASSERT_EQ(std::system((fixture + " pause " + pg.string()).c_str()), 0);
-    // Every pooled session fails while the server is down: retryable.
+    ASSERT_EQ(std::system((fixture + " pause " + server.string()).c_str()), 0);
     for (int i = 0; i < 4; ++i) {
       try {
         store.processor_families();
@@ -406,11 +411,14 @@ TEST(SociStorePostgresql, ServerRestartedAfterAnOutageIsReconnected) {
         EXPECT_TRUE(e.retryable()) << e.what();
       }
     }
-    ASSERT_EQ(std::system((fixture + " resume " + pg.string()).c_str()), 0);
-    // Back: every session works again, without a new store.
+    ASSERT_EQ(std::system((fixture + " resume " + server.string()).c_str()), 0);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(store.processor_families().size(), 1u);
   }
-  std::system((fixture + " stop " + pg.string()).c_str());
+  std::system((fixture + " stop " + server.string()).c_str());
+}
+
+TEST(SociStorePostgresql, ServerRestartedAfterAnOutageIsReconnected) {
+  expect_reconnect_after_restart("pg-fixture", 25700, "postgresql", "postgres");
 }
 
 TEST(SociStorePostgresql, UnreachableServerIsRetryableStoreError) {
@@ -453,33 +461,7 @@ TEST(SociStoreMariadb, LostConnectionIsRetryableAndReconnects) {
 }
 
 TEST(SociStoreMariadb, ServerRestartedAfterAnOutageIsReconnected) {
-  // A server of its own: the test stops and starts it.
-  buildd::test::TempDir dir;
-  const std::string fixture = std::string(BUILDD_SOURCE_DIR) + "/scripts/mariadb-fixture";
-  const auto server = dir / "mariadb";
-  ASSERT_EQ(std::system((fixture + " start " + server.string() + " 23700 >/dev/null").c_str()), 0);
-  const std::string text = buildd::test::read_file(server / "port");
-  const std::string port = text.substr(0, text.find('\n'));
-  SociStoreOptions options{"mariadb", "host=127.0.0.1 port=" + port + " user=buildd dbname=buildd",
-                           2, 10, true};
-  {
-    SociStore store(options);
-    store.add_processor_family("x86", {"386"});
-    ASSERT_EQ(std::system((fixture + " pause " + server.string()).c_str()), 0);
-    for (int i = 0; i < 4; ++i) {
-      try {
-        store.processor_families();
-        ADD_FAILURE() << "answered while the server was down";
-      } catch (const Error& e) {
-        EXPECT_EQ(e.category(), ErrorCategory::kStore);
-        EXPECT_TRUE(e.retryable()) << e.what();
-      }
-    }
-    ASSERT_EQ(std::system((fixture + " resume " + server.string()).c_str()), 0);
-    // Back: each pooled session reconnects at its next call.
-    for (int i = 0; i < 4; ++i) EXPECT_EQ(store.processor_families().size(), 1u);
-  }
-  std::system((fixture + " stop " + server.string()).c_str());
+  expect_reconnect_after_restart("mariadb-fixture", 23700, "mariadb", "buildd");
 }
 
 // MariaDB compares names exactly, as the other engines do: not case-folded,
