@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
 #include "buildd/process_memory.hpp"
@@ -65,20 +67,45 @@ int run(int argc, char** argv) {
   return line.command->run(context, line.vm);
 }
 
+// A script that asked for --format json gets its errors as JSON too. The
+// words are looked at as given, because the error may be the command line's.
+bool json_requested(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--format=json") return true;
+    if (args[i] == "--format" && i + 1 < args.size() && args[i + 1] == "json") return true;
+  }
+  return false;
+}
+
+// One line on stderr: text, or {"error": {message, category, exit_code,
+// retryable}} under --format json. Returns the exit code.
+int report_error(bool as_json, const std::string& message, const char* category, int exit_code,
+                 bool retryable) {
+  if (as_json) {
+    nlohmann::json error = {{"message", message},
+                            {"category", category},
+                            {"exit_code", exit_code},
+                            {"retryable", retryable}};
+    std::cerr << nlohmann::json{{"error", error}}.dump() << '\n';
+  } else {
+    std::cerr << "buildd-master: " << message << '\n';
+  }
+  return exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   buildd::limit_heap_growth();
+  const bool as_json = json_requested(std::vector<std::string>(argv + (argc > 0), argv + argc));
   try {
     return run(argc, argv);
   } catch (const buildd::Error& e) {
-    std::cerr << "buildd-master: " << e.what() << '\n';
-    return buildd::exit_code_for(e);
+    return report_error(as_json, e.what(), buildd::category_name(e.category()),
+                        buildd::exit_code_for(e), e.retryable());
   } catch (const po::error& e) {
-    std::cerr << "buildd-master: " << e.what() << " (see --help)\n";
-    return 2;
+    return report_error(as_json, std::string(e.what()) + " (see --help)", "usage", 2, false);
   } catch (const std::exception& e) {
-    std::cerr << "buildd-master: " << e.what() << '\n';
-    return 1;
+    return report_error(as_json, e.what(), "internal", 1, false);
   }
 }

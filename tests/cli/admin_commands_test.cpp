@@ -185,6 +185,25 @@ TEST_F(AdminCli, Builders) {
   EXPECT_EQ(ok_json({"builder", "list"}).size(), 2u);
 }
 
+// Under --format json a failure is one JSON object on stderr, with the same
+// exit code as in text.
+TEST_F(AdminCli, JsonFormatErrorsAreJson) {
+  seed();
+  Result missing = run({"build", "show", "99", "--format", "json"});
+  EXPECT_EQ(missing.code, 2);
+  json error = json::parse(missing.err)["error"];
+  EXPECT_NE(error["message"].get<std::string>().find("no build 99"), std::string::npos);
+  EXPECT_EQ(error["category"], "not-found");
+  EXPECT_EQ(error["exit_code"], 2);
+  EXPECT_EQ(error["retryable"], false);
+  Result usage = run({"builder", "list", "--format=json", "--bogus"});
+  EXPECT_EQ(usage.code, 2);
+  EXPECT_EQ(json::parse(usage.err)["error"]["category"], "usage");
+  Result text = run({"build", "show", "99"});
+  EXPECT_EQ(text.code, 2);
+  EXPECT_EQ(text.err.rfind("buildd-master: ", 0), 0u) << text.err;
+}
+
 TEST_F(AdminCli, BuildsAndQueue) {
   seed();
   std::string low = add_build("low", "10");
