@@ -708,14 +708,10 @@ int build_rescore(CommandContext& ctx, const po::variables_map& vm) {
   Build b = require_build(ctx.store(), vm["id"].as<std::string>());
   const auto text = vm["score"].as<std::string>();
   int score = 0;
-  try {
-    std::size_t used = 0;
-    score = std::stoi(text, &used);
-    if (used != text.size()) throw std::invalid_argument(text);
-  } catch (const std::exception&) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), score);
+  if (ec != std::errc() || end != text.data() + text.size())
     throw Error(ErrorCategory::kUsage,
                 "SCORE must be an integer, not '" + text.substr(0, 40) + "'");
-  }
   ctx.store().rescore_build(b.id, score);
   wake_daemon(ctx);
   ctx.out << "build " << b.id << " (" << b.source_name << " " << b.source_version << ") now scores "
