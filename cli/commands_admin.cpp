@@ -11,12 +11,15 @@
 #include "buildd/compression.hpp"
 #include "buildd/error.hpp"
 #include "buildd/pipeline/scoring.hpp"
+#include "buildd/web/api_model.hpp"
 #include "runtime.hpp"
 
 namespace buildd::cli {
 namespace {
 
 using nlohmann::json;
+
+constexpr std::size_t kBuilderHistory = 20;  // builds `builder show --format json` lists
 
 // ---- input ------------------------------------------------------------------
 
@@ -70,6 +73,18 @@ std::size_t parse_limit(const po::variables_map& vm) {
     throw Error(ErrorCategory::kUsage,
                 "--limit must be a whole number from 0 (all) to 1000000000, not '" + text + "'");
   return limit;
+}
+
+// --offset N and the like: a whole number from 0 to a billion.
+std::size_t parse_count(const po::variables_map& vm, const char* option) {
+  const auto text = vm[option].as<std::string>();
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n > 1'000'000'000)
+    throw Error(ErrorCategory::kUsage, std::string("--") + option +
+                                           " must be a whole number from 0 to 1000000000, not '" +
+                                           text.substr(0, 40) + "'");
+  return n;
 }
 
 Build require_build(BuildStore& store, const std::string& text) {
@@ -129,11 +144,18 @@ std::vector<std::string> split_list(const std::string& text) {
 
 // ---- output -----------------------------------------------------------------
 
-json json_time(const std::optional<TimePoint>& t) {
-  return t ? json(iso_utc(*t)) : json(nullptr);
+// A JSON document of the API (api_model.hpp), printed as it is.
+int print_json(CommandContext& ctx, const json& document) {
+  ctx.out << document.dump(2) << '\n';
+  return 0;
 }
-std::string text_time(const std::optional<TimePoint>& t) {
-  return t ? iso_utc(*t) : "-";
+
+// A JSON value as a table cell: "-" for null, strings bare.
+std::string cell(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  return v.dump();
 }
 
 std::string text_duration(Duration d) {
@@ -142,39 +164,6 @@ std::string text_duration(Duration d) {
   std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", static_cast<long long>(total / 3600),
                 static_cast<long long>(total / 60 % 60), static_cast<long long>(total % 60));
   return buffer;
-}
-
-std::string yes_no(bool b) {
-  return b ? "yes" : "no";
-}
-
-// Names of the records that rows refer to by id.
-struct Names {
-  std::map<Id, std::string> families, processors, builders, dars;
-  std::map<Id, Id> dar_family;
-
-  explicit Names(BuildStore& store) {
-    for (const auto& f : store.processor_families()) families[f.id] = f.name;
-    for (const auto& p : store.processors()) processors[p.id] = p.name;
-    for (const auto& b : store.builders()) builders[b.id] = b.name;
-    for (const auto& d : store.distro_arch_releases()) {
-      dars[d.id] = d.display_name();
-      dar_family[d.id] = d.family_id;
-    }
-  }
-  static std::string of(const std::map<Id, std::string>& m, std::optional<Id> id) {
-    if (!id) return "";
-    auto it = m.find(*id);
-    return it == m.end() ? std::to_string(*id) : it->second;
-  }
-  std::string family_of_dar(Id dar) const {
-    auto it = dar_family.find(dar);
-    return it == dar_family.end() ? "" : of(families, it->second);
-  }
-};
-
-json nullable(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
 }
 
 std::string state_text(BuildState s) {
@@ -215,41 +204,16 @@ int family_add(CommandContext& ctx, const po::variables_map& vm) {
 }
 
 int family_list(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  const auto families = store.processor_families();
-  const auto processors = store.processors();
-  const auto builders = store.builders();
-  const auto dars = store.distro_arch_releases();
-  json out = json::array();
+  const json doc = api::families_document(ctx.store(), Clock::now());
+  if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, doc);
   std::vector<std::vector<std::string>> rows;
-  for (const auto& f : families) {
-    json procs = json::array();
-    std::string list;
-    for (const auto& p : processors) {
-      if (p.family_id != f.id) continue;
-      procs.push_back(p.name);
-      list += (list.empty() ? "" : ",") + p.name;
-    }
-    int usable = 0, total = 0, releases = 0;
-    for (const auto& b : builders) {
-      if (b.family_id != f.id) continue;
-      ++total;
-      usable += b.builderok && !b.manual;
-    }
-    for (const auto& d : dars) releases += d.family_id == f.id;
-    out.push_back({{"id", f.id},
-                   {"name", f.name},
-                   {"processors", procs},
-                   {"builders", total},
-                   {"usable_builders", usable},
-                   {"archreleases", releases}});
-    rows.push_back({std::to_string(f.id), f.name, list,
-                    std::to_string(usable) + "/" + std::to_string(total),
-                    std::to_string(releases)});
-  }
-  if (output_format(vm) == OutputFormat::kJson) {
-    ctx.out << out.dump(2) << '\n';
-    return 0;
+  for (const auto& f : doc["families"]) {
+    std::string processors;
+    for (const auto& p : f["processors"])
+      processors += (processors.empty() ? "" : ",") + p.get<std::string>();
+    rows.push_back({cell(f["id"]), cell(f["name"]), processors,
+                    cell(f["usable_builders"]) + "/" + cell(f["builders"]),
+                    cell(f["arch_releases"])});
   }
   print_table(ctx.out, {"ID", "FAMILY", "PROCESSORS", "USABLE/BUILDERS", "ARCHRELEASES"}, rows);
   return 0;
@@ -295,74 +259,18 @@ int archrelease_set_chroot(CommandContext& ctx, const po::variables_map& vm) {
 }
 
 int archrelease_list(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  Names names(store);
-  auto dars = store.distro_arch_releases();
-  if (output_format(vm) == OutputFormat::kJson) {
-    json out = json::array();
-    for (const auto& d : dars) {
-      json chroot = nullptr;
-      if (d.chroot_file_id) {
-        if (auto f = store.find_library_file(*d.chroot_file_id))
-          chroot = {{"id", f->id}, {"filename", f->filename}, {"size", f->size}, {"sha1", f->sha1}};
-      }
-      out.push_back({{"id", d.id},
-                     {"name", d.display_name()},
-                     {"distribution", d.distribution},
-                     {"release", d.release},
-                     {"arch_tag", d.arch_tag},
-                     {"family", Names::of(names.families, d.family_id)},
-                     {"chroot", chroot},
-                     {"official", d.official}});
-    }
-    ctx.out << out.dump(2) << '\n';
-    return 0;
-  }
+  const json doc = api::archreleases_document(ctx.store(), Clock::now());
+  if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, doc);
   std::vector<std::vector<std::string>> rows;
-  for (const auto& d : dars) {
-    std::string chroot = "-";
-    if (d.chroot_file_id) {
-      auto f = store.find_library_file(*d.chroot_file_id);
-      chroot = f ? f->filename : std::to_string(*d.chroot_file_id);
-    }
-    rows.push_back({std::to_string(d.id), d.display_name(), Names::of(names.families, d.family_id),
-                    chroot, yes_no(d.official)});
-  }
+  for (const auto& d : doc["arch_releases"])
+    rows.push_back({cell(d["id"]), cell(d["name"]), cell(d["family"]),
+                    d["chroot"].is_null() ? "-" : cell(d["chroot"]["filename"]),
+                    cell(d["official"])});
   print_table(ctx.out, {"ID", "ARCHRELEASE", "FAMILY", "CHROOT", "OFFICIAL"}, rows);
   return 0;
 }
 
 // ---- builder ----------------------------------------------------------------------
-
-json builder_json(const Builder& b, const Names& names, const std::vector<QueuedBuild>& active) {
-  json job = nullptr;
-  for (const auto& q : active) {
-    if (q.entry.builder_id == b.id) {
-      job = {{"build_id", q.build.id},
-             {"queue_id", q.entry.id},
-             {"source", q.build.source_name},
-             {"version", q.build.source_version},
-             {"state", q.build.state == BuildState::kBuilding ? "BUILDING"
-                                                              : std::string(name(q.build.state))},
-             {"buildstart", json_time(q.entry.buildstart)},
-             {"logtail", q.entry.logtail}};
-    }
-  }
-  return {{"id", b.id},
-          {"name", b.name},
-          {"url", b.url},
-          {"processor", Names::of(names.processors, b.processor_id)},
-          {"family", Names::of(names.families, b.family_id)},
-          {"builderok", b.builderok},
-          {"failnotes", nullable(b.failnotes)},
-          {"manual", b.manual},
-          {"virtualized", b.virtualized},
-          {"speed_index", b.speed_index},
-          {"failure_count", b.failure_count},
-          {"slave_state", nullable(b.slave_state)},
-          {"slave_state_since", json_time(b.slave_state_since)},
-          {"current_job", job}};
-}
 
 // A slave's URL as typed: absolute http(s), bounded, ending in '/'.
 std::string checked_builder_url(std::string url) {
@@ -391,62 +299,47 @@ int builder_add(CommandContext& ctx, const po::variables_map& vm) {
 }
 
 int builder_list(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  Names names(store);
-  auto builders = store.builders();
-  auto active = store.active_jobs();
-  if (output_format(vm) == OutputFormat::kJson) {
-    json out = json::array();
-    for (const auto& b : builders) out.push_back(builder_json(b, names, active));
-    ctx.out << out.dump(2) << '\n';
-    return 0;
-  }
+  const json doc = api::builders_document(ctx.store(), Clock::now());
+  if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, doc);
   std::vector<std::vector<std::string>> rows;
-  for (const auto& b : builders) {
-    std::string job = "-";
-    for (const auto& q : active)
-      if (q.entry.builder_id == b.id) job = std::to_string(q.build.id);
-    rows.push_back({std::to_string(b.id), b.name, b.url,
-                    Names::of(names.processors, b.processor_id),
-                    Names::of(names.families, b.family_id), yes_no(b.builderok), yes_no(b.manual),
-                    std::to_string(b.failure_count), job, b.failnotes});
-  }
+  for (const auto& b : doc["builders"])
+    rows.push_back({cell(b["id"]), cell(b["name"]), cell(b["url"]), cell(b["processor"]),
+                    cell(b["family"]), cell(b["builderok"]), cell(b["manual"]),
+                    cell(b["failure_count"]), cell(b["state"]),
+                    b["job"].is_null() ? "-" : cell(b["job"]["build_id"]), cell(b["failnotes"])});
   print_table(ctx.out,
-              {"ID", "NAME", "URL", "PROCESSOR", "FAMILY", "OK", "MANUAL", "FAILURES", "BUILD",
-               "FAILNOTES"},
+              {"ID", "NAME", "URL", "PROCESSOR", "FAMILY", "OK", "MANUAL", "FAILURES", "STATE",
+               "BUILD", "FAILNOTES"},
               rows);
   return 0;
 }
 
 int builder_show(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  Builder b = require_builder(store, vm["name"].as<std::string>());
-  Names names(store);
-  json j = builder_json(b, names, store.active_jobs());
-  if (output_format(vm) == OutputFormat::kJson) {
-    ctx.out << j.dump(2) << '\n';
-    return 0;
-  }
+  const json b = api::builder_document(ctx.store(), vm["name"].as<std::string>(), Clock::now(),
+                                       kBuilderHistory);
+  if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, b);
+  const json& job = b["job"];
   std::vector<std::vector<std::string>> rows = {
-      {"id", std::to_string(b.id)},
-      {"name", b.name},
-      {"url", b.url},
-      {"processor", j["processor"]},
-      {"family", j["family"]},
-      {"builderok", yes_no(b.builderok)},
-      {"failnotes", b.failnotes.empty() ? "-" : b.failnotes},
-      {"manual", yes_no(b.manual)},
-      {"virtualized", yes_no(b.virtualized)},
-      {"speed_index", std::to_string(b.speed_index)},
-      {"failure_count", std::to_string(b.failure_count)},
-      {"slave_state", b.slave_state.empty() ? "- (not polled yet)"
-                                            : b.slave_state + " (since " +
-                                                  j["slave_state_since"].get<std::string>() + ")"},
-      {"current_job", j["current_job"].is_null()
-                          ? "-"
-                          : "build " + std::to_string(j["current_job"]["build_id"].get<Id>()) +
-                                " (" + j["current_job"]["source"].get<std::string>() + " " +
-                                j["current_job"]["version"].get<std::string>() + ")"},
+      {"id", cell(b["id"])},
+      {"name", cell(b["name"])},
+      {"url", cell(b["url"])},
+      {"processor", cell(b["processor"])},
+      {"family", cell(b["family"])},
+      {"builderok", cell(b["builderok"])},
+      {"failnotes", cell(b["failnotes"])},
+      {"disabled_at", cell(b["disabled_at"])},
+      {"manual", cell(b["manual"])},
+      {"virtualized", cell(b["virtualized"])},
+      {"speed_index", cell(b["speed_index"])},
+      {"failure_count", cell(b["failure_count"])},
+      {"state", cell(b["state"])},
+      {"slave_state", b["slave_state"].is_null() ? "- (not polled yet)"
+                                                 : cell(b["slave_state"]) + " (since " +
+                                                       cell(b["slave_state_since"]) + ")"},
+      {"job", job.is_null() ? "-"
+                            : "build " + cell(job["build_id"]) + " (" + cell(job["source_name"]) +
+                                  " " + cell(job["source_version"]) + ")"},
+      {"failed_builds", cell(b["failed_builds"])},
   };
   print_table(ctx.out, {"FIELD", "VALUE"}, rows);
   return 0;
@@ -513,6 +406,21 @@ int builder_disable(CommandContext& ctx, const po::variables_map& vm) {
   return 0;
 }
 
+int builder_remove(CommandContext& ctx, const po::variables_map& vm) {
+  Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
+  try {
+    ctx.store().remove_builder(b.id);
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::kConflict) throw;
+    throw Error(ErrorCategory::kConflict, "builder " + b.name + " is building: " + e.what() +
+                                              " (build cancel ID, then remove it)");
+  }
+  ctx.out << "builder " << b.name << " removed (its builds keep its name; `builder add " << b.name
+          << "` brings it back)\n";
+  wake_daemon(ctx);  // the daemon drops it and closes its connection
+  return 0;
+}
+
 // ---- build --------------------------------------------------------------------------
 
 int build_add(CommandContext& ctx, const po::variables_map& vm) {
@@ -576,130 +484,58 @@ int build_add(CommandContext& ctx, const po::variables_map& vm) {
 }
 
 int build_list(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  std::optional<BuildState> state;
+  BuildListQuery query;
   if (vm.count("state")) {
     const auto text = vm["state"].as<std::string>();
-    state = parse_build_state(text);
-    if (!state) throw Error(ErrorCategory::kUsage, "unknown build state '" + text + "'");
+    query.state = parse_build_state(text);
+    if (!query.state) throw Error(ErrorCategory::kUsage, "unknown build state '" + text + "'");
   }
-  auto limit = parse_limit(vm);
-  Names names(store);
-  auto builds = store.builds(state, limit);
-  if (output_format(vm) == OutputFormat::kJson) {
-    json out = json::array();
-    for (const auto& b : builds) {
-      out.push_back({{"id", b.id},
-                     {"source", b.source_name},
-                     {"version", b.source_version},
-                     {"archrelease", Names::of(names.dars, b.distro_arch_release_id)},
-                     {"state", std::string(name(b.state))},
-                     {"state_title", state_text(b.state)},
-                     {"state_value", static_cast<int>(b.state)},
-                     {"builder", nullable(Names::of(names.builders, b.builder_id))},
-                     {"created", iso_utc(b.created)},
-                     {"built", json_time(b.built)}});
-    }
-    ctx.out << out.dump(2) << '\n';
-    return 0;
+  if (vm.count("source")) {
+    query.source_name = vm["source"].as<std::string>();
+    check_source_name(query.source_name);
   }
+  query.limit = parse_limit(vm);
+  query.offset = parse_count(vm, "offset");
+  const json doc = api::builds_document(ctx.store(), query, Clock::now());
+  if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, doc);
   std::vector<std::vector<std::string>> rows;
-  for (const auto& b : builds) {
-    std::string builder = Names::of(names.builders, b.builder_id);
-    rows.push_back({std::to_string(b.id), b.source_name, b.source_version,
-                    Names::of(names.dars, b.distro_arch_release_id), state_text(b.state),
-                    builder.empty() ? "-" : builder, iso_utc(b.created)});
-  }
+  for (const auto& b : doc["builds"])
+    rows.push_back({cell(b["id"]), cell(b["source_name"]), cell(b["source_version"]),
+                    cell(b["arch_release"]), cell(b["state_title"]), cell(b["builder"]),
+                    cell(b["created"])});
   print_table(ctx.out, {"ID", "SOURCE", "VERSION", "ARCHRELEASE", "STATE", "BUILDER", "CREATED"},
               rows);
+  if (doc["more"].get<bool>()) ctx.out << "(more: --offset " << query.offset + query.limit << ")\n";
   return 0;
 }
 
-json file_json(CommandContext& ctx, const BuildFile& f) {
-  return {{"filename", f.filename},
-          {"size", f.file.size},
-          {"sha1", f.file.sha1},
-          {"url", ctx.librarian().url_for(f.file)}};
-}
-
 int build_show(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  Build b = require_build(store, vm["id"].as<std::string>());
-  Names names(store);
-  json sources = json::array(), results = json::array();
-  for (const auto& f : store.source_files(b.id)) sources.push_back(file_json(ctx, f));
-  for (const auto& f : store.result_files(b.id)) results.push_back(file_json(ctx, f));
-  json log_url = nullptr;
-  if (b.buildlog_id) {
-    if (auto f = store.find_library_file(*b.buildlog_id)) log_url = ctx.librarian().url_for(*f);
-  }
-  auto entry = store.queue_entry_for_build(b.id);
-  json queue = nullptr;
-  if (entry) {
-    queue = {{"id", entry->id},
-             {"score", entry->score},
-             {"manual", entry->manual},
-             {"builder", nullable(Names::of(names.builders, entry->builder_id))},
-             {"buildstart", json_time(entry->buildstart)},
-             {"logtail", entry->logtail}};
-  }
-  json j = {
-      {"id", b.id},
-      {"source", b.source_name},
-      {"version", b.source_version},
-      {"archrelease", Names::of(names.dars, b.distro_arch_release_id)},
-      {"family", b.distro_arch_release_id ? names.family_of_dar(b.distro_arch_release_id) : ""},
-      {"state", std::string(name(b.state))},
-      {"state_title", state_text(b.state)},
-      {"state_value", static_cast<int>(b.state)},
-      {"builder", nullable(Names::of(names.builders, b.builder_id))},
-      {"created", iso_utc(b.created)},
-      {"started", json_time(b.started)},
-      {"built", json_time(b.built)},
-      {"duration_seconds",
-       b.duration ? json(std::chrono::duration<double>(*b.duration).count()) : json(nullptr)},
-      {"log_url", log_url},
-      {"dependencies", nullable(b.dependencies)},
-      {"failure_count", b.failure_count},
-      {"component", b.component},
-      {"pocket", b.pocket},
-      {"urgency", b.urgency},
-      {"source_files", sources},
-      {"result_files", results},
-      {"queue", queue},
-  };
-  if (output_format(vm) == OutputFormat::kJson) {
-    ctx.out << j.dump(2) << '\n';
-    return 0;
-  }
-  auto or_dash = [](const json& v) {
-    return v.is_null() ? std::string("-") : v.is_string() ? v.get<std::string>() : v.dump();
-  };
+  const Build build = require_build(ctx.store(), vm["id"].as<std::string>());
+  const json b = api::build_document(ctx.store(), ctx.librarian(), build.id, Clock::now());
+  if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, b);
   std::vector<std::vector<std::string>> rows = {
-      {"id", std::to_string(b.id)},
-      {"source", b.source_name},
-      {"version", b.source_version},
-      {"archrelease", j["archrelease"]},
-      {"state", state_text(b.state) + " (" + std::to_string(static_cast<int>(b.state)) + ")"},
-      {"builder", or_dash(j["builder"])},
-      {"created", iso_utc(b.created)},
-      {"started", text_time(b.started)},
-      {"built", text_time(b.built)},
-      {"duration", b.duration ? text_duration(*b.duration) : "-"},
-      {"log", or_dash(log_url)},
-      {"dependencies", or_dash(j["dependencies"])},
-      {"component", b.component},
-      {"pocket", b.pocket},
-      {"urgency", b.urgency},
-      {"score", entry ? std::to_string(entry->score) : "-"},
+      {"id", cell(b["id"])},
+      {"source", cell(b["source_name"])},
+      {"version", cell(b["source_version"])},
+      {"archrelease", cell(b["arch_release"])},
+      {"state", cell(b["state_title"]) + " (" + cell(b["state_value"]) + ")"},
+      {"builder", cell(b["builder"])},
+      {"created", cell(b["created"])},
+      {"started", cell(b["started"])},
+      {"built", cell(b["built"])},
+      {"duration", build.duration ? text_duration(*build.duration) : "-"},
+      {"log", b["log"].is_null() ? "-" : cell(b["log"]["url"])},
+      {"dependencies", cell(b["dependencies"])},
+      {"component", cell(b["component"])},
+      {"pocket", cell(b["pocket"])},
+      {"urgency", cell(b["urgency"])},
+      {"score", b["queue"].is_null() ? "-" : cell(b["queue"]["score"])},
   };
-  for (const auto& f : sources)
-    rows.push_back(
-        {"source file", f["filename"].get<std::string>() + " " + f["url"].get<std::string>()});
-  for (const auto& f : results)
-    rows.push_back({"result file", f["filename"].get<std::string>() + " (" +
-                                       std::to_string(f["size"].get<std::uint64_t>()) + " bytes) " +
-                                       f["url"].get<std::string>()});
+  for (const auto& f : b["source_files"])
+    rows.push_back({"source file", cell(f["filename"]) + " " + cell(f["url"])});
+  for (const auto& f : b["result_files"])
+    rows.push_back({"result file",
+                    cell(f["filename"]) + " (" + cell(f["size"]) + " bytes) " + cell(f["url"])});
   print_table(ctx.out, {"FIELD", "VALUE"}, rows);
   return 0;
 }
@@ -766,45 +602,27 @@ int build_log(CommandContext& ctx, const po::variables_map& vm) {
 // ---- queue ------------------------------------------------------------------------------
 
 int queue_list(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  Names names(store);
+  const json doc = api::queue_document(ctx.store(), Clock::now(), parse_limit(vm));
+  if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, doc);
+  for (const auto& f : doc["stalled_families"])
+    ctx.out << "warning: family " << cell(f["family"]) << " has " << cell(f["queued"])
+            << " queued builds that cannot be dispatched: " << cell(f["reason"]) << "\n";
   // Running first (they are being dispatched or built), then the waiting ones
-  // in the order the next cycles will dispatch them.
-  auto entries = store.active_jobs();
-  auto waiting = store.waiting(parse_limit(vm));
-  entries.insert(entries.end(), waiting.begin(), waiting.end());
-  if (output_format(vm) == OutputFormat::kJson) {
-    json out = json::array();
-    for (const auto& q : entries) {
-      out.push_back({{"queue_id", q.entry.id},
-                     {"build_id", q.build.id},
-                     {"source", q.build.source_name},
-                     {"version", q.build.source_version},
-                     {"archrelease", Names::of(names.dars, q.build.distro_arch_release_id)},
-                     {"family", names.family_of_dar(q.build.distro_arch_release_id)},
-                     {"score", q.entry.score},
-                     {"manual", q.entry.manual},
-                     {"builder", nullable(Names::of(names.builders, q.entry.builder_id))},
-                     {"buildstart", json_time(q.entry.buildstart)},
-                     {"state", std::string(name(q.build.state))},
-                     {"state_title", state_text(q.build.state)}});
-    }
-    ctx.out << out.dump(2) << '\n';
-    return 0;
-  }
+  // in the order the next cycles will dispatch them, with why each waits.
   std::vector<std::vector<std::string>> rows;
-  for (const auto& q : entries) {
-    std::string builder = Names::of(names.builders, q.entry.builder_id);
-    rows.push_back({std::to_string(q.entry.id), std::to_string(q.build.id), q.build.source_name,
-                    q.build.source_version, Names::of(names.dars, q.build.distro_arch_release_id),
-                    names.family_of_dar(q.build.distro_arch_release_id),
-                    std::to_string(q.entry.score), builder.empty() ? "-" : builder,
-                    state_text(q.build.state)});
-  }
-  print_table(
-      ctx.out,
-      {"QUEUE", "BUILD", "SOURCE", "VERSION", "ARCHRELEASE", "FAMILY", "SCORE", "BUILDER", "STATE"},
-      rows);
+  for (const auto& q : doc["running"])
+    rows.push_back({cell(q["queue_id"]), cell(q["build_id"]), cell(q["source_name"]),
+                    cell(q["source_version"]), cell(q["arch_release"]), cell(q["family"]),
+                    cell(q["score"]), cell(q["builder"]), cell(q["state_title"]), "-"});
+  for (const auto& q : doc["waiting"])
+    rows.push_back({cell(q["queue_id"]), cell(q["build_id"]), cell(q["source_name"]),
+                    cell(q["source_version"]), cell(q["arch_release"]), cell(q["family"]),
+                    cell(q["score"]) + (q["score_pinned"].get<bool>() ? " (pinned)" : ""), "-",
+                    cell(q["state_title"]), cell(q["reason"])});
+  print_table(ctx.out,
+              {"QUEUE", "BUILD", "SOURCE", "VERSION", "ARCHRELEASE", "FAMILY", "SCORE", "BUILDER",
+               "STATE", "WHY IT WAITS"},
+              rows);
   return 0;
 }
 
@@ -905,6 +723,12 @@ void add_admin_commands(std::vector<Command>& t) {
                "move a builder to another slave address (the daemon reconnects and probes it)",
                positionals({"name", "url"}),
                builder_set_url});
+  t.push_back({{"builder", "remove"},
+               "NAME",
+               "take a builder out of the farm (refused while it builds; its builds keep its "
+               "name; `builder add NAME` brings it back)",
+               positionals({"name"}),
+               builder_remove});
   t.push_back({{"builder", "enable"},
                "NAME",
                "mark a builder OK (zeroes its failure count)",
@@ -938,11 +762,13 @@ void add_admin_commands(std::vector<Command>& t) {
                            }),
                build_add});
   t.push_back({{"build", "list"},
-               "[--state NAME] [--limit N] [--format json]",
+               "[--state NAME] [--source NAME] [--offset N] [--limit N] [--format json]",
                "list builds, newest first",
                [](po::options_description& o, po::positional_options_description&) {
                  o.add_options()("state", po::value<std::string>(),
                                  "only builds in this state (name, title or number)")(
+                     "source", po::value<std::string>(), "only builds of this source package")(
+                     "offset", po::value<std::string>()->default_value("0"), "skip the N newest")(
                      "limit", po::value<std::string>()->default_value("0"), "at most N (0: all)");
                  add_format_option(o);
                },
@@ -970,7 +796,8 @@ void add_admin_commands(std::vector<Command>& t) {
   t.push_back({{"build", "log"}, "ID", "print a build's log", positionals({"id"}), build_log});
   t.push_back({{"queue", "list"},
                "[--limit N] [--format json]",
-               "the queue: running entries, then waiting ones in dispatch order",
+               "the queue: running entries, then waiting ones in dispatch order with why each "
+               "waits",
                [](po::options_description& o, po::positional_options_description&) {
                  o.add_options()("limit", po::value<std::string>()->default_value("0"),
                                  "at most N waiting entries (0: all)");

@@ -107,7 +107,8 @@ std::vector<Id> SociStore::balance_leases(const std::string& master_id, std::siz
       {
         soci::statement st =
             (sql.prepare << "SELECT r.id FROM builder r LEFT JOIN builder_lease l ON l.builder_id "
-                            "= r.id WHERE l.builder_id IS NULL OR l.expires < :now ORDER BY r.id" +
+                            "= r.id WHERE r.removed = 0 AND (l.builder_id IS NULL OR l.expires < "
+                            ":now) ORDER BY r.id" +
                                 limit_clause(target - held.size()),
              soci::into(builder), soci::use(at));
         st.execute();

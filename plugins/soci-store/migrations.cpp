@@ -177,6 +177,16 @@ const std::vector<Migration>& migrations() {
        {
            "CREATE INDEX IF NOT EXISTS build_source ON build (source_name, source_version)",
        }},
+      {7,
+       "builders: removed (kept for their builds' history) and when they were disabled",
+       {
+           "ALTER TABLE builder ADD COLUMN removed INTEGER NOT NULL DEFAULT 0",
+           "ALTER TABLE builder ADD COLUMN disabled_at BIGINT",
+       },
+       {
+           "ALTER TABLE builder ADD COLUMN IF NOT EXISTS removed INTEGER NOT NULL DEFAULT 0",
+           "ALTER TABLE builder ADD COLUMN IF NOT EXISTS disabled_at BIGINT",
+       }},
   };
   return kMigrations;
 }

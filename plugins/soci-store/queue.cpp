@@ -66,6 +66,13 @@ bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) tr
   return with_session("claiming a queue entry", [&](soci::session& sql) {
     Transaction tx(sql, engine_);
     long long q = queue_id, b = build_id, r = builder_id, t = to_micros(now);
+    // The builder's row lock first: remove_builder() takes the same lock, so
+    // a builder is never given a job while it is being removed.
+    soci::statement live =
+        (sql.prepare << "UPDATE builder SET removed = 0 WHERE id = :r AND removed = 0",
+         soci::use(r));
+    live.execute(true);
+    if (live.get_affected_rows() != 1) return false;
     // One active job per builder: the unique index is the last word (two
     // masters racing), this predicate the polite first one.
     soci::statement st =

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "buildd/error.hpp"
@@ -245,19 +247,20 @@ struct DarRow {
 
 constexpr const char* kBuilderColumns =
     "r.id, r.name, r.url, r.processor_id, p.family_id, r.builderok, r.failnotes, r.manual, "
-    "r.virtualized, r.speed_index, r.failure_count, r.slave_state, r.slave_state_since";
+    "r.virtualized, r.speed_index, r.failure_count, r.slave_state, r.slave_state_since, "
+    "r.disabled_at";
 constexpr const char* kBuilderFrom = " FROM builder r JOIN processor p ON p.id = r.processor_id";
 
 struct BuilderRow {
-  long long id = 0, processor = 0, family = 0, slave_state_since = 0;
+  long long id = 0, processor = 0, family = 0, slave_state_since = 0, disabled_at = 0;
   int builderok = 1, manual = 0, virtualized = 0, speed_index = 0, failure_count = 0;
   std::string name, url, failnotes, slave_state;
-  Indicator i_since{};
+  Indicator i_since{}, i_disabled{};
   void bind(soci::details::prepare_temp_type& p) {
     p, soci::into(id), soci::into(name), soci::into(url), soci::into(processor), soci::into(family),
         soci::into(builderok), soci::into(failnotes), soci::into(manual), soci::into(virtualized),
         soci::into(speed_index), soci::into(failure_count), soci::into(slave_state),
-        soci::into(slave_state_since, i_since);
+        soci::into(slave_state_since, i_since), soci::into(disabled_at, i_disabled);
   }
   Builder value() const {
     Builder b;
@@ -274,6 +277,7 @@ struct BuilderRow {
     b.failure_count = failure_count;
     b.slave_state = slave_state;
     b.slave_state_since = opt_time(slave_state_since, i_since);
+    b.disabled_at = opt_time(disabled_at, i_disabled);
     return b;
   }
 };
@@ -356,8 +360,11 @@ inline std::string insert_unless_present(Engine engine, const std::string& inser
   return insert + " ON CONFLICT DO NOTHING";
 }
 
-inline std::string limit_clause(std::size_t limit) {
-  return limit == 0 ? std::string() : " LIMIT " + std::to_string(limit);
+inline std::string limit_clause(std::size_t limit, std::size_t offset = 0) {
+  if (offset == 0) return limit == 0 ? std::string() : " LIMIT " + std::to_string(limit);
+  // Every engine takes LIMIT n OFFSET m; SQLite and MariaDB need the LIMIT.
+  return " LIMIT " + std::to_string(limit == 0 ? std::numeric_limits<std::int64_t>::max() : limit) +
+         " OFFSET " + std::to_string(offset);
 }
 
 }  // namespace buildd::soci_store::detail

@@ -273,16 +273,29 @@ Builder SociStore::add_builder(const NewBuilder& builder) {
     Transaction tx(sql, engine_);
     auto processor = lookup_id(sql, "SELECT id FROM processor WHERE name = :n", builder.processor);
     if (!processor) throw Error(ErrorCategory::kNotFound, "unknown processor " + builder.processor);
-    if (lookup_id(sql, "SELECT id FROM builder WHERE name = :n", builder.name)) {
-      throw Error(ErrorCategory::kConflict, "builder " + builder.name + " already exists");
-    }
     long long processor_id = *processor, id = 0;
     int manual = builder.manual ? 1 : 0, virtualized = builder.virtualized ? 1 : 0;
     int speed = builder.speed_index;
-    sql << "INSERT INTO builder (name, url, processor_id, manual, virtualized, speed_index) "
-           "VALUES (:n, :u, :p, :m, :v, :s) RETURNING id",
-        soci::use(builder.name), soci::use(builder.url), soci::use(processor_id), soci::use(manual),
-        soci::use(virtualized), soci::use(speed), soci::into(id);
+    if (auto existing = lookup_id(sql, "SELECT id FROM builder WHERE name = :n", builder.name)) {
+      // A removed builder's name brings it back: same id, so its old builds
+      // stay with it, and a fresh start (OK, no failures, state unknown).
+      id = *existing;
+      soci::statement st =
+          (sql.prepare << "UPDATE builder SET removed = 0, url = :u, processor_id = :p, manual = "
+                          ":m, virtualized = :v, speed_index = :s, builderok = 1, failnotes = '', "
+                          "disabled_at = NULL, failure_count = 0, slave_state = '', "
+                          "slave_state_since = NULL WHERE id = :id AND removed = 1",
+           soci::use(builder.url), soci::use(processor_id), soci::use(manual),
+           soci::use(virtualized), soci::use(speed), soci::use(id));
+      st.execute(true);
+      if (st.get_affected_rows() != 1)
+        throw Error(ErrorCategory::kConflict, "builder " + builder.name + " already exists");
+    } else {
+      sql << "INSERT INTO builder (name, url, processor_id, manual, virtualized, speed_index) "
+             "VALUES (:n, :u, :p, :m, :v, :s) RETURNING id",
+          soci::use(builder.name), soci::use(builder.url), soci::use(processor_id),
+          soci::use(manual), soci::use(virtualized), soci::use(speed), soci::into(id);
+    }
     auto rows = select_rows<BuilderRow>(
         sql, std::string("SELECT ") + kBuilderColumns + kBuilderFrom + " WHERE r.id = :id",
         [&](auto& p) { p, soci::use(id); });
@@ -293,16 +306,24 @@ Builder SociStore::add_builder(const NewBuilder& builder) {
 
 std::vector<Builder> SociStore::builders() {
   return with_session("listing builders", [&](soci::session& sql) {
-    return select_rows<BuilderRow>(
-        sql, std::string("SELECT ") + kBuilderColumns + kBuilderFrom + " ORDER BY r.id");
+    return select_rows<BuilderRow>(sql, std::string("SELECT ") + kBuilderColumns + kBuilderFrom +
+                                            " WHERE r.removed = 0 ORDER BY r.id");
+  });
+}
+
+std::vector<Builder> SociStore::removed_builders() {
+  return with_session("listing removed builders", [&](soci::session& sql) {
+    return select_rows<BuilderRow>(sql, std::string("SELECT ") + kBuilderColumns + kBuilderFrom +
+                                            " WHERE r.removed = 1 ORDER BY r.id");
   });
 }
 
 std::optional<Builder> SociStore::find_builder(const std::string& name) {
   return with_session("finding a builder", [&](soci::session& sql) {
-    auto rows = select_rows<BuilderRow>(
-        sql, std::string("SELECT ") + kBuilderColumns + kBuilderFrom + " WHERE r.name = :n",
-        [&](auto& p) { p, soci::use(name); });
+    auto rows = select_rows<BuilderRow>(sql,
+                                        std::string("SELECT ") + kBuilderColumns + kBuilderFrom +
+                                            " WHERE r.name = :n AND r.removed = 0",
+                                        [&](auto& p) { p, soci::use(name); });
     return rows.empty() ? std::nullopt : std::optional<Builder>(rows.front());
   });
 }
@@ -312,16 +333,50 @@ void SociStore::set_builder_ok(Id builder_id, bool ok, const std::string& failno
     Transaction tx(sql, engine_);
     long long id = builder_id;
     int okay = ok ? 1 : 0;
+    long long now = to_micros(Clock::now());
     // Enabling is the operator's word that the builder is fine again.
+    // disabled_at is assigned first: MariaDB evaluates SET left to right, with
+    // the values already assigned.
     soci::statement st =
-        (sql.prepare << "UPDATE builder SET builderok = :ok, failnotes = :notes, failure_count = "
-                        "CASE WHEN :ok2 = 1 THEN 0 ELSE failure_count END WHERE id = :id",
-         soci::use(okay), soci::use(failnotes), soci::use(okay), soci::use(id));
+        (sql.prepare << "UPDATE builder SET disabled_at = CASE WHEN :ok = 1 THEN NULL WHEN "
+                        "builderok = 1 THEN :now ELSE disabled_at END, builderok = :ok2, "
+                        "failnotes = :notes, failure_count = CASE WHEN :ok3 = 1 THEN 0 ELSE "
+                        "failure_count END WHERE id = :id AND removed = 0",
+         soci::use(okay), soci::use(now), soci::use(okay), soci::use(failnotes), soci::use(okay),
+         soci::use(id));
     st.execute(true);
     if (st.get_affected_rows() == 0) {
       throw Error(ErrorCategory::kNotFound,
                   "builder " + std::to_string(builder_id) + " does not exist");
     }
+    tx.commit();
+    return 0;
+  });
+}
+
+void SociStore::remove_builder(Id builder_id) {
+  with_session("removing a builder", [&](soci::session& sql) {
+    Transaction tx(sql, engine_);
+    long long id = builder_id, build_id = 0;
+    // Marked first, so the row lock orders this against claim(), which locks
+    // the same row before it gives the builder a job: whichever comes second
+    // sees the other's write.
+    soci::statement st =
+        (sql.prepare << "UPDATE builder SET removed = 1 WHERE id = :id AND removed = 0",
+         soci::use(id));
+    st.execute(true);
+    if (st.get_affected_rows() == 0) {
+      throw Error(ErrorCategory::kNotFound,
+                  "builder " + std::to_string(builder_id) + " does not exist");
+    }
+    soci::statement job = (sql.prepare << "SELECT build_id FROM build_queue WHERE builder_id = :id",
+                           soci::into(build_id), soci::use(id));
+    if (job.execute(true)) {
+      throw Error(ErrorCategory::kConflict, "builder " + std::to_string(builder_id) +
+                                                " holds build " + std::to_string(build_id) +
+                                                "; cancel it or let it finish first");
+    }
+    sql << "DELETE FROM builder_lease WHERE builder_id = :id", soci::use(id);
     tx.commit();
     return 0;
   });
@@ -451,14 +506,16 @@ std::optional<Build> SociStore::find_build(Id build_id) {
   });
 }
 
-std::vector<Build> SociStore::builds(std::optional<BuildState> state, std::size_t limit) {
+std::vector<Build> SociStore::list_builds(const BuildListQuery& q) {
   return with_session("listing builds", [&](soci::session& sql) {
-    std::string query = std::string("SELECT ") + kBuildColumns + " FROM build b";
-    int value = state ? static_cast<int>(*state) : 0;
-    if (state) query += " WHERE b.state = :s";
-    query += " ORDER BY b.id DESC" + limit_clause(limit);
+    std::string query = std::string("SELECT ") + kBuildColumns + " FROM build b WHERE 1 = 1";
+    int value = q.state ? static_cast<int>(*q.state) : 0;
+    if (q.state) query += " AND b.state = :s";
+    if (!q.source_name.empty()) query += " AND b.source_name = :n";
+    query += " ORDER BY b.id DESC" + limit_clause(q.limit, q.offset);
     return select_rows<BuildRow>(sql, query, [&](auto& p) {
-      if (state) p, soci::use(value);
+      if (q.state) p, soci::use(value);
+      if (!q.source_name.empty()) p, soci::use(q.source_name);
     });
   });
 }

@@ -73,14 +73,16 @@ class SociStore final : public BuildStore {
 
   Builder add_builder(const NewBuilder& builder) override;
   std::vector<Builder> builders() override;
+  std::vector<Builder> removed_builders() override;
   std::optional<Builder> find_builder(const std::string& name) override;
   void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) override;
+  void remove_builder(Id builder_id) override;
   void set_builder_url(Id builder_id, const std::string& url) override;
   void set_builder_slave_state(Id builder_id, const std::string& state, TimePoint since) override;
 
   Build add_build(const NewBuild& build) override;
   std::optional<Build> find_build(Id build_id) override;
-  std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) override;
+  std::vector<Build> list_builds(const BuildListQuery& query) override;
   std::vector<Build> builds_by_builder(Id builder_id, std::size_t limit) override;
   std::vector<BuildFile> source_files(Id build_id) override;
   std::vector<BuildFile> result_files(Id build_id) override;

@@ -46,15 +46,18 @@ CommitResult SociStore::commit(const CycleChanges& changes) {
     if (!changes.builders.empty()) {
       long long builder = 0;
       int ok = 1, failures = 0, reset = 0;
+      long long now = to_micros(Clock::now());
       // The pipeline may disable a builder, never enable one: the operator's
-      // flag and notes stand unless this update disables.
+      // flag and notes stand unless this update disables. disabled_at comes
+      // first: MariaDB evaluates SET left to right, with the values assigned.
       soci::statement st =
-          (sql.prepare << "UPDATE builder SET builderok = CASE WHEN :ok = 0 THEN 0 ELSE builderok "
-                          "END, failnotes = CASE WHEN :ok2 = 0 THEN :n ELSE failnotes END, "
-                          "failure_count = CASE WHEN :r = 1 THEN 0 ELSE failure_count END + :f "
-                          "WHERE id = :id",
-           soci::use(ok), soci::use(ok), soci::use(text), soci::use(reset), soci::use(failures),
-           soci::use(builder));
+          (sql.prepare << "UPDATE builder SET disabled_at = CASE WHEN :ok = 0 AND builderok = 1 "
+                          "THEN :now ELSE disabled_at END, builderok = CASE WHEN :ok2 = 0 THEN 0 "
+                          "ELSE builderok END, failnotes = CASE WHEN :ok3 = 0 THEN :n ELSE "
+                          "failnotes END, failure_count = CASE WHEN :r = 1 THEN 0 ELSE "
+                          "failure_count END + :f WHERE id = :id",
+           soci::use(ok), soci::use(now), soci::use(ok), soci::use(ok), soci::use(text),
+           soci::use(reset), soci::use(failures), soci::use(builder));
       for (const auto& u : changes.builders) {
         ok = u.builderok ? 1 : 0;
         text = u.failnotes;

@@ -10,6 +10,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include "buildd/compression.hpp"
+#include "buildd/web/api_model.hpp"
 #include "soci_store.hpp"
 #include "support/test_support.hpp"
 
@@ -54,7 +55,26 @@ class AdminCli : public ::testing::Test {
   json ok_json(std::vector<std::string> args) {
     args.push_back("--format");
     args.push_back("json");
-    return json::parse(ok(args).out);
+    json doc = json::parse(ok(args).out);
+    EXPECT_EQ(doc["schema_version"], api::kJsonSchemaVersion);
+    return doc;
+  }
+  // The records of a list command's JSON document (every one has a kind and
+  // holds its records under one key).
+  json records(const std::vector<std::string>& args, const char* key) { return ok_json(args)[key]; }
+  json arch_releases() { return records({"archrelease", "list"}, "arch_releases"); }
+  json builders() { return records({"builder", "list"}, "builders"); }
+  json builds(std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {"build", "list"};
+    args.insert(args.end(), more.begin(), more.end());
+    return records(args, "builds");
+  }
+  // Running entries, then the waiting ones in dispatch order.
+  json queue_entries() {
+    json doc = ok_json({"queue", "list"});
+    json all = doc["running"];
+    for (const auto& w : doc["waiting"]) all.push_back(w);
+    return all;
   }
   // Bad input: exit code 2, a message naming the problem.
   void bad(const std::vector<std::string>& args, const std::string& message) {
@@ -109,7 +129,7 @@ TEST_F(AdminCli, DbUpgradeRefusesANewerDatabase) {
 
 TEST_F(AdminCli, FamilyArchReleaseAndTheirErrors) {
   seed();
-  auto dars = ok_json({"archrelease", "list"});
+  auto dars = arch_releases();
   ASSERT_EQ(dars.size(), 1u);
   EXPECT_EQ(dars[0]["name"], "ubuntu/warty/i386");
   EXPECT_EQ(dars[0]["family"], "x86");
@@ -127,13 +147,13 @@ TEST_F(AdminCli, FamilyArchReleaseAndTheirErrors) {
   bad({"archrelease", "add", "ubuntu/hoary/i386", "--family", "x86", "--chroot",
        (dir_ / "missing.tar").string()},
       "no such file");
-  EXPECT_EQ(ok_json({"archrelease", "list"}).size(), 1u);  // nothing written
+  EXPECT_EQ(arch_releases().size(), 1u);  // nothing written
 
   ok({"archrelease", "add", "ubuntu/hoary/i386", "--family", "x86"});
-  EXPECT_TRUE(ok_json({"archrelease", "list"})[1]["chroot"].is_null());
+  EXPECT_TRUE(arch_releases()[1]["chroot"].is_null());
   ok({"archrelease", "set-chroot", "ubuntu/hoary/i386",
       (dir_ / "chroot-warty-i386.tar.bz2").string()});
-  EXPECT_EQ(ok_json({"archrelease", "list"})[1]["chroot"]["filename"], "chroot-warty-i386.tar.bz2");
+  EXPECT_EQ(arch_releases()[1]["chroot"]["filename"], "chroot-warty-i386.tar.bz2");
   bad({"archrelease", "set-chroot", "ubuntu/breezy/i386",
        (dir_ / "chroot-warty-i386.tar.bz2").string()},
       "no arch release ubuntu/breezy/i386");
@@ -143,7 +163,7 @@ TEST_F(AdminCli, Builders) {
   seed();
   ok({"builder", "add", "frog", "http://127.0.0.1:9/", "--processor", "amd64", "--manual",
       "--virtualized"});
-  auto list = ok_json({"builder", "list"});
+  auto list = builders();
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0]["name"], "bob");
   EXPECT_EQ(list[0]["processor"], "386");
@@ -167,13 +187,13 @@ TEST_F(AdminCli, Builders) {
   bad({"builder", "set-url", "nobody", "http://10.0.0.7/"}, "no builder nobody");
   EXPECT_EQ(ok_json({"builder", "show", "bob"})["url"], "http://10.0.0.7:8221/");
 
-  auto families = ok_json({"family", "list"});
+  auto families = records({"family", "list"}, "families");
   ASSERT_EQ(families.size(), 1u);
   EXPECT_EQ(families[0]["name"], "x86");
   EXPECT_EQ(families[0]["processors"], json::array({"386", "amd64"}));
   EXPECT_EQ(families[0]["builders"], 2);
   EXPECT_EQ(families[0]["usable_builders"], 1);  // frog is manual
-  EXPECT_EQ(families[0]["archreleases"], 1);
+  EXPECT_EQ(families[0]["arch_releases"], 1);
   EXPECT_NE(ok({"family", "list"}).out.find("386,amd64"), std::string::npos);
 
   bad({"builder", "add", "bob", "http://127.0.0.1:1/", "--processor", "386"}, "already exists");
@@ -182,7 +202,82 @@ TEST_F(AdminCli, Builders) {
   bad({"builder", "add", "newt", "not-a-url", "--processor", "386"}, "URL");
   bad({"builder", "show", "nobody"}, "no builder nobody");
   bad({"builder", "enable", "nobody"}, "no builder nobody");
-  EXPECT_EQ(ok_json({"builder", "list"}).size(), 2u);
+  EXPECT_EQ(builders().size(), 2u);
+}
+
+// `builder remove` takes a builder out of the farm without losing the builds
+// it built; `builder add` of the same name brings it back, history and all.
+TEST_F(AdminCli, BuilderRemoveKeepsItsBuildsAndAddBringsItBack) {
+  seed();
+  ok({"builder", "add", "frog", "http://127.0.0.1:9/", "--processor", "amd64"});
+  const Id frog_id = builders()[1]["id"].get<Id>();
+  std::string id = add_build("foo", "10");
+  {
+    soci_store::SociStore store({"sqlite3", (dir_ / "db.sqlite").string(), 1, 10, false});
+    auto entry = *store.queue_entry_for_build(std::stoll(id));
+    ASSERT_TRUE(store.claim(entry.id, std::stoll(id), frog_id, Clock::now()));
+  }
+  bad({"builder", "remove", "frog"}, "holds build " + id);  // it is building
+  EXPECT_EQ(builders().size(), 2u);
+  ok({"build", "cancel", id});
+  {
+    soci_store::SociStore store({"sqlite3", (dir_ / "db.sqlite").string(), 1, 10, false});
+    CycleChanges done;  // the pipeline's end of the cancel: the entry is gone
+    BuildCompletion c;
+    c.build_id = std::stoll(id);
+    c.queue_id = store.queue_entry_for_build(c.build_id)->id;
+    c.state = BuildState::kCancelled;
+    done.completions.push_back(c);
+    store.commit(done);
+  }
+  Result removed = ok({"builder", "remove", "frog"});
+  EXPECT_NE(removed.out.find("builder frog removed"), std::string::npos) << removed.out;
+  ASSERT_EQ(builders().size(), 1u);
+  EXPECT_EQ(builders()[0]["name"], "bob");
+  EXPECT_EQ(ok_json({"build", "show", id})["builder"], "frog");  // its build keeps its name
+  bad({"builder", "show", "frog"}, "no builder frog");
+  bad({"builder", "remove", "frog"}, "no builder frog");
+  bad({"builder", "remove", "nobody"}, "no builder nobody");
+
+  ok({"builder", "add", "frog", "http://127.0.0.1:10/", "--processor", "386"});
+  json frog = ok_json({"builder", "show", "frog"});
+  EXPECT_EQ(frog["id"], frog_id);  // the same builder, back
+  EXPECT_EQ(frog["url"], "http://127.0.0.1:10/");
+  EXPECT_EQ(frog["processor"], "386");
+  EXPECT_EQ(frog["builderok"], true);
+  EXPECT_EQ(frog["history"].size(), 1u);
+}
+
+TEST_F(AdminCli, BuildListPagesAndFiltersBySource) {
+  seed();
+  add_build("foo", "10");
+  add_build("bar", "10");
+  add_build("baz", "10");
+  EXPECT_EQ(builds({"--source", "foo"}).size(), 1u);
+  EXPECT_EQ(builds({"--source", "bar"}).size(), 1u);
+  json page = ok_json({"build", "list", "--limit", "1", "--offset", "1"});
+  ASSERT_EQ(page["builds"].size(), 1u);
+  EXPECT_EQ(page["builds"][0]["source_name"], "bar");
+  EXPECT_EQ(page["more"], true);
+  EXPECT_NE(ok({"build", "list", "--limit", "1"}).out.find("(more: --offset 1)"),
+            std::string::npos);
+  bad({"build", "list", "--offset", "-1"}, "--offset must be a whole number");
+  bad({"build", "list", "--source", "Not A Name"}, "source");
+
+  // queue list says why each build waits, and warns of a family nothing can build.
+  Result queue = ok({"queue", "list"});
+  EXPECT_NE(queue.out.find("WHY IT WAITS"), std::string::npos) << queue.out;
+  EXPECT_NE(queue.out.find("next poll: an idle builder of family x86 is free"), std::string::npos)
+      << queue.out;
+  ok({"builder", "disable", "bob", "--reason", "disk full"});
+  queue = ok({"queue", "list"});
+  EXPECT_NE(queue.out.find("warning: family x86 has 3 queued builds that cannot be dispatched: "
+                           "all builders of family x86 are disabled or manual"),
+            std::string::npos)
+      << queue.out;
+  json bob = ok_json({"builder", "show", "bob"});
+  EXPECT_TRUE(bob["disabled_at"].is_string());  // when, beside why
+  EXPECT_EQ(bob["failnotes"], "disk full");
 }
 
 // Under --format json a failure is one JSON object on stderr, with the same
@@ -211,9 +306,9 @@ TEST_F(AdminCli, BuildsAndQueue) {
   EXPECT_EQ(low, "1");
   EXPECT_EQ(high, "2");
 
-  auto queue = ok_json({"queue", "list"});
+  auto queue = queue_entries();
   ASSERT_EQ(queue.size(), 2u);
-  EXPECT_EQ(queue[0]["source"], "high");  // dispatch order: score first
+  EXPECT_EQ(queue[0]["source_name"], "high");  // dispatch order: score first
   EXPECT_EQ(queue[0]["family"], "x86");
   EXPECT_EQ(queue[0]["score"], 500);
   EXPECT_TRUE(queue[0]["builder"].is_null());
@@ -221,9 +316,10 @@ TEST_F(AdminCli, BuildsAndQueue) {
 
   auto show = ok_json({"build", "show", high});
   EXPECT_EQ(show["id"], 2);
-  EXPECT_EQ(show["source"], "high");
-  EXPECT_EQ(show["version"], "1.0-1");
-  EXPECT_EQ(show["archrelease"], "ubuntu/warty/i386");
+  EXPECT_EQ(show["kind"], "build");
+  EXPECT_EQ(show["source_name"], "high");
+  EXPECT_EQ(show["source_version"], "1.0-1");
+  EXPECT_EQ(show["arch_release"], "ubuntu/warty/i386");
   EXPECT_EQ(show["state"], "NEEDSBUILD");
   EXPECT_EQ(show["state_title"], "Needs building");
   EXPECT_EQ(show["state_value"], 0);
@@ -237,28 +333,28 @@ TEST_F(AdminCli, BuildsAndQueue) {
   Result text = ok({"build", "show", high});
   EXPECT_NE(text.out.find("Needs building (0)"), std::string::npos) << text.out;
 
-  auto list = ok_json({"build", "list"});
+  auto list = builds();
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0]["id"], 2);  // newest first
 
   Result cancel = ok({"build", "cancel", low});
   EXPECT_NE(cancel.out.find("cancelled"), std::string::npos);
-  auto cancelled = ok_json({"build", "list", "--state", "CANCELLED"});
+  auto cancelled = builds({"--state", "CANCELLED"});
   ASSERT_EQ(cancelled.size(), 1u);
   EXPECT_EQ(cancelled[0]["id"], 1);
   EXPECT_EQ(cancelled[0]["state_title"], "Cancelled build");
-  EXPECT_EQ(ok_json({"queue", "list"}).size(), 1u);
+  EXPECT_EQ(queue_entries().size(), 1u);
   bad({"build", "cancel", low}, "already final");
 
   ok({"build", "retry", low});
   EXPECT_EQ(ok_json({"build", "show", low})["state"], "NEEDSBUILD");
-  EXPECT_EQ(ok_json({"queue", "list"}).size(), 2u);
+  EXPECT_EQ(queue_entries().size(), 2u);
   bad({"build", "retry", low}, "cannot be retried");
 
   // Rescoring pins a waiting build's score; the dispatch order follows.
   ok({"build", "rescore", low, "900"});
-  queue = ok_json({"queue", "list"});
-  EXPECT_EQ(queue[0]["source"], "low");
+  queue = queue_entries();
+  EXPECT_EQ(queue[0]["source_name"], "low");
   EXPECT_EQ(queue[0]["score"], 900);
   bad({"build", "rescore", low, "lots"}, "SCORE must be an integer");
   bad({"build", "rescore", "99", "1"}, "no build 99");
@@ -267,12 +363,12 @@ TEST_F(AdminCli, BuildsAndQueue) {
   bad({"build", "add", "high", "1.0-1", "--archrelease", "ubuntu/warty/i386", "--file",
        (dir_ / "foo_1.0-1.dsc").string()},
       "build 2 of high 1.0-1 on ubuntu/warty/i386 is already NEEDSBUILD; --force queues another");
-  EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);
+  EXPECT_EQ(builds().size(), 2u);
   ok({"build", "add", "high", "1.0-1", "--archrelease", "ubuntu/warty/i386", "--file",
       (dir_ / "foo_1.0-1.dsc").string(), "--force"});
   ok({"build", "add", "high", "1.0-2", "--archrelease", "ubuntu/warty/i386", "--file",
       (dir_ / "foo_1.0-1.dsc").string()});
-  EXPECT_EQ(ok_json({"build", "list"}).size(), 4u);
+  EXPECT_EQ(builds().size(), 4u);
   ok({"build", "cancel", "3"});
   ok({"build", "cancel", "4"});
 
@@ -289,7 +385,7 @@ TEST_F(AdminCli, BuildsAndQueue) {
   bad({"build", "add", "foo", "1.0", "--archrelease", "warty", "--file",
        (dir_ / "foo_1.0-1.dsc").string()},
       "DISTRO/RELEASE/ARCH");
-  EXPECT_EQ(ok_json({"build", "list"}).size(), 4u);  // nothing written
+  EXPECT_EQ(builds().size(), 4u);  // nothing written
 }
 
 // Names people type are checked before anything is written: Debian's rules
@@ -340,10 +436,10 @@ TEST_F(AdminCli, BadNamesAndLimitsAreRefusedAndNothingIsWritten) {
 
   bad({"build", "list", "--limit", "-1"}, "--limit must be a whole number");
   bad({"queue", "list", "--limit", "ten"}, "--limit must be a whole number");
-  EXPECT_EQ(ok_json({"build", "list", "--limit", "1"}).size(), 1u);
+  EXPECT_EQ(builds({"--limit", "1"}).size(), 1u);
 
-  EXPECT_EQ(ok_json({"build", "list"}).size(), 2u);  // the two valid ones
-  EXPECT_EQ(ok_json({"builder", "list"}).size(), 1u);
+  EXPECT_EQ(builds().size(), 2u);  // the two valid ones
+  EXPECT_EQ(builders().size(), 1u);
   EXPECT_EQ(ok_json({"builder", "show", "bob"})["builderok"], true);
 }
 
@@ -371,11 +467,11 @@ TEST_F(AdminCli, FinishedBuildShowsResultsAndLog) {
   auto start = TimePoint(std::chrono::seconds(1700000000));
   ASSERT_TRUE(store.claim(entry.id, build_id, bob.id, start));
 
-  auto running = ok_json({"queue", "list"});
+  auto running = queue_entries();
   ASSERT_EQ(running.size(), 2u);
   EXPECT_EQ(running[0]["build_id"], build_id);  // running entries come first
   EXPECT_EQ(running[0]["builder"], "bob");
-  EXPECT_EQ(ok_json({"builder", "show", "bob"})["current_job"]["build_id"], build_id);
+  EXPECT_EQ(ok_json({"builder", "show", "bob"})["job"]["build_id"], build_id);
 
   CycleChanges changes;
   BuildCompletion done;
@@ -397,7 +493,7 @@ TEST_F(AdminCli, FinishedBuildShowsResultsAndLog) {
   EXPECT_EQ(show["started"], "2023-11-14T22:13:20Z");
   EXPECT_EQ(show["built"], "2023-11-14T22:14:50Z");
   EXPECT_EQ(show["duration_seconds"], 90.0);
-  EXPECT_NE(show["log_url"].get<std::string>().find(
+  EXPECT_NE(show["log"]["url"].get<std::string>().find(
                 "buildlog_ubuntu-warty-i386.foo_1.0-1_FULLYBUILT.txt.gz"),
             std::string::npos);
   ASSERT_EQ(show["result_files"].size(), 1u);
@@ -412,7 +508,7 @@ TEST_F(AdminCli, FinishedBuildShowsResultsAndLog) {
   EXPECT_NE(text.out.find("foo_1.0-1_i386.deb"), std::string::npos) << text.out;
 
   EXPECT_EQ(ok({"build", "log", id}).out, "dpkg-buildpackage: full build\nDone.\n");
-  EXPECT_EQ(ok_json({"build", "list", "--state", "Fully built"}).size(), 1u);
+  EXPECT_EQ(builds({"--state", "Fully built"}).size(), 1u);
   bad({"build", "cancel", id}, "already final");
   bad({"build", "retry", id}, "cannot be retried");
 }

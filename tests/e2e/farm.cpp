@@ -111,8 +111,9 @@ std::string Farm::daemon_log() const {
 void Farm::wait_until_drained(std::chrono::seconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    bool busy = !cli_json({"queue", "list"}).empty();
-    for (const auto& b : cli_json({"build", "list"})) {
+    const nlohmann::json queue = cli_json({"queue", "list"});
+    bool busy = !queue["running"].empty() || !queue["waiting"].empty();
+    for (const auto& b : cli_json({"build", "list"})["builds"]) {
       const std::string state = b["state"];
       if (state == "NEEDSBUILD" || state == "BUILDING" || state == "CANCELLING") busy = true;
     }

@@ -83,12 +83,12 @@ void run_outcome_scenario(Farm& farm) {
     if (want.state != "CANCELLED") {
       // The whole log, stored gzipped under Launchpad's name, is what the
       // slave wrote for this build.
-      ASSERT_TRUE(b["log_url"].is_string()) << b.dump(2);
+      ASSERT_TRUE(b["log"]["url"].is_string()) << b.dump(2);
       const std::string log_name =
           "buildlog_ubuntu-noble-amd64." + sources[id] + "_1.0-1_" + want.state + ".txt.gz";
       // The local librarian's URLs carry the file name; an HTTP archive's
       // are content addresses.
-      const std::string url = b["log_url"];
+      const std::string url = b["log"]["url"];
       if (url.find("/+files/") != std::string::npos) {
         EXPECT_NE(url.find(log_name), std::string::npos) << url;
       }
@@ -98,7 +98,7 @@ void run_outcome_scenario(Farm& farm) {
       } else {
         EXPECT_NE(log.find("Package: " + sources[id]), std::string::npos) << log;
       }
-      EXPECT_EQ(gunzip_string(http_get(b["log_url"])), log);
+      EXPECT_EQ(gunzip_string(http_get(b["log"]["url"])), log);
     }
   }
   EXPECT_EQ(farm.build(depwait)["dependencies"], "libfoo-dev (>= 1.2)");
@@ -114,7 +114,8 @@ void run_outcome_scenario(Farm& farm) {
     EXPECT_THROW(http_get(slave->base_url() + "filecache/buildlog"), std::runtime_error);
   }
   EXPECT_EQ(farm.stop_daemon(), 0) << farm.daemon_log();
-  for (const auto& b : farm.cli_json({"builder", "list"})) EXPECT_TRUE(b["builderok"]) << b.dump();
+  for (const auto& b : farm.cli_json({"builder", "list"})["builders"])
+    EXPECT_TRUE(b["builderok"]) << b.dump();
 }
 
 TEST(EndToEnd, EmbeddedFarmReachesEveryFinalState) {
@@ -205,7 +206,7 @@ TEST(EndToEnd, HostileResultFileNamesFailTheBuildAndWriteNothingOutside) {
   EXPECT_NE(note.find("../../etc/passwd"), std::string::npos) << note;
   EXPECT_TRUE(b["result_files"].empty());
   // The log is still kept; nothing named by the slave exists outside the librarian.
-  EXPECT_TRUE(b["log_url"].is_string());
+  EXPECT_TRUE(b["log"]["url"].is_string());
   EXPECT_FALSE(std::filesystem::exists(data.path() / "etc" / "passwd"));
   EXPECT_FALSE(std::filesystem::exists(farm.dir() / "etc" / "passwd"));
   EXPECT_FALSE(std::filesystem::exists(farm.dir() / "work" / "a" / "b"));
@@ -225,14 +226,16 @@ TEST(EndToEnd, RestartMidDrainFinishesEveryBuildExactlyOnce) {
   const auto deadline = std::chrono::steady_clock::now() + 60s;
   for (;;) {
     int done = 0;
-    for (const auto& b : farm.cli_json({"build", "list"})) done += b["state"] == "FULLYBUILT";
+    for (const auto& b : farm.cli_json({"build", "list"})["builds"])
+      done += b["state"] == "FULLYBUILT";
     if (done >= 2) break;
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << farm.daemon_log();
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(farm.stop_daemon(), 0);
   int final_before = 0;
-  for (const auto& b : farm.cli_json({"build", "list"})) final_before += b["state"] == "FULLYBUILT";
+  for (const auto& b : farm.cli_json({"build", "list"})["builds"])
+    final_before += b["state"] == "FULLYBUILT";
   EXPECT_LT(final_before, 8) << "the daemon drained everything before it was stopped";
   farm.start_daemon();
   farm.wait_until_drained(90s);

@@ -99,7 +99,7 @@ TEST(EndToEnd, SeedScenarioThroughTheWire) {
     EXPECT_EQ(b["builder"], builder);               // build.builder is not None
     EXPECT_FALSE(b["built"].is_null());             // datebuilt
     EXPECT_FALSE(b["duration_seconds"].is_null());  // buildduration
-    EXPECT_FALSE(b["log_url"].is_null());           // buildlog
+    EXPECT_FALSE(b["log"].is_null());               // buildlog
     EXPECT_EQ(b["state_title"], title);
     EXPECT_TRUE(b["queue"].is_null());
   };

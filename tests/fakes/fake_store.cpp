@@ -91,8 +91,20 @@ Builder FakeStore::add_builder(const NewBuilder& n) {
                            [&](const auto& p) { return p.name == n.processor; });
   if (proc == processors_.end())
     throw Error(ErrorCategory::kNotFound, "no processor " + n.processor);
-  for (const auto& b : builders_) {
-    if (b.name == n.name) throw Error(ErrorCategory::kConflict, "builder exists: " + n.name);
+  for (auto& b : builders_) {
+    if (b.name != n.name) continue;
+    if (!removed_.erase(b.id)) throw Error(ErrorCategory::kConflict, "builder exists: " + n.name);
+    Builder back;  // a removed builder's name brings it back, same id, fresh start
+    back.id = b.id;
+    back.name = n.name;
+    back.url = n.url;
+    back.processor_id = proc->id;
+    back.family_id = proc->family_id;
+    back.manual = n.manual;
+    back.virtualized = n.virtualized;
+    back.speed_index = n.speed_index;
+    b = back;
+    return b;
   }
   Builder b;
   b.id = new_id();
@@ -109,21 +121,50 @@ Builder FakeStore::add_builder(const NewBuilder& n) {
 
 std::vector<Builder> FakeStore::builders() {
   Lock lock(mutex_);
-  return builders_;
+  std::vector<Builder> out;
+  for (const auto& b : builders_)
+    if (!removed_.count(b.id)) out.push_back(b);
+  return out;
+}
+
+std::vector<Builder> FakeStore::removed_builders() {
+  Lock lock(mutex_);
+  std::vector<Builder> out;
+  for (const auto& b : builders_)
+    if (removed_.count(b.id)) out.push_back(b);
+  return out;
 }
 
 std::optional<Builder> FakeStore::find_builder(const std::string& name) {
   Lock lock(mutex_);
   for (const auto& b : builders_) {
-    if (b.name == name) return b;
+    if (b.name == name && !removed_.count(b.id)) return b;
   }
   return std::nullopt;
+}
+
+void FakeStore::remove_builder(Id id) {
+  Lock lock(mutex_);
+  if (removed_.count(id) ||
+      std::none_of(builders_.begin(), builders_.end(), [&](const auto& b) { return b.id == id; }))
+    throw Error(ErrorCategory::kNotFound, "no builder " + std::to_string(id));
+  for (const auto& [queue_id, e] : queue_) {
+    if (e.builder_id == id)
+      throw Error(ErrorCategory::kConflict,
+                  "builder " + std::to_string(id) + " holds build " + std::to_string(e.build_id));
+  }
+  removed_.insert(id);
+  leases_.erase(id);
 }
 
 void FakeStore::set_builder_ok(Id id, bool ok, const std::string& failnotes) {
   Lock lock(mutex_);
   for (auto& b : builders_) {
-    if (b.id == id) {
+    if (b.id == id && !removed_.count(id)) {
+      if (ok)
+        b.disabled_at.reset();
+      else if (b.builderok)
+        b.disabled_at = Clock::now();
       b.builderok = ok;
       b.failnotes = failnotes;
       if (ok) b.failure_count = 0;
@@ -192,13 +233,16 @@ std::optional<Build> FakeStore::find_build(Id id) {
   return it->second;
 }
 
-std::vector<Build> FakeStore::builds(std::optional<BuildState> state, std::size_t limit) {
+std::vector<Build> FakeStore::list_builds(const BuildListQuery& q) {
   Lock lock(mutex_);
   std::vector<Build> out;
+  std::size_t skipped = 0;
   for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
-    if (state && it->second.state != *state) continue;
+    if (q.state && it->second.state != *q.state) continue;
+    if (!q.source_name.empty() && it->second.source_name != q.source_name) continue;
+    if (skipped++ < q.offset) continue;
     out.push_back(it->second);
-    if (limit && out.size() == limit) break;
+    if (q.limit && out.size() == q.limit) break;
   }
   return out;
 }
@@ -349,6 +393,7 @@ bool FakeStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) {
   if (refuse_claims) return false;
   auto it = queue_.find(queue_id);
   if (it == queue_.end() || it->second.builder_id || it->second.build_id != build_id) return false;
+  if (removed_.count(builder_id)) return false;
   for (const auto& [id, e] : queue_) {
     if (e.builder_id == builder_id) return false;  // one active job per builder
   }
@@ -426,6 +471,7 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
     for (auto& b : builders_) {
       if (b.id != u.builder_id) continue;
       if (!u.builderok) {
+        if (b.builderok) b.disabled_at = Clock::now();
         b.builderok = false;
         b.failnotes = u.failnotes;
       }
@@ -511,6 +557,7 @@ std::vector<Id> FakeStore::balance_leases(const std::string& master_id, std::siz
   }
   for (const auto& b : builders_) {
     if (held.size() >= target) break;
+    if (removed_.count(b.id)) continue;
     auto it = leases_.find(b.id);
     if (it != leases_.end() && it->second.expires >= now) continue;
     leases_[b.id] = LeaseRow{master_id, now + ttl};

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "buildd/build_store.hpp"
@@ -32,14 +33,16 @@ class FakeStore final : public BuildStore {
 
   Builder add_builder(const NewBuilder& builder) override;
   std::vector<Builder> builders() override;
+  std::vector<Builder> removed_builders() override;
   std::optional<Builder> find_builder(const std::string& name) override;
   void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) override;
+  void remove_builder(Id builder_id) override;
   void set_builder_url(Id builder_id, const std::string& url) override;
   void set_builder_slave_state(Id builder_id, const std::string& state, TimePoint since) override;
 
   Build add_build(const NewBuild& build) override;
   std::optional<Build> find_build(Id build_id) override;
-  std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) override;
+  std::vector<Build> list_builds(const BuildListQuery& query) override;
   std::vector<Build> builds_by_builder(Id builder_id, std::size_t limit) override;
   std::vector<BuildFile> source_files(Id build_id) override;
   std::vector<BuildFile> result_files(Id build_id) override;
@@ -87,7 +90,8 @@ class FakeStore final : public BuildStore {
   std::vector<ProcessorFamily> families_;
   std::vector<Processor> processors_;
   std::vector<DistroArchRelease> dars_;
-  std::vector<Builder> builders_;
+  std::vector<Builder> builders_;  // removed ones too (their ids are in removed_)
+  std::set<Id> removed_;
   std::map<Id, Build> builds_;
   std::map<Id, BuildQueueEntry> queue_;
   std::map<Id, LibraryFile> files_;

@@ -57,13 +57,15 @@ class MemoryLibraryStore : public BuildStore {
   void set_chroot(Id, Id) override { unused(); }
   Builder add_builder(const NewBuilder&) override { unused(); }
   std::vector<Builder> builders() override { unused(); }
+  std::vector<Builder> removed_builders() override { unused(); }
+  void remove_builder(Id) override { unused(); }
   std::optional<Builder> find_builder(const std::string&) override { unused(); }
   void set_builder_ok(Id, bool, const std::string&) override { unused(); }
   void set_builder_url(Id, const std::string&) override { unused(); }
   void set_builder_slave_state(Id, const std::string&, TimePoint) override { unused(); }
   Build add_build(const NewBuild&) override { unused(); }
   std::optional<Build> find_build(Id) override { unused(); }
-  std::vector<Build> builds(std::optional<BuildState>, std::size_t) override { unused(); }
+  std::vector<Build> list_builds(const BuildListQuery&) override { unused(); }
   std::vector<BuildFile> source_files(Id) override { unused(); }
   std::vector<BuildFile> result_files(Id) override { unused(); }
   std::optional<BuildQueueEntry> queue_entry_for_build(Id) override { unused(); }

@@ -187,6 +187,16 @@ struct MasterRegistration {
   std::optional<TimePoint> holder_heartbeat;
 };
 
+// A page of the builds list (list_builds): newest first, optionally one state
+// and one source package name (exact), `offset` rows skipped, at most `limit`
+// rows (0: all).
+struct BuildListQuery {
+  std::optional<BuildState> state;
+  std::string source_name;
+  std::size_t offset = 0;
+  std::size_t limit = 0;
+};
+
 // What cancel() did.
 enum class CancelOutcome { kCancelled, kCancelling, kAlreadyFinal };
 
@@ -211,11 +221,20 @@ class BUILDD_API BuildStore : public PluginObject {
   virtual void set_chroot(Id distro_arch_release_id, Id library_file_id) = 0;
 
   // ---- builders ----
+  // A new builder; the name of a removed builder brings that builder back
+  // (same id, its history kept) with the new URL, processor and flags.
   virtual Builder add_builder(const NewBuilder& builder) = 0;
-  virtual std::vector<Builder> builders() = 0;  // ordered by id
-  virtual std::optional<Builder> find_builder(const std::string& name) = 0;
-  // Operator enable/disable: enabling also zeroes failure_count.
+  virtual std::vector<Builder> builders() = 0;  // ordered by id; removed ones left out
+  // The removed builders, ordered by id: their names still label old builds.
+  virtual std::vector<Builder> removed_builders() = 0;
+  virtual std::optional<Builder> find_builder(const std::string& name) = 0;  // not removed
+  // Operator enable/disable: enabling also zeroes failure_count. Disabling an
+  // enabled builder stamps disabled_at; enabling clears it.
   virtual void set_builder_ok(Id builder_id, bool ok, const std::string& failnotes) = 0;
+  // Takes a builder out of the farm for good: it leaves builders(), its lease
+  // and its name are freed; its builds keep pointing at it. kConflict while it
+  // holds a job (cancel the build or wait), kNotFound if absent or removed.
+  virtual void remove_builder(Id builder_id) = 0;
   // The slave's new address; the daemon reconnects to it at its next pass.
   virtual void set_builder_url(Id builder_id, const std::string& url) = 0;
   // The slave's state as the master last saw it (Builder::slave_state).
@@ -226,8 +245,12 @@ class BUILDD_API BuildStore : public PluginObject {
   // Creates the build (NEEDSBUILD), its source file links and its queue entry.
   virtual Build add_build(const NewBuild& build) = 0;
   virtual std::optional<Build> find_build(Id build_id) = 0;
+  // Newest first, filtered and paged as `query` says.
+  virtual std::vector<Build> list_builds(const BuildListQuery& query) = 0;
   // Newest first; `state` filters; `limit` 0 means no limit.
-  virtual std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) = 0;
+  std::vector<Build> builds(std::optional<BuildState> state, std::size_t limit) {
+    return list_builds(BuildListQuery{state, {}, 0, limit});
+  }
   // The builds this builder built or is building (builder_id), newest first;
   // `limit` 0 means no limit. The default filters builds(); stores override
   // it with an indexed query.

@@ -54,7 +54,8 @@ struct Builder {
   Id family_id = 0;  // derived from the processor, loaded with the row
   bool builderok = true;
   std::string failnotes;
-  bool manual = false;  // results are collected, nothing is dispatched to it
+  std::optional<TimePoint> disabled_at;  // when builderok last went false; null while OK
+  bool manual = false;                   // results are collected, nothing is dispatched to it
   bool virtualized = false;
   int speed_index = 0;
   int failure_count = 0;  // consecutive failures (modern Launchpad §2.3)

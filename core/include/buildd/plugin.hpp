@@ -41,7 +41,7 @@ namespace buildd {
 
 // Bumped whenever PluginDescriptor, PluginConfig or an interface changes
 // layout or meaning.
-inline constexpr std::uint32_t kPluginAbiVersion = 3;
+inline constexpr std::uint32_t kPluginAbiVersion = 4;
 
 enum class PluginKind : std::uint32_t {
   kSlaveTransport = 1,

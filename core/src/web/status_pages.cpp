@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -11,13 +12,15 @@
 #include <sstream>
 
 #include "buildd/error.hpp"
+#include "buildd/web/api_model.hpp"
 
-// Each page is built once as JSON (the API's answer) and the HTML is rendered
-// from that JSON, so the two cannot drift apart.
+// Each page is built once as JSON (the API's answer, api_model.hpp) and the
+// HTML is rendered from that JSON, so the two cannot drift apart.
 
 namespace buildd {
 namespace {
 
+using api::last_lines;
 using nlohmann::json;
 
 constexpr std::size_t kLogTailLines = 5;
@@ -35,18 +38,6 @@ struct Sources {
 
 // ---- small formatting helpers ----------------------------------------------
 
-json iso_or_null(const std::optional<TimePoint>& t) {
-  return t ? json(iso_utc(*t)) : json(nullptr);
-}
-
-double seconds(Duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
-double seconds_between(TimePoint from, TimePoint to) {
-  return std::max(0.0, std::chrono::duration<double>(to - from).count());
-}
-
 std::string human_duration(double secs) {
   auto s = static_cast<long long>(secs);
   char buf[48];
@@ -59,16 +50,6 @@ std::string human_duration(double secs) {
   else
     std::snprintf(buf, sizeof buf, "%.1fs", secs);
   return buf;
-}
-
-std::string last_lines(const std::string& text, std::size_t n) {
-  std::size_t end = text.size();
-  while (end > 0 && text[end - 1] == '\n') --end;
-  std::size_t pos = end;
-  for (std::size_t lines = 0; pos > 0; --pos) {
-    if (text[pos - 1] == '\n' && ++lines == n) break;
-  }
-  return text.substr(pos, end - pos);
 }
 
 // Percent-encodes a path segment (builder names in links).
@@ -87,289 +68,6 @@ std::string url_segment(std::string_view s) {
   return out;
 }
 
-// ---- the model ---------------------------------------------------------------
-
-struct Lookup {
-  std::map<Id, std::string> families;  // id -> name
-  std::map<Id, std::string> processors;
-  std::map<Id, DistroArchRelease> dars;
-  std::map<Id, Builder> builders;
-
-  explicit Lookup(BuildStore& store) {
-    for (const auto& f : store.processor_families()) families[f.id] = f.name;
-    for (const auto& p : store.processors()) processors[p.id] = p.name;
-    for (const auto& d : store.distro_arch_releases()) dars[d.id] = d;
-    for (const auto& b : store.builders()) builders[b.id] = b;
-  }
-  std::string family(Id id) const {
-    auto it = families.find(id);
-    return it == families.end() ? std::to_string(id) : it->second;
-  }
-  std::string dar_name(Id id) const {
-    auto it = dars.find(id);
-    return it == dars.end() ? std::to_string(id) : it->second.display_name();
-  }
-  json builder_name(const std::optional<Id>& id) const {
-    if (!id) return nullptr;
-    auto it = builders.find(*id);
-    return it == builders.end() ? json(std::to_string(*id)) : json(it->second.name);
-  }
-};
-
-json build_summary(const Build& b, const Lookup& l) {
-  json j = {{"id", b.id},
-            {"source_name", b.source_name},
-            {"source_version", b.source_version},
-            {"arch_release", l.dar_name(b.distro_arch_release_id)},
-            {"state", std::string(name(b.state))},
-            {"state_title", std::string(title(b.state))},
-            {"state_value", static_cast<int>(b.state)},
-            {"builder", l.builder_name(b.builder_id)},
-            {"created", iso_utc(b.created)},
-            {"started", iso_or_null(b.started)},
-            {"built", iso_or_null(b.built)},
-            {"duration_seconds", b.duration ? json(seconds(*b.duration)) : json(nullptr)}};
-  return j;
-}
-
-json job_json(const QueuedBuild& q, const Lookup& l, TimePoint now) {
-  return {{"build_id", q.build.id},
-          {"queue_id", q.entry.id},
-          {"source_name", q.build.source_name},
-          {"source_version", q.build.source_version},
-          {"arch_release", l.dar_name(q.build.distro_arch_release_id)},
-          {"state", std::string(name(q.build.state))},
-          {"state_title", std::string(title(q.build.state))},
-          {"started", iso_or_null(q.entry.buildstart)},
-          {"elapsed_seconds",
-           q.entry.buildstart ? json(seconds_between(*q.entry.buildstart, now)) : json(nullptr)},
-          {"logtail", last_lines(q.entry.logtail, kLogTailLines)}};
-}
-
-std::map<Id, QueuedBuild> jobs_by_builder(BuildStore& store) {
-  std::map<Id, QueuedBuild> out;
-  for (auto& q : store.active_jobs())
-    if (q.entry.builder_id) out.emplace(*q.entry.builder_id, std::move(q));
-  return out;
-}
-
-// The builder's state as the pipeline's state machine left it: a slave that
-// reports anything but IDLE without a job of ours is dirty (being cleaned or
-// aborted), one whose status() failed last is unreachable.
-std::string builder_state(const Builder& b, const std::map<Id, QueuedBuild>& jobs) {
-  if (jobs.count(b.id)) return "building";
-  if (!b.builderok) return "disabled";
-  if (b.slave_state.rfind("unreachable", 0) == 0) return "unreachable";
-  if (!b.slave_state.empty() && b.slave_state != "IDLE") return "dirty";
-  return "idle";
-}
-
-json builder_json(const Builder& b, const Lookup& l, const std::map<Id, QueuedBuild>& jobs,
-                  TimePoint now) {
-  auto job = jobs.find(b.id);
-  auto proc = l.processors.find(b.processor_id);
-  return {{"name", b.name},
-          {"url", b.url},
-          {"family", l.family(b.family_id)},
-          {"processor", proc == l.processors.end() ? json(nullptr) : json(proc->second)},
-          {"ok", b.builderok},
-          {"failnotes", b.failnotes},
-          {"manual", b.manual},
-          {"virtualized", b.virtualized},
-          {"failure_count", b.failure_count},
-          {"state", builder_state(b, jobs)},
-          {"slave_state", b.slave_state.empty() ? json(nullptr) : json(b.slave_state)},
-          {"slave_state_since", iso_or_null(b.slave_state_since)},
-          {"job", job == jobs.end() ? json(nullptr) : job_json(job->second, l, now)}};
-}
-
-json builders_model(const Sources& src) {
-  Lookup l(src.store);
-  auto jobs = jobs_by_builder(src.store);
-  const TimePoint now = src.time.now();
-  std::map<std::string, std::map<std::string, int>> counts;
-  for (const auto& [id, name] : l.families)
-    counts[name] = {
-        {"idle", 0}, {"building", 0}, {"disabled", 0}, {"dirty", 0}, {"unreachable", 0}};
-  json builders = json::array();
-  for (const auto& [id, b] : l.builders) {
-    ++counts[l.family(b.family_id)][builder_state(b, jobs)];
-    builders.push_back(builder_json(b, l, jobs, now));
-  }
-  json families = json::array();
-  for (const auto& [name, c] : counts)
-    families.push_back({{"name", name},
-                        {"idle", c.at("idle")},
-                        {"building", c.at("building")},
-                        {"disabled", c.at("disabled")},
-                        {"dirty", c.at("dirty")},
-                        {"unreachable", c.at("unreachable")}});
-  return {{"generated", iso_utc(now)}, {"families", families}, {"builders", builders}};
-}
-
-json builder_model(const Sources& src, const std::string& builder_name) {
-  Lookup l(src.store);
-  const Builder* found = nullptr;
-  for (const auto& [id, b] : l.builders)
-    if (b.name == builder_name) found = &b;
-  if (!found) throw Error(ErrorCategory::kNotFound, "no builder " + builder_name);
-  auto jobs = jobs_by_builder(src.store);
-  const TimePoint now = src.time.now();
-  json j = builder_json(*found, l, jobs, now);
-  std::map<std::string, int> by_state;
-  json history = json::array();
-  for (const Build& b : src.store.builds_by_builder(found->id, 0)) {
-    ++by_state[std::string(name(b.state))];
-    if (history.size() < kHistoryLimit) history.push_back(build_summary(b, l));
-  }
-  int failures = 0;
-  for (const auto& [state, n] : by_state) {
-    auto s = parse_build_state(state);
-    if (s && *s != BuildState::kFullyBuilt && is_final(*s)) failures += n;
-  }
-  j["builds_by_state"] = by_state;
-  j["failed_builds"] = failures;
-  j["history"] = history;
-  j["generated"] = iso_utc(now);
-  return j;
-}
-
-json queue_model(const Sources& src) {
-  Lookup l(src.store);
-  auto jobs = jobs_by_builder(src.store);
-  const TimePoint now = src.time.now();
-  struct FamilyBuilders {
-    int total = 0, usable = 0, idle = 0, disabled = 0;
-    std::vector<std::string> troubles;  // "amd64-1 dirty (WAITING OK 5-12), cleaning"
-  };
-  std::map<Id, FamilyBuilders> fam;
-  for (const auto& [id, b] : l.builders) {
-    auto& f = fam[b.family_id];
-    ++f.total;
-    const std::string state = builder_state(b, jobs);
-    if (state == "disabled") ++f.disabled;
-    if (!b.builderok || b.manual) continue;
-    ++f.usable;
-    const std::string since = b.slave_state_since ? " since " + iso_utc(*b.slave_state_since) : "";
-    if (state == "idle") {
-      ++f.idle;
-    } else if (state == "dirty") {
-      f.troubles.push_back(b.name + " dirty (" + b.slave_state + "), cleaning");
-    } else if (state == "unreachable") {
-      f.troubles.push_back(b.name + " unreachable" + since);
-    }
-  }
-  std::map<Id, int> ahead;  // waiting builds of a family seen so far (dispatch order)
-  std::map<std::string, int> by_family;
-  json builds = json::array();
-  auto rows = src.store.waiting(kQueueLimit);
-  int position = 0;
-  for (const auto& q : rows) {
-    ++position;
-    auto dar = l.dars.find(q.build.distro_arch_release_id);
-    const Id family_id = dar == l.dars.end() ? 0 : dar->second.family_id;
-    const std::string family = l.family(family_id);
-    const FamilyBuilders f = fam[family_id];
-    ++by_family[family];
-    std::string reason;
-    if (dar == l.dars.end() || !dar->second.chroot_file_id) {
-      reason = "no chroot for " + l.dar_name(q.build.distro_arch_release_id);
-    } else if (f.total == 0) {
-      reason = "no builder of family " + family;
-    } else if (f.usable == 0) {
-      reason = "all builders of family " + family + " are disabled or manual";
-    } else if (f.idle == 0 && f.troubles.empty()) {
-      reason = "all " + std::to_string(f.usable) + " builders of family " + family + " are busy";
-    } else if (f.idle == 0) {
-      reason = family + ": ";
-      for (const auto& t : f.troubles) reason += t + "; ";
-      const int busy = f.usable - static_cast<int>(f.troubles.size());
-      if (busy > 0) reason += std::to_string(busy) + " busy; ";
-      if (f.disabled > 0) reason += std::to_string(f.disabled) + " disabled; ";
-      reason.resize(reason.size() - 2);
-    } else {
-      int before = ahead[family_id];
-      reason = before < f.idle ? "next poll: an idle builder of family " + family + " is free"
-                               : std::to_string(before) + " earlier builds of family " + family +
-                                     " take the " + std::to_string(f.idle) + " idle builders";
-    }
-    if (dar != l.dars.end() && dar->second.chroot_file_id) ++ahead[family_id];
-    builds.push_back({{"position", position},
-                      {"queue_id", q.entry.id},
-                      {"build_id", q.build.id},
-                      {"source_name", q.build.source_name},
-                      {"source_version", q.build.source_version},
-                      {"arch_release", l.dar_name(q.build.distro_arch_release_id)},
-                      {"family", family},
-                      {"score", q.entry.score},
-                      {"manual_score", q.entry.manual},
-                      {"created", iso_utc(q.entry.created)},
-                      {"age_seconds", seconds_between(q.entry.created, now)},
-                      {"reason", reason}});
-  }
-  return {{"generated", iso_utc(now)},
-          {"total", rows.size()},
-          {"truncated", rows.size() == kQueueLimit},
-          {"by_family", by_family},
-          {"builds", builds}};
-}
-
-json builds_model(const Sources& src, std::optional<BuildState> state, std::size_t limit) {
-  Lookup l(src.store);
-  json builds = json::array();
-  for (const Build& b : src.store.builds(state, limit)) builds.push_back(build_summary(b, l));
-  return {{"generated", iso_utc(src.time.now())},
-          {"state", state ? json(std::string(name(*state))) : json(nullptr)},
-          {"limit", limit},
-          {"builds", builds}};
-}
-
-json file_json(const BuildFile& f, Librarian& librarian) {
-  return {{"filename", f.filename},
-          {"size", f.file.size},
-          {"sha1", f.file.sha1},
-          {"url", librarian.url_for(f.file)}};
-}
-
-json build_model(const Sources& src, Id id) {
-  auto build = src.store.find_build(id);
-  if (!build) throw Error(ErrorCategory::kNotFound, "no build " + std::to_string(id));
-  Lookup l(src.store);
-  const TimePoint now = src.time.now();
-  json j = build_summary(*build, l);
-  j["dependencies"] = build->dependencies;
-  j["failure_count"] = build->failure_count;
-  j["give_back_count"] = build->give_back_count;
-  j["component"] = build->component;
-  j["pocket"] = build->pocket;
-  j["urgency"] = build->urgency;
-  j["log"] = nullptr;
-  if (build->buildlog_id) {
-    if (auto f = src.store.find_library_file(*build->buildlog_id))
-      j["log"] = file_json(BuildFile{f->filename, *f}, src.librarian);
-  }
-  j["source_files"] = json::array();
-  for (const auto& f : src.store.source_files(id))
-    j["source_files"].push_back(file_json(f, src.librarian));
-  j["result_files"] = json::array();
-  for (const auto& f : src.store.result_files(id))
-    j["result_files"].push_back(file_json(f, src.librarian));
-  j["queue"] = nullptr;
-  if (auto e = src.store.queue_entry_for_build(id)) {
-    j["queue"] = {{"queue_id", e->id},
-                  {"score", e->score},
-                  {"manual_score", e->manual},
-                  {"created", iso_utc(e->created)},
-                  {"builder", l.builder_name(e->builder_id)},
-                  {"buildstart", iso_or_null(e->buildstart)},
-                  {"elapsed_seconds",
-                   e->buildstart ? json(seconds_between(*e->buildstart, now)) : json(nullptr)},
-                  {"logtail", last_lines(e->logtail, kLogTailLines)}};
-  }
-  j["generated"] = iso_utc(now);
-  return j;
-}
-
 // ---- HTML ----------------------------------------------------------------------
 
 const char* kCss = R"(body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -379,7 +77,8 @@ table{border-collapse:collapse;margin:.5em 0 1.2em;background:#fff}th,td{border:
 th{background:#eef1f4}pre{margin:.2em 0 0;font-size:.8em;background:#f4f4f4;padding:.3em;max-width:60em;white-space:pre-wrap}
 .idle{color:#1e7e34;font-weight:600}.building{color:#0056b3;font-weight:600}.disabled{color:#b02a37;font-weight:600}
 .FULLYBUILT{color:#1e7e34}.FAILEDTOBUILD,.CHROOTWAIT,.FAILEDTOUPLOAD{color:#b02a37}.MANUALDEPWAIT{color:#a65e00}
-.BUILDING{color:#0056b3}.muted{color:#777;font-size:.85em}dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600})";
+.BUILDING{color:#0056b3}.muted{color:#777;font-size:.85em}
+.banner{background:#fff3cd;border:1px solid #e0c36c;padding:.5em .8em;font-weight:600}dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600})";
 
 std::string esc(const json& v) {
   if (v.is_null()) return "—";
@@ -432,20 +131,35 @@ HttpResponse page(const std::string& title, const std::string& section, const st
   return r;
 }
 
+// The last lines of a log tail, escaped, in a <pre>; empty for no tail.
+std::string tail_pre(const json& logtail) {
+  const std::string tail = last_lines(logtail.get<std::string>(), kLogTailLines);
+  return tail.empty() ? "" : "<pre>" + html_escape(tail) + "</pre>";
+}
+
 std::string job_cell(const json& job) {
   if (job.is_null()) return "—";
-  std::string s =
-      build_link(job["build_id"], esc(job["source_name"]) + " " + esc(job["source_version"])) +
-      " <span class=\"muted\">" + esc(job["arch_release"]) + ", " + esc(job["state_title"]) + ", " +
-      secs_text(job["elapsed_seconds"]) + "</span>";
-  if (!job["logtail"].get<std::string>().empty()) s += "<pre>" + esc(job["logtail"]) + "</pre>";
+  return build_link(job["build_id"], esc(job["source_name"]) + " " + esc(job["source_version"])) +
+         " <span class=\"muted\">" + esc(job["arch_release"]) + ", " + esc(job["state_title"]) +
+         ", " + secs_text(job["elapsed_seconds"]) + "</span>" + tail_pre(job["logtail"]);
+}
+
+// OK, or disabled with since when and why (the failnotes).
+std::string status_cell(const json& b) {
+  std::string s = b["builderok"].get<bool>() ? "OK" : "disabled";
+  if (!b["disabled_at"].is_null()) s += " since " + esc(b["disabled_at"]);
+  if (b["failnotes"].is_string())
+    s += "<br><span class=\"muted\">" + esc(b["failnotes"]) + "</span>";
   return s;
 }
 
-std::string status_cell(const json& b) {
-  std::string s = b["ok"].get<bool>() ? "OK" : "disabled";
-  if (!b["failnotes"].get<std::string>().empty())
-    s += "<br><span class=\"muted\">" + esc(b["failnotes"]) + "</span>";
+// A warning over the page for each family whose queued builds no builder can
+// take (all disabled or manual, none at all, or no chroot).
+std::string stalled_banner(const json& queue) {
+  std::string s;
+  for (const auto& f : queue["stalled_families"])
+    s += "<p class=\"banner\">Family " + esc(f["family"]) + " has " + esc(f["queued"]) +
+         " queued builds that cannot be dispatched: " + esc(f["reason"]) + ".</p>";
   return s;
 }
 
@@ -467,9 +181,10 @@ std::string builds_table(const json& builds, bool with_builder) {
   return out.str();
 }
 
-HttpResponse builders_page(const json& m) {
+HttpResponse builders_page(const json& m, const json& queue) {
   std::ostringstream out;
-  out << "<table><tr><th>Family</th><th>Idle</th><th>Building</th><th>Disabled</th></tr>";
+  out << stalled_banner(queue)
+      << "<table><tr><th>Family</th><th>Idle</th><th>Building</th><th>Disabled</th></tr>";
   for (const auto& f : m["families"])
     out << "<tr><td>" << esc(f["name"]) << "</td><td>" << esc(f["idle"]) << "</td><td>"
         << esc(f["building"]) << "</td><td>" << esc(f["disabled"]) << "</td></tr>";
@@ -504,41 +219,73 @@ HttpResponse builder_page(const json& b) {
 
 HttpResponse queue_page(const json& m) {
   std::ostringstream out;
-  out << "<p>" << esc(m["total"]) << " builds waiting";
-  for (const auto& [family, n] : m["by_family"].items())
+  out << stalled_banner(m) << "<p>" << esc(m["running"].size()) << " running, "
+      << esc(m["waiting_total"]) << " builds waiting";
+  for (const auto& [family, n] : m["waiting_by_family"].items())
     out << " · " << html_escape(family) << ": " << esc(n);
   out << "</p>";
-  if (m["builds"].empty()) {
+  if (m["waiting"].empty()) {
     out << "<p>The queue is empty.</p>";
   } else {
     out << "<table><tr><th>#</th><th>Build</th><th>Arch release</th><th>Family</th>"
            "<th>Score</th><th>Age</th><th>Why it waits</th></tr>";
-    for (const auto& q : m["builds"])
+    for (const auto& q : m["waiting"])
       out << "<tr><td>" << esc(q["position"]) << "</td><td>"
           << build_link(q["build_id"], esc(q["source_name"]) + " " + esc(q["source_version"]))
           << "</td><td>" << esc(q["arch_release"]) << "</td><td>" << esc(q["family"]) << "</td><td>"
-          << esc(q["score"]) << (q["manual_score"].get<bool>() ? " (pinned)" : "") << "</td><td>"
+          << esc(q["score"]) << (q["score_pinned"].get<bool>() ? " (pinned)" : "") << "</td><td>"
           << secs_text(q["age_seconds"]) << "</td><td>" << esc(q["reason"]) << "</td></tr>";
     out << "</table>";
   }
   return page("Queue", "/queue", "/api/queue", out.str());
 }
 
+// The query string of a builds list page (state, source, offset, limit).
+std::string builds_query_string(const json& m, std::optional<std::string> state,
+                                std::size_t offset) {
+  std::string q = "?limit=" + m["limit"].dump() + "&offset=" + std::to_string(offset);
+  if (state) q += "&state=" + *state;
+  if (m["source_name"].is_string())
+    q += "&source=" + url_segment(m["source_name"].get<std::string>());
+  return q;
+}
+
 HttpResponse builds_page(const json& m) {
   std::ostringstream out;
-  out << "<p>Filter: <a href=\"/builds\">all</a>";
+  std::optional<std::string> state;
+  if (m["state"].is_string()) state = m["state"].get<std::string>();
+  const std::string source =
+      m["source_name"].is_string() ? m["source_name"].get<std::string>() : "";
+  out << "<form method=\"get\" action=\"/builds\"><label>Source package <input name=\"source\" "
+         "value=\""
+      << html_escape(source) << "\"></label>";
+  if (state)
+    out << "<input type=\"hidden\" name=\"state\" value=\"" << html_escape(*state) << "\">";
+  out << " <button>Search</button></form><p>State: "
+      << "<a href=\"/builds" << html_escape(builds_query_string(m, std::nullopt, 0))
+      << "\">all</a>";
   for (int v = 0; v < kBuildStateCount; ++v) {
     auto s = static_cast<BuildState>(v);
-    out << " · <a href=\"/builds?state=" << name(s) << "\">" << html_escape(title(s)) << "</a>";
+    out << " · <a href=\"/builds" << html_escape(builds_query_string(m, std::string(name(s)), 0))
+        << "\">" << html_escape(title(s)) << "</a>";
   }
   out << "</p>" << builds_table(m["builds"], true);
-  std::string t = "Recent builds";
-  std::string api = "/api/builds";
-  if (!m["state"].is_null()) {
-    t += " (" + std::string(title(*parse_build_state(m["state"].get<std::string>()))) + ")";
-    api += "?state=" + m["state"].get<std::string>();
-  }
-  return page(t, "/builds", api, out.str());
+  const std::size_t offset = m["offset"].get<std::size_t>(), limit = m["limit"].get<std::size_t>();
+  out << "<p>";
+  if (offset > 0)
+    out << "<a rel=\"prev\" href=\"/builds"
+        << html_escape(builds_query_string(m, state, offset > limit ? offset - limit : 0))
+        << "\">← newer</a> ";
+  out << "<span class=\"muted\">builds " << offset + 1 << "–" << offset + m["builds"].size()
+      << "</span>";
+  if (m["more"].get<bool>())
+    out << " <a rel=\"next\" href=\"/builds"
+        << html_escape(builds_query_string(m, state, offset + limit)) << "\">older →</a>";
+  out << "</p>";
+  std::string t = "Builds";
+  if (!source.empty()) t += " of " + source;
+  if (state) t += " (" + std::string(title(*parse_build_state(*state))) + ")";
+  return page(t, "/builds", "/api/builds" + builds_query_string(m, state, offset), out.str());
 }
 
 std::string files_list(const json& files) {
@@ -559,9 +306,9 @@ HttpResponse build_page(const json& b) {
       << "</dd><dt>Duration</dt><dd>" << secs_text(b["duration_seconds"])
       << "</dd><dt>Component / pocket / urgency</dt><dd>" << esc(b["component"]) << " / "
       << esc(b["pocket"]) << " / " << esc(b["urgency"]) << "</dd><dt>Dependencies</dt><dd>"
-      << (b["dependencies"].get<std::string>().empty() ? "—" : esc(b["dependencies"]))
-      << "</dd><dt>Failures / given back</dt><dd>" << esc(b["failure_count"]) << " / "
-      << esc(b["give_back_count"]) << "</dd><dt>Build log</dt><dd>"
+      << esc(b["dependencies"]) << "</dd><dt>Failures / given back</dt><dd>"
+      << esc(b["failure_count"]) << " / " << esc(b["give_back_count"])
+      << "</dd><dt>Build log</dt><dd>"
       << (b["log"].is_null()
               ? "—"
               : "<a href=\"" + esc(b["log"]["url"]) + "\">" + esc(b["log"]["filename"]) + "</a>")
@@ -570,9 +317,8 @@ HttpResponse build_page(const json& b) {
   if (!b["queue"].is_null()) {
     const json& q = b["queue"];
     out << "<dt>Queue</dt><dd>score " << esc(q["score"]) << ", builder "
-        << builder_link(q["builder"]) << ", running " << secs_text(q["elapsed_seconds"]);
-    if (!q["logtail"].get<std::string>().empty()) out << "<pre>" << esc(q["logtail"]) << "</pre>";
-    out << "</dd>";
+        << builder_link(q["builder"]) << ", running " << secs_text(q["elapsed_seconds"])
+        << tail_pre(q["logtail"]) << "</dd>";
   }
   out << "</dl>";
   const std::string id = b["id"].dump();
@@ -599,49 +345,60 @@ Id parse_id(const std::string& text) {
   }
 }
 
-// ?state= and ?limit= of /builds; nullopt state with `bad` set on a bad name.
-struct BuildsQuery {
-  std::optional<BuildState> state;
-  std::size_t limit = kDefaultBuildsLimit;
+// ?state=, ?source=, ?offset= and ?limit= of /builds; `error` says what was wrong.
+struct BuildsRequest {
+  BuildListQuery query{std::nullopt, {}, 0, kDefaultBuildsLimit};
   std::string error;
 };
 
-BuildsQuery parse_builds_query(const HttpRequest& req) {
-  BuildsQuery q;
+std::optional<std::size_t> parse_count(const std::string& text) {
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+BuildsRequest parse_builds_request(const HttpRequest& req) {
+  BuildsRequest r;
   if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
-    q.state = parse_build_state(it->second);
-    if (!q.state) q.error = "unknown build state '" + it->second + "'\n";
+    r.query.state = parse_build_state(it->second);
+    if (!r.query.state) r.error = "unknown build state '" + it->second + "'\n";
   }
+  if (auto it = req.query.find("source"); it != req.query.end()) r.query.source_name = it->second;
   if (auto it = req.query.find("limit"); it != req.query.end()) {
-    try {
-      q.limit = std::clamp<std::size_t>(std::stoul(it->second), 1, kMaxBuildsLimit);
-    } catch (const std::exception&) {
-      q.error = "limit must be a number\n";
-    }
+    auto n = parse_count(it->second);
+    if (!n) r.error = "limit must be a number\n";
+    r.query.limit = std::clamp<std::size_t>(n.value_or(1), 1, kMaxBuildsLimit);
   }
-  return q;
+  if (auto it = req.query.find("offset"); it != req.query.end()) {
+    auto n = parse_count(it->second);
+    if (!n) r.error = "offset must be a number\n";
+    r.query.offset = n.value_or(0);
+  }
+  return r;
 }
 
 void refresh_gauges(const Sources& src) {
-  Lookup l(src.store);
-  auto jobs = jobs_by_builder(src.store);
-  std::map<std::string, std::map<std::string, int>> counts;
+  const json builders = api::builders_document(src.store, src.time.now());
   std::map<std::string, int> depth;
-  for (const auto& [id, name] : l.families) {
-    counts[name] = {
-        {"idle", 0}, {"building", 0}, {"disabled", 0}, {"dirty", 0}, {"unreachable", 0}};
-    depth[name] = 0;
+  std::map<Id, std::string> family_names;
+  for (const auto& f : src.store.processor_families()) {
+    family_names[f.id] = f.name;
+    depth[f.name] = 0;
   }
-  for (const auto& [id, b] : l.builders) ++counts[l.family(b.family_id)][builder_state(b, jobs)];
+  std::map<Id, Id> dar_family;
+  for (const auto& d : src.store.distro_arch_releases()) dar_family[d.id] = d.family_id;
   for (const auto& q : src.store.waiting(0)) {
-    auto dar = l.dars.find(q.build.distro_arch_release_id);
-    ++depth[l.family(dar == l.dars.end() ? 0 : dar->second.family_id)];
+    const Id family = dar_family[q.build.distro_arch_release_id];
+    auto it = family_names.find(family);
+    ++depth[it == family_names.end() ? std::to_string(family) : it->second];
   }
   src.metrics.clear(kMetricBuilders);
   src.metrics.clear(kMetricQueueDepth);
-  for (const auto& [family, states] : counts)
-    for (const auto& [state, n] : states)
-      src.metrics.set(kMetricBuilders, {{"family", family}, {"state", state}}, n);
+  for (const auto& f : builders["families"])
+    for (const auto& [state, n] : f.items())
+      if (state != "name")
+        src.metrics.set(kMetricBuilders, {{"family", f["name"]}, {"state", state}}, n.get<int>());
   for (const auto& [family, n] : depth) src.metrics.set(kMetricQueueDepth, {{"family", family}}, n);
 }
 
@@ -683,34 +440,51 @@ void add_status_routes(HttpServer& server, BuildStore& store, Librarian& librari
     r.headers["Location"] = "/builders";
     return r;
   });
-  server.add_route("/builders",
-                   [src](const HttpRequest&) { return builders_page(builders_model(src)); });
-  server.add_route("/api/builders",
-                   [src](const HttpRequest&) { return json_response(builders_model(src)); });
+  server.add_route("/builders", [src](const HttpRequest&) {
+    const TimePoint now = src.time.now();
+    return builders_page(api::builders_document(src.store, now),
+                         api::queue_document(src.store, now, kQueueLimit));
+  });
+  server.add_route("/api/builders", [src](const HttpRequest&) {
+    return json_response(api::builders_document(src.store, src.time.now()));
+  });
   server.add_route("/builders/([^/]+)", [src](const HttpRequest& req) {
-    return builder_page(builder_model(src, req.matches.at(1)));
+    return builder_page(
+        api::builder_document(src.store, req.matches.at(1), src.time.now(), kHistoryLimit));
   });
   server.add_route("/api/builders/([^/]+)", [src](const HttpRequest& req) {
-    return json_response(builder_model(src, req.matches.at(1)));
+    return json_response(
+        api::builder_document(src.store, req.matches.at(1), src.time.now(), kHistoryLimit));
   });
-  server.add_route("/queue", [src](const HttpRequest&) { return queue_page(queue_model(src)); });
-  server.add_route("/api/queue",
-                   [src](const HttpRequest&) { return json_response(queue_model(src)); });
+  server.add_route("/queue", [src](const HttpRequest&) {
+    return queue_page(api::queue_document(src.store, src.time.now(), kQueueLimit));
+  });
+  server.add_route("/api/queue", [src](const HttpRequest&) {
+    return json_response(api::queue_document(src.store, src.time.now(), kQueueLimit));
+  });
+  server.add_route("/api/families", [src](const HttpRequest&) {
+    return json_response(api::families_document(src.store, src.time.now()));
+  });
+  server.add_route("/api/archreleases", [src](const HttpRequest&) {
+    return json_response(api::archreleases_document(src.store, src.time.now()));
+  });
   server.add_route("/builds", [src](const HttpRequest& req) {
-    BuildsQuery q = parse_builds_query(req);
-    if (!q.error.empty()) return HttpResponse::text(400, q.error);
-    return builds_page(builds_model(src, q.state, q.limit));
+    BuildsRequest r = parse_builds_request(req);
+    if (!r.error.empty()) return HttpResponse::text(400, r.error);
+    return builds_page(api::builds_document(src.store, r.query, src.time.now()));
   });
   server.add_route("/api/builds", [src](const HttpRequest& req) {
-    BuildsQuery q = parse_builds_query(req);
-    if (!q.error.empty()) return HttpResponse::text(400, q.error);
-    return json_response(builds_model(src, q.state, q.limit));
+    BuildsRequest r = parse_builds_request(req);
+    if (!r.error.empty()) return HttpResponse::text(400, r.error);
+    return json_response(api::builds_document(src.store, r.query, src.time.now()));
   });
   server.add_route(R"(/builds/(\d{1,18}))", [src](const HttpRequest& req) {
-    return build_page(build_model(src, parse_id(req.matches.at(1))));
+    return build_page(
+        api::build_document(src.store, src.librarian, parse_id(req.matches.at(1)), src.time.now()));
   });
   server.add_route(R"(/api/builds/(\d{1,18}))", [src](const HttpRequest& req) {
-    return json_response(build_model(src, parse_id(req.matches.at(1))));
+    return json_response(
+        api::build_document(src.store, src.librarian, parse_id(req.matches.at(1)), src.time.now()));
   });
   server.add_route("/metrics", [src](const HttpRequest&) {
     refresh_gauges(src);

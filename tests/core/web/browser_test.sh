@@ -62,7 +62,7 @@ expect "$out/builders.html" "<title>Builders · buildd-master</title>" \
   "<th>Family</th><th>Idle</th><th>Building</th><th>Disabled</th>" '<a href="/queue"'
 
 browse --dump-dom "$url/builds?state=FULLYBUILT" >"$out/builds.html"
-expect "$out/builds.html" "Recent builds (Fully built)"
+expect "$out/builds.html" "Builds (Fully built)"
 id=$(grep -o 'href="/builds/[0-9]*"' "$out/builds.html" | head -n 1 | grep -o '[0-9]*' || true)
 [ -n "$id" ] || fail "no fully built build is listed"
 

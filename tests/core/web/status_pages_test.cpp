@@ -6,8 +6,10 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "buildd/librarian.hpp"
+#include "buildd/web/api_model.hpp"
 #include "buildd/web/status_pages.hpp"
 #include "fakes/fake_archive.hpp"
 #include "fakes/fake_store.hpp"
@@ -148,14 +150,18 @@ TEST_F(StatusPages, BuildersApiGivesStatesJobsAndFamilyCounts) {
   EXPECT_EQ(bob["family"], "x86");
   EXPECT_EQ(bob["processor"], "amd64");
   EXPECT_EQ(bob["state"], "building");
-  EXPECT_EQ(bob["ok"], true);
+  EXPECT_EQ(j["schema_version"], api::kJsonSchemaVersion);
+  EXPECT_EQ(j["kind"], "builders");
+  EXPECT_EQ(bob["builderok"], true);
+  EXPECT_TRUE(bob["disabled_at"].is_null());
   EXPECT_EQ(bob["job"]["build_id"], running_.id);
   EXPECT_EQ(bob["job"]["source_name"], "bash");
   EXPECT_EQ(bob["job"]["elapsed_seconds"], 300.0);
-  EXPECT_EQ(bob["job"]["logtail"], "line 1\nline 2\n<script>alert('tail')</script>");
+  EXPECT_EQ(bob["job"]["logtail"], "line 1\nline 2\n<script>alert('tail')</script>\n");
   const json& frog = j["builders"][1];
   EXPECT_EQ(frog["state"], "disabled");
-  EXPECT_EQ(frog["ok"], false);
+  EXPECT_EQ(frog["builderok"], false);
+  EXPECT_TRUE(frog["disabled_at"].is_string());  // when it was disabled, beside why
   EXPECT_EQ(frog["failnotes"], "<b>disk</b> full");
   EXPECT_TRUE(frog["job"].is_null());
   json x86, arm;
@@ -200,9 +206,12 @@ TEST_F(StatusPages, BuilderPageAndApiGiveHistoryAndFailures) {
 
 TEST_F(StatusPages, QueueListsWaitingBuildsInDispatchOrderWithReasons) {
   json j = api("/api/queue");
-  EXPECT_EQ(j["total"], 4);
-  ASSERT_EQ(j["builds"].size(), 4u);
-  const json& b = j["builds"];
+  EXPECT_EQ(j["kind"], "queue");
+  EXPECT_EQ(j["waiting_total"], 4);
+  ASSERT_EQ(j["waiting"].size(), 4u);
+  ASSERT_EQ(j["running"].size(), 1u);
+  EXPECT_EQ(j["running"][0]["builder"], "bob");
+  const json& b = j["waiting"];
   EXPECT_EQ(b[0]["build_id"], waiting_x86_.id);
   EXPECT_EQ(b[0]["score"], 500);
   EXPECT_EQ(b[0]["family"], "x86");
@@ -214,10 +223,18 @@ TEST_F(StatusPages, QueueListsWaitingBuildsInDispatchOrderWithReasons) {
   EXPECT_EQ(b[2]["build_id"], waiting_nochroot_.id);
   EXPECT_EQ(b[2]["reason"], "no chroot for ubuntu/noble/i386");
   EXPECT_EQ(b[3]["source_name"], kEvilSource);
-  EXPECT_EQ(j["by_family"]["x86"], 3);
-  EXPECT_EQ(j["by_family"]["arm"], 1);
+  EXPECT_EQ(j["waiting_by_family"]["x86"], 3);
+  EXPECT_EQ(j["waiting_by_family"]["arm"], 1);
+  // arm has a queued build and no builder at all: a stalled family, with a banner.
+  ASSERT_EQ(j["stalled_families"].size(), 1u);
+  EXPECT_EQ(j["stalled_families"][0]["family"], "arm");
+  EXPECT_EQ(j["stalled_families"][0]["queued"], 1);
   std::string body = html("/queue");
   EXPECT_TRUE(contains(body, "no builder of family arm"));
+  EXPECT_TRUE(contains(body,
+                       "<p class=\"banner\">Family arm has 1 queued builds that cannot be "
+                       "dispatched: no builder of family arm.</p>"));
+  EXPECT_TRUE(contains(html("/builders"), "<p class=\"banner\">Family arm has 1 queued builds"));
   EXPECT_LT(body.find(">sed 4.9-1<"), body.find(">gawk 5.2-1<"));
   EXPECT_TRUE(contains(body, "&lt;script&gt;alert(&quot;src&quot;)&lt;/script&gt; 1&lt;2"));
   EXPECT_FALSE(contains(body, "<script>"));
@@ -226,8 +243,8 @@ TEST_F(StatusPages, QueueListsWaitingBuildsInDispatchOrderWithReasons) {
 TEST_F(StatusPages, QueueSaysNextPollWhenABuilderIsIdle) {
   store_.add_builder({"cat", "http://cat:8221/", "amd64"});
   json j = api("/api/queue");
-  EXPECT_EQ(j["builds"][0]["reason"], "next poll: an idle builder of family x86 is free");
-  EXPECT_EQ(j["builds"][3]["reason"], "1 earlier builds of family x86 take the 1 idle builders");
+  EXPECT_EQ(j["waiting"][0]["reason"], "next poll: an idle builder of family x86 is free");
+  EXPECT_EQ(j["waiting"][3]["reason"], "1 earlier builds of family x86 take the 1 idle builders");
 }
 
 TEST_F(StatusPages, QueueAndBuildersNameDirtyAndUnreachableBuilders) {
@@ -237,7 +254,7 @@ TEST_F(StatusPages, QueueAndBuildersNameDirtyAndUnreachableBuilders) {
   store_.set_builder_slave_state(cat.id, "WAITING OK 5-12", since);
   store_.set_builder_slave_state(dog.id, "unreachable: connection refused", since);
   json q = api("/api/queue");
-  EXPECT_EQ(q["builds"][0]["reason"],
+  EXPECT_EQ(q["waiting"][0]["reason"],
             "x86: cat dirty (WAITING OK 5-12), cleaning; dog unreachable since "
             "2023-11-14T22:15:00Z; 1 busy; 1 disabled");
   json b = api("/api/builders");
@@ -268,7 +285,7 @@ TEST_F(StatusPages, BuildsListFiltersByState) {
   EXPECT_EQ(built["builds"][0]["duration_seconds"], 180.0);
   EXPECT_EQ(api("/api/builds?limit=2")["builds"].size(), 2u);
   std::string body = html("/builds?state=MANUALDEPWAIT");
-  EXPECT_TRUE(contains(body, "Recent builds (Manual dependency wait)"));
+  EXPECT_TRUE(contains(body, "Builds (Manual dependency wait)"));
   EXPECT_TRUE(contains(body, "grep 3.11-1"));
   EXPECT_FALSE(contains(body, "hello 1.0-1"));
   EXPECT_FALSE(contains(html("/builds"), "<script>"));
@@ -276,6 +293,47 @@ TEST_F(StatusPages, BuildsListFiltersByState) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_EQ(get("/builds?state=NOSUCH")->status, 400);
+}
+
+TEST_F(StatusPages, BuildsListPagesAndSearchesBySource) {
+  json first = api("/api/builds?limit=3");
+  ASSERT_EQ(first["builds"].size(), 3u);
+  EXPECT_EQ(first["more"], true);
+  json second = api("/api/builds?limit=3&offset=3");
+  ASSERT_EQ(second["builds"].size(), 3u);
+  EXPECT_EQ(second["more"], true);
+  json last = api("/api/builds?limit=3&offset=6");
+  ASSERT_EQ(last["builds"].size(), 1u);
+  EXPECT_EQ(last["more"], false);
+  std::set<Id> seen;
+  for (const json* page : {&first, &second, &last})
+    for (const auto& b : (*page)["builds"]) seen.insert(b["id"].get<Id>());
+  EXPECT_EQ(seen.size(), 7u);  // every build once across the pages
+  EXPECT_GT(first["builds"][2]["id"].get<Id>(), second["builds"][0]["id"].get<Id>());
+
+  json grep = api("/api/builds?source=grep");
+  ASSERT_EQ(grep["builds"].size(), 1u);
+  EXPECT_EQ(grep["builds"][0]["source_name"], "grep");
+  EXPECT_EQ(grep["source_name"], "grep");
+  EXPECT_EQ(api("/api/builds?source=grep&state=FULLYBUILT")["builds"].size(), 0u);
+
+  std::string page = html("/builds?limit=3&offset=3");
+  EXPECT_TRUE(contains(page, "rel=\"prev\" href=\"/builds?limit=3&amp;offset=0\""));
+  EXPECT_TRUE(contains(page, "rel=\"next\" href=\"/builds?limit=3&amp;offset=6\""));
+  EXPECT_TRUE(contains(page, "<input name=\"source\" value=\"\">"));
+  EXPECT_TRUE(contains(html("/builds?source=grep"), "<input name=\"source\" value=\"grep\">"));
+  EXPECT_EQ(get("/api/builds?offset=-1")->status, 400);
+  EXPECT_EQ(get("/api/builds?limit=x")->status, 400);
+}
+
+TEST_F(StatusPages, RemovedBuilderLeavesTheListButStillNamesItsBuilds) {
+  auto cat = store_.add_builder({"cat", "http://cat:8221/", "amd64"});
+  store_.build(depwait_.id).builder_id = cat.id;
+  store_.remove_builder(cat.id);
+  for (const auto& b : api("/api/builders")["builders"]) EXPECT_NE(b["name"], "cat");
+  EXPECT_EQ(get("/api/builders/cat")->status, 404);
+  EXPECT_EQ(api("/api/builds/" + std::to_string(depwait_.id))["builder"], "cat");
+  EXPECT_THROW(store_.remove_builder(bob_.id), Error);  // bob holds a job
 }
 
 TEST_F(StatusPages, BuildPageLinksLogAndResultFiles) {
