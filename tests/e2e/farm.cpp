@@ -113,7 +113,7 @@ void Farm::wait_until_drained(std::chrono::seconds timeout) const {
   while (std::chrono::steady_clock::now() < deadline) {
     const nlohmann::json queue = cli_json({"queue", "list"});
     bool busy = !queue["running"].empty() || !queue["waiting"].empty();
-    for (const auto& b : cli_json({"build", "list"})["builds"]) {
+    for (const auto& b : cli_records({"build", "list"}, "builds")) {
       const std::string state = b["state"];
       if (state == "NEEDSBUILD" || state == "BUILDING" || state == "CANCELLING") busy = true;
     }

@@ -40,6 +40,11 @@ class Farm {
   CommandResult cli(const std::vector<std::string>& args) const;
   // The same, expecting exit 0 and JSON on stdout (adds --format json).
   nlohmann::json cli_json(std::vector<std::string> args) const;
+  // The records a list command's document holds under `key`, by value (safe
+  // to loop over: `for (x : cli_json(...)["key"])` would outlive its document).
+  nlohmann::json cli_records(std::vector<std::string> args, const char* key) const {
+    return cli_json(std::move(args))[key];
+  }
   // Expects exit 0; returns stdout.
   std::string cli_ok(const std::vector<std::string>& args) const;
 

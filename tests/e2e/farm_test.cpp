@@ -114,7 +114,7 @@ void run_outcome_scenario(Farm& farm) {
     EXPECT_THROW(http_get(slave->base_url() + "filecache/buildlog"), std::runtime_error);
   }
   EXPECT_EQ(farm.stop_daemon(), 0) << farm.daemon_log();
-  for (const auto& b : farm.cli_json({"builder", "list"})["builders"])
+  for (const auto& b : farm.cli_records({"builder", "list"}, "builders"))
     EXPECT_TRUE(b["builderok"]) << b.dump();
 }
 
@@ -226,7 +226,7 @@ TEST(EndToEnd, RestartMidDrainFinishesEveryBuildExactlyOnce) {
   const auto deadline = std::chrono::steady_clock::now() + 60s;
   for (;;) {
     int done = 0;
-    for (const auto& b : farm.cli_json({"build", "list"})["builds"])
+    for (const auto& b : farm.cli_records({"build", "list"}, "builds"))
       done += b["state"] == "FULLYBUILT";
     if (done >= 2) break;
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << farm.daemon_log();
@@ -234,7 +234,7 @@ TEST(EndToEnd, RestartMidDrainFinishesEveryBuildExactlyOnce) {
   }
   EXPECT_EQ(farm.stop_daemon(), 0);
   int final_before = 0;
-  for (const auto& b : farm.cli_json({"build", "list"})["builds"])
+  for (const auto& b : farm.cli_records({"build", "list"}, "builds"))
     final_before += b["state"] == "FULLYBUILT";
   EXPECT_LT(final_before, 8) << "the daemon drained everything before it was stopped";
   farm.start_daemon();

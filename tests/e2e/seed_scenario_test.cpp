@@ -53,7 +53,7 @@ TEST(EndToEnd, SeedScenarioThroughTheWire) {
         farm.cli_ok({"build", "add", b.name, "1.0-1", "--archrelease", "ubuntu/warty/i386",
                      "--file", (farm.dir() / (b.name + ".dsc")).string(), "--score", "1"}));
     build_of[b.name] = id;
-    queue_of[b.name] = farm.build(id)["queue"]["id"];
+    queue_of[b.name] = farm.build(id)["queue"]["queue_id"];
   }
   write_file(farm.dir() / "foo.dsc", "Source: foo\nVersion: 1.0-1\nOutcome: ok\nDuration: 30\n");
   long waiting =

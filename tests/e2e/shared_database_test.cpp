@@ -105,7 +105,7 @@ TEST(MultiMaster, TwoMastersShareTheBuildersAndOneTakesOverWhenTheOtherIsKilled)
   ASSERT_TRUE(eventually(
       [&] {
         int building = 0;
-        for (const auto& b : alpha.cli_json({"build", "list"})["builds"])
+        for (const auto& b : alpha.cli_records({"build", "list"}, "builds"))
           building += b["state"] == "BUILDING";
         return building >= 4;
       },
@@ -124,7 +124,7 @@ TEST(MultiMaster, TwoMastersShareTheBuildersAndOneTakesOverWhenTheOtherIsKilled)
     EXPECT_EQ(ok[std::to_string(id)], 1) << "built " << ok[std::to_string(id)] << " times";
     EXPECT_EQ(b["result_files"].size(), 2u);
   }
-  for (const auto& b : beta.cli_json({"builder", "list"})["builders"]) {
+  for (const auto& b : beta.cli_records({"builder", "list"}, "builders")) {
     EXPECT_TRUE(b["builderok"]) << b.dump();
     EXPECT_TRUE(b["job"].is_null()) << b.dump();
   }
@@ -182,7 +182,7 @@ TEST(DatabaseOutage, PostgresqlRestartedMidDrainLosesNothing) {
     farm.start_daemon();
     auto finished = [&] {
       int n = 0;
-      for (const auto& b : farm.cli_json({"build", "list"})["builds"])
+      for (const auto& b : farm.cli_records({"build", "list"}, "builds"))
         n += b["state"] == "FULLYBUILT";
       return n;
     };
@@ -203,7 +203,7 @@ TEST(DatabaseOutage, PostgresqlRestartedMidDrainLosesNothing) {
     const std::string log = farm.daemon_log();
     EXPECT_NE(log.find("the database is unavailable"), std::string::npos);
     EXPECT_NE(log.find("the database answers again"), std::string::npos);
-    for (const auto& b : farm.cli_json({"builder", "list"})["builders"]) {
+    for (const auto& b : farm.cli_records({"builder", "list"}, "builders")) {
       EXPECT_TRUE(b["builderok"]) << b.dump();
       EXPECT_TRUE(b["job"].is_null()) << b.dump();
     }

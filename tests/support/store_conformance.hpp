@@ -211,6 +211,74 @@ TYPED_TEST_P(StoreConformance, Builders) {
             ErrorCategory::kNotFound);
 }
 
+// When a builder was disabled is stamped on the way from OK to not OK (by the
+// pipeline or the operator), kept while it stays disabled, cleared on enable.
+TYPED_TEST_P(StoreConformance, DisabledAtIsStampedOnceAndClearedOnEnable) {
+  this->seed();
+  EXPECT_FALSE(this->bob_.disabled_at);
+  const TimePoint before = Clock::now() - std::chrono::seconds(1);
+  CycleChanges c;
+  c.builders.push_back({this->bob_.id, false, "No route to host", 1});
+  this->store_->commit(c);
+  auto first = this->store_->find_builder("bob")->disabled_at;
+  ASSERT_TRUE(first);
+  EXPECT_GE(*first, before);
+  EXPECT_LE(*first, Clock::now() + std::chrono::seconds(1));
+  this->store_->set_builder_ok(this->bob_.id, false, "disk replaced");  // already disabled
+  EXPECT_EQ(this->store_->find_builder("bob")->disabled_at, first);
+  EXPECT_EQ(this->store_->find_builder("bob")->failnotes, "disk replaced");
+  this->store_->set_builder_ok(this->bob_.id, true, "");
+  EXPECT_FALSE(this->store_->find_builder("bob")->disabled_at);
+  this->store_->set_builder_ok(this->bob_.id, false, "by hand");
+  EXPECT_TRUE(this->store_->find_builder("bob")->disabled_at);
+}
+
+// A removed builder leaves builders(), find_builder() and the leases, is never
+// claimed for, keeps its builds, and comes back (same id) when added again.
+TYPED_TEST_P(StoreConformance, RemovedBuilderLeavesTheFarmAndComesBackByName) {
+  this->seed();
+  auto frog = this->store_->add_builder({"frog", "http://127.0.0.1:9/", "armel"});
+  auto b = this->add_build(this->warty_.id, "a", 0);
+  auto e = *this->store_->queue_entry_for_build(b.id);
+  ASSERT_TRUE(this->store_->claim(e.id, b.id, frog.id, Clock::now()));
+  EXPECT_EQ(this->category_of([&] { this->store_->remove_builder(frog.id); }),
+            ErrorCategory::kConflict);  // it holds a job
+  ASSERT_TRUE(this->store_->find_builder("frog"));
+  CycleChanges done;
+  BuildCompletion x;
+  x.build_id = b.id;
+  x.queue_id = e.id;
+  x.state = BuildState::kFailedToBuild;
+  done.completions.push_back(x);
+  this->store_->commit(done);
+  this->store_->remove_builder(frog.id);
+  EXPECT_FALSE(this->store_->find_builder("frog"));
+  ASSERT_EQ(this->store_->builders().size(), 1u);
+  auto removed = this->store_->removed_builders();
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].id, frog.id);
+  EXPECT_EQ(this->store_->find_build(b.id)->builder_id, frog.id);  // history kept
+  EXPECT_EQ(this->category_of([&] { this->store_->remove_builder(frog.id); }),
+            ErrorCategory::kNotFound);
+  EXPECT_EQ(this->category_of([&] { this->store_->remove_builder(9999); }),
+            ErrorCategory::kNotFound);
+  // Never claimed for, never leased.
+  auto w = this->add_build(this->warty_.id, "w", 0);
+  auto we = *this->store_->queue_entry_for_build(w.id);
+  EXPECT_FALSE(this->store_->claim(we.id, w.id, frog.id, Clock::now()));
+  auto held = this->store_->balance_leases("m1", 10, Clock::now(), std::chrono::seconds(10));
+  EXPECT_EQ(held, std::vector<Id>{this->bob_.id});
+
+  auto back = this->store_->add_builder({"frog", "http://127.0.0.1:10/", "386"});
+  EXPECT_EQ(back.id, frog.id);
+  EXPECT_EQ(back.url, "http://127.0.0.1:10/");
+  EXPECT_EQ(back.family_id, this->family_.id);
+  EXPECT_TRUE(back.builderok);
+  EXPECT_TRUE(this->store_->removed_builders().empty());
+  EXPECT_EQ(this->store_->builds_by_builder(frog.id, 0).size(), 1u);
+  EXPECT_TRUE(this->store_->claim(we.id, w.id, frog.id, Clock::now()));
+}
+
 // ---- builds -------------------------------------------------------------------
 
 TYPED_TEST_P(StoreConformance, AddBuildCreatesBuildFilesAndQueueEntry) {
@@ -281,6 +349,20 @@ TYPED_TEST_P(StoreConformance, BuildsNewestFirstFilteredAndLimited) {
   EXPECT_EQ(needs[0].id, c.id);
   EXPECT_EQ(needs[1].id, a.id);
   EXPECT_EQ(this->store_->builds(BuildState::kCancelled, 0).size(), 1u);
+
+  // Pages and one source package.
+  auto page = this->store_->list_builds({std::nullopt, "", 1, 1});
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].id, b.id);
+  auto rest = this->store_->list_builds({std::nullopt, "", 1, 0});  // offset, no limit
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[1].id, a.id);
+  EXPECT_TRUE(this->store_->list_builds({std::nullopt, "", 3, 5}).empty());
+  auto of_c = this->store_->list_builds({std::nullopt, "c", 0, 0});
+  ASSERT_EQ(of_c.size(), 1u);
+  EXPECT_EQ(of_c[0].id, c.id);
+  EXPECT_TRUE(this->store_->list_builds({BuildState::kCancelled, "c", 0, 0}).empty());
+  EXPECT_EQ(this->store_->list_builds({BuildState::kCancelled, "b", 0, 0}).size(), 1u);
 }
 
 // ---- queue ------------------------------------------------------------------
@@ -833,11 +915,13 @@ TYPED_TEST_P(StoreConformance, ParallelClaimsFromTwoStoresTakeEachEntryOnce) {
 
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformance, CountersAreDeltas, OperatorCorrections, FamiliesAndProcessors, ArchReleases,
-    Builders, AddBuildCreatesBuildFilesAndQueueEntry, BuildsNewestFirstFilteredAndLimited,
-    CandidatesByScoreThenIdPerArchRelease, ClaimIsCompareAndSet,
-    OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional, SlaveStateIsRecorded,
-    AMasterIdIsHeldByOneLiveInstance, LeasesSpreadOverLiveMastersAndOutliveADeadOne,
-    BuildsByBuilderNewestFirst, CommitAppliesEveryKindOfChange, CommitIsAllOrNothing, CancelRules,
-    RetryRules, LibraryFiles, ParallelClaimsFromTwoStoresTakeEachEntryOnce);
+    Builders, DisabledAtIsStampedOnceAndClearedOnEnable,
+    RemovedBuilderLeavesTheFarmAndComesBackByName, AddBuildCreatesBuildFilesAndQueueEntry,
+    BuildsNewestFirstFilteredAndLimited, CandidatesByScoreThenIdPerArchRelease,
+    ClaimIsCompareAndSet, OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional,
+    SlaveStateIsRecorded, AMasterIdIsHeldByOneLiveInstance,
+    LeasesSpreadOverLiveMastersAndOutliveADeadOne, BuildsByBuilderNewestFirst,
+    CommitAppliesEveryKindOfChange, CommitIsAllOrNothing, CancelRules, RetryRules, LibraryFiles,
+    ParallelClaimsFromTwoStoresTakeEachEntryOnce);
 
 }  // namespace buildd::test
