@@ -627,22 +627,33 @@ void refresh_gauges(const Sources& src) {
   auto jobs = jobs_by_builder(src.store);
   std::map<std::string, std::map<std::string, int>> counts;
   std::map<std::string, int> depth;
+  // 0 for a family with nothing waiting, rather than no series: an alert on
+  // the age then needs no absent() beside it.
+  std::map<std::string, double> oldest;
   for (const auto& [id, name] : l.families) {
     counts[name] = {
         {"idle", 0}, {"building", 0}, {"disabled", 0}, {"dirty", 0}, {"unreachable", 0}};
     depth[name] = 0;
+    oldest[name] = 0;
   }
   for (const auto& [id, b] : l.builders) ++counts[l.family(b.family_id)][builder_state(b, jobs)];
+  const TimePoint now = src.time.now();
   for (const auto& q : src.store.waiting(0)) {
     auto dar = l.dars.find(q.build.distro_arch_release_id);
-    ++depth[l.family(dar == l.dars.end() ? 0 : dar->second.family_id)];
+    const std::string family = l.family(dar == l.dars.end() ? 0 : dar->second.family_id);
+    ++depth[family];
+    // The age the queue page shows: since the entry was queued.
+    oldest[family] = std::max(oldest[family], seconds_between(q.entry.created, now));
   }
   src.metrics.clear(kMetricBuilders);
   src.metrics.clear(kMetricQueueDepth);
+  src.metrics.clear(kMetricQueueOldest);
   for (const auto& [family, states] : counts)
     for (const auto& [state, n] : states)
       src.metrics.set(kMetricBuilders, {{"family", family}, {"state", state}}, n);
   for (const auto& [family, n] : depth) src.metrics.set(kMetricQueueDepth, {{"family", family}}, n);
+  for (const auto& [family, age] : oldest)
+    src.metrics.set(kMetricQueueOldest, {{"family", family}}, age);
 }
 
 }  // namespace
