@@ -9,8 +9,14 @@
 #include "buildd/logging.hpp"
 #include "buildd/net.hpp"
 #include "buildd/web/status_pages.hpp"
+#include "version.hpp"
 
 namespace buildd::cli {
+namespace {
+
+constexpr const char* kAnswersCollector = "builder_answers";
+
+}  // namespace
 
 MasterSettings master_settings_from(const PluginConfig& master) {
   using std::chrono::duration;
@@ -105,12 +111,19 @@ MasterRuntime::MasterRuntime(CommandContext& context, bool upgrade_schema) : con
                 "the database schema is at version " + std::to_string(store.schema_version()) +
                     ", this buildd-master needs " + std::to_string(store.latest_schema_version()) +
                     ": run 'buildd-master db upgrade'");
+  set_build_info(Metrics::global(), kVersion);
+  answers_ = std::make_shared<BuilderAnswers>(time_.now());
   http_ = std::make_unique<HttpServer>(master.get_string("http_listen"));
   http_->serve_library(context.librarian());
   add_status_routes(*http_, store, context.librarian(), Metrics::global(), time_);
   http_->start();
   master_ = std::make_unique<BuilddMaster>(store, context.transport(), context.librarian(), time_,
                                            master_settings_from(master));
+  master_->set_builder_answers(answers_);
+  // Last: nothing throws after it, so the destructor always removes it.
+  Metrics::global().add_collector(
+      kAnswersCollector,
+      [answers = answers_, &time = time_](Metrics& m) { answers->export_to(m, time.now()); });
   logger("master")->info("serving files for slaves on {}", http_->base_url());
 }
 
@@ -122,6 +135,7 @@ MasterRuntime::~MasterRuntime() {
   }
   master_.reset();
   if (http_) http_->stop();
+  Metrics::global().remove_collector(kAnswersCollector);  // it reads time_
 }
 
 CycleReport MasterRuntime::cycle() {
@@ -131,6 +145,7 @@ CycleReport MasterRuntime::cycle() {
 void MasterRuntime::apply_settings(const MasterSettings& settings) {
   master_ = std::make_unique<BuilddMaster>(context_.store(), context_.transport(),
                                            context_.librarian(), time_, settings);
+  master_->set_builder_answers(answers_);
 }
 
 std::filesystem::path pid_file(const PluginConfig& master) {

@@ -34,6 +34,9 @@ class MasterRuntime {
  private:
   CommandContext& context_;
   SystemTimeSource time_;
+  // Outlives the masters that apply_settings() replaces: a builder's silence
+  // is remembered across a config reload.
+  std::shared_ptr<BuilderAnswers> answers_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<BuilddMaster> master_;
 };

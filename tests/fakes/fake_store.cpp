@@ -628,4 +628,9 @@ void FakeStore::assign(Id queue_id, Id builder_id, TimePoint at) {
   b.started = at;
 }
 
+void FakeStore::set_enqueued(Id queue_id, TimePoint at) {
+  Lock lock(mutex_);
+  queue_.at(queue_id).created = at;
+}
+
 }  // namespace buildd::test

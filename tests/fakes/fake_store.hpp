@@ -83,6 +83,8 @@ class FakeStore final : public BuildStore {
   std::optional<BuildQueueEntry> entry(Id id);
   // Gives a waiting entry to a builder as a dispatch would have.
   void assign(Id queue_id, Id builder_id, TimePoint at);
+  // Sets when a queue entry was queued (the fake leaves it at the epoch).
+  void set_enqueued(Id queue_id, TimePoint at);
 
  private:
   std::mutex mutex_;

@@ -285,7 +285,8 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
   }
 }
 
-void BuilderHandle::note_status(const SlaveStatus& status) {
+void BuilderHandle::note_status(const SlaveStatus& status, TimePoint now) {
+  last_answer = now;
   if (transport_failures > 0) {
     logger("scan")->info("{}: answers again after {} failed status() calls", name,
                          transport_failures);
@@ -324,7 +325,7 @@ void BuilderGroup::update_build(QueueItem& item, Librarian& librarian) {
     handle_failure(item, e, true);
     return;
   }
-  b.note_status(status);
+  b.note_status(status, time_.now());
   apply_status(item, status, librarian);
 }
 

@@ -51,7 +51,12 @@ BuilddMaster::BuilddMaster(BuildStore& store, SlaveTransport& transport, Librari
       time_(time),
       settings_(std::move(settings)),
       scoring_(std::make_unique<DefaultScoringPolicy>()),
-      instance_(host_name() + ":" + std::to_string(::getpid())) {}
+      instance_(host_name() + ":" + std::to_string(::getpid())),
+      answers_(std::make_shared<BuilderAnswers>(time.now())) {}
+
+void BuilddMaster::set_builder_answers(std::shared_ptr<BuilderAnswers> answers) {
+  answers_ = std::move(answers);
+}
 
 void BuilddMaster::set_metrics(Metrics* metrics) {
   metrics_ = metrics;
@@ -83,6 +88,7 @@ void BuilddMaster::probe(BuilderHandle& builder, const DistroArchRelease& dar) {
   std::string reason;
   try {
     auto echoed = builder.slave->echo({"Test"});
+    builder.last_answer = time_.now();
     SlaveInfo info;
     if (echoed != std::vector<std::string>{"Test"}) {
       reason = "echo(\"Test\") did not return [\"Test\"]";
@@ -211,6 +217,10 @@ std::vector<BuilderHandle*> BuilddMaster::builder_handles() {
   }
   lock.unlock();
   std::erase_if(out, [this](BuilderHandle* b) { return !holds(b->id); });
+  // A builder whose lease went to another master is reported by that one.
+  std::set<Id> held;
+  for (const BuilderHandle* b : out) held.insert(b->id);
+  answers_->retain(held);
   return out;
 }
 
@@ -580,7 +590,7 @@ void BuilddMaster::record_slave_state(BuilderHandle& builder) {
 std::optional<SlaveStatus> BuilddMaster::poll_status(BuilderHandle& b, CycleReport& report) {
   try {
     SlaveStatus status = b.slave->status();
-    b.note_status(status);
+    b.note_status(status, time_.now());
     return status;
   } catch (const Error& e) {
     if (metrics_)
@@ -705,7 +715,17 @@ bool BuilddMaster::dispatch_to(BuilderHandle& b, CycleReport& report) {
 
 CycleReport BuilddMaster::poll_builder(BuilderHandle& b) {
   CycleReport report;
-  if (!b.slave || !b.builderok || !holds(b.id)) return report;
+  if (!holds(b.id)) return report;
+  answers_->polling(b.id, b.name, b.builderok && b.slave);
+  if (!b.slave || !b.builderok) return report;
+  // Recorded however the poll ends (a store error may escape it).
+  struct RecordAnswer {
+    BuilderHandle& b;
+    BuilderAnswers& answers;
+    ~RecordAnswer() {
+      if (b.last_answer) answers.answered(b.id, *b.last_answer);
+    }
+  } record{b, *answers_};
   const std::vector<DistroArchRelease> dars = family_archreleases(b.family_id);
   BuilderGroup* g = group(b.family_id);
   if (dars.empty() || !g) return report;

@@ -142,7 +142,24 @@ double Metrics::value(const std::string& name, const MetricLabels& labels) const
                                                    : s->second.value;
 }
 
-std::string Metrics::render() const {
+void Metrics::add_collector(const std::string& key, std::function<void(Metrics&)> collect) {
+  std::lock_guard lock(collectors_mutex_);
+  collectors_[key] = std::move(collect);
+}
+
+void Metrics::remove_collector(const std::string& key) {
+  std::lock_guard lock(collectors_mutex_);
+  collectors_.erase(key);
+}
+
+std::string Metrics::render() {
+  {
+    // Held while the collectors run, so that remove_collector() returns only
+    // once none of them runs any more (their owner may then go away). They
+    // record through set()/clear(), which take mutex_ only.
+    std::lock_guard collectors_lock(collectors_mutex_);
+    for (const auto& [key, collect] : collectors_) collect(*this);
+  }
   std::lock_guard lock(mutex_);
   std::ostringstream out;
   for (const auto& [name, f] : families_) {
@@ -202,6 +219,19 @@ void describe_farm_metrics(Metrics& m) {
   m.describe(kMetricInternalErrors, MetricType::kCounter,
              "Unexpected errors caught at a boundary (one builder's poll, one HTTP request) "
              "that would otherwise have ended the daemon, by where.");
+  m.describe(kMetricBuildInfo, MetricType::kGauge,
+             "Always 1; its version label is the version of the running buildd-master.");
+  m.describe(kMetricQueueOldest, MetricType::kGauge,
+             "Age of the oldest build waiting for a builder, by family (0 when none waits).");
+  m.describe(kMetricBuilderLastAnswerAge, MetricType::kGauge,
+             "Seconds since the builder last answered a call from this master (since the "
+             "master started when it has not answered yet), for each usable builder this "
+             "master polls.");
+}
+
+void set_build_info(Metrics& m, const std::string& version) {
+  m.clear(kMetricBuildInfo);
+  m.set(kMetricBuildInfo, {{"version", version}}, 1);
 }
 
 }  // namespace buildd

@@ -381,25 +381,38 @@ BuildsRequest parse_builds_request(const HttpRequest& req) {
 void refresh_gauges(const Sources& src) {
   const json builders = api::builders_document(src.store, src.time.now());
   std::map<std::string, int> depth;
+  // 0 for a family with nothing waiting, rather than no series: an alert on
+  // the age then needs no absent() beside it.
+  std::map<std::string, double> oldest;
   std::map<Id, std::string> family_names;
   for (const auto& f : src.store.processor_families()) {
     family_names[f.id] = f.name;
     depth[f.name] = 0;
+    oldest[f.name] = 0;
   }
   std::map<Id, Id> dar_family;
   for (const auto& d : src.store.distro_arch_releases()) dar_family[d.id] = d.family_id;
+  const TimePoint now = src.time.now();
   for (const auto& q : src.store.waiting(0)) {
-    const Id family = dar_family[q.build.distro_arch_release_id];
-    auto it = family_names.find(family);
-    ++depth[it == family_names.end() ? std::to_string(family) : it->second];
+    const Id family_id = dar_family[q.build.distro_arch_release_id];
+    auto it = family_names.find(family_id);
+    const std::string family = it == family_names.end() ? std::to_string(family_id) : it->second;
+    ++depth[family];
+    // The age the queue page shows: since the entry was queued.
+    oldest[family] =
+        std::max(oldest[family],
+                 std::max(0.0, std::chrono::duration<double>(now - q.entry.created).count()));
   }
   src.metrics.clear(kMetricBuilders);
   src.metrics.clear(kMetricQueueDepth);
+  src.metrics.clear(kMetricQueueOldest);
   for (const auto& f : builders["families"])
     for (const auto& [state, n] : f.items())
       if (state != "name")
         src.metrics.set(kMetricBuilders, {{"family", f["name"]}, {"state", state}}, n.get<int>());
   for (const auto& [family, n] : depth) src.metrics.set(kMetricQueueDepth, {{"family", family}}, n);
+  for (const auto& [family, age] : oldest)
+    src.metrics.set(kMetricQueueOldest, {{"family", family}}, age);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -235,6 +237,198 @@ TEST_F(PipelineMetrics, CountsEveryPollOfAUsableBuilderThatRanToItsEnd) {
                                    "buildd_builder_polls_total 3\n"),
             std::string::npos)
       << metrics_.render();
+}
+
+TEST(Metrics, CollectorsFillGaugesAtEveryRenderUntilRemoved) {
+  Metrics m;
+  int scrapes = 0;
+  m.add_collector("count", [&scrapes](Metrics& into) { into.set("scrapes", {}, ++scrapes); });
+  EXPECT_NE(m.render().find("scrapes 1\n"), std::string::npos);
+  EXPECT_NE(m.render().find("scrapes 2\n"), std::string::npos);
+  m.remove_collector("count");
+  EXPECT_NE(m.render().find("scrapes 2\n"), std::string::npos);
+  EXPECT_EQ(scrapes, 2);
+}
+
+TEST(Metrics, BuildInfoIsOneSeriesLabelledWithTheVersion) {
+  Metrics m;
+  describe_farm_metrics(m);
+  set_build_info(m, "0.0.9");
+  set_build_info(m, "1.2.3");  // a second call replaces the version
+  auto samples = parse_exposition(m.render());
+  EXPECT_EQ(find(samples, kMetricBuildInfo, {{"version", "1.2.3"}}), 1);
+  EXPECT_EQ(std::count_if(samples.begin(), samples.end(),
+                          [](const Sample& s) { return s.name == kMetricBuildInfo; }),
+            1);
+}
+
+TEST(BuilderAnswers, ReportsUsableHeldBuildersFromTheMasterStartUntilTheyAnswer) {
+  const TimePoint start(std::chrono::seconds(1700000000));
+  BuilderAnswers answers(start);
+  answers.answered(1, start);  // not polled yet: ignored
+  EXPECT_TRUE(answers.ages(start).empty());
+  answers.polling(1, "bob", true);
+  answers.polling(2, "eve", true);
+  answers.polling(3, "off", false);  // disabled: not polled, not reported
+  EXPECT_EQ(answers.ages(start + 30s), (std::map<std::string, double>{{"bob", 30}, {"eve", 30}}));
+  answers.answered(1, start + 20s);
+  answers.answered(1, start + 10s);  // older than the one known
+  EXPECT_EQ(answers.ages(start + 30s).at("bob"), 10);
+  // eve's lease went to another master: that one reports her.
+  answers.retain({1, 3});
+  Metrics m;
+  answers.export_to(m, start + 90s);
+  auto samples = parse_exposition(m.render());
+  EXPECT_EQ(find(samples, kMetricBuilderLastAnswerAge, {{"builder", "bob"}}), 70);
+  EXPECT_EQ(std::count_if(samples.begin(), samples.end(),
+                          [](const Sample& s) { return s.name == kMetricBuilderLastAnswerAge; }),
+            1);
+}
+
+TEST_F(PipelineMetrics, BuilderAnswerAgeGrowsWhileItIsUnreachableAndResetsWhenItAnswers) {
+  auto answers = master_.builder_answers();
+  metrics_.add_collector("answers", [&](Metrics& m) { answers->export_to(m, time_.now()); });
+  auto age = [&] {
+    return find(parse_exposition(metrics_.render()), kMetricBuilderLastAnswerAge,
+                {{"builder", "bob"}});
+  };
+  master_.run_cycle();  // probed, answered IDLE, fed
+  EXPECT_EQ(age(), 0);
+
+  script_->status_error = transport_error();
+  time_.advance(40s);
+  master_.run_cycle();
+  EXPECT_EQ(age(), 40);
+  time_.advance(20s);  // no poll in between: the age still grows at each scrape
+  EXPECT_EQ(age(), 60);
+  master_.run_cycle();
+  EXPECT_EQ(age(), 60);
+
+  script_->status_error.reset();
+  time_.advance(5s);
+  master_.run_cycle();
+  EXPECT_EQ(age(), 0);
+  time_.advance(7s);
+  EXPECT_EQ(age(), 7);
+
+  // A disabled builder is not polled: its silence is not reported.
+  store_.set_builder_ok(bob_.id, false, "broken");
+  master_.run_cycle();
+  EXPECT_EQ(metrics_.render().find("buildd_builder_last_answer_age_seconds{"), std::string::npos);
+  metrics_.remove_collector("answers");
+}
+
+TEST_F(PipelineMetrics, AMasterRebuiltWithTheSameAnswersKeepsTheSilenceItSaw) {
+  master_.run_cycle();
+  script_->status_error = transport_error();
+  time_.advance(100s);
+  master_.run_cycle();
+  // As the daemon does on SIGHUP: a new pipeline, the same memory. Until its
+  // first poll (whose probe is an answer) it reports the silence seen.
+  BuilddMaster rebuilt(store_, transport_, librarian_, time_);
+  rebuilt.set_metrics(&metrics_);
+  rebuilt.set_builder_answers(master_.builder_answers());
+  time_.advance(50s);
+  rebuilt.refresh();
+  ASSERT_EQ(rebuilt.builder_handles().size(), 1u);  // held: not forgotten
+  EXPECT_EQ(rebuilt.builder_answers()->ages(time_.now()),
+            (std::map<std::string, double>{{"bob", 150}}));
+  // Without it, the new master would know nothing of bob until it polls him.
+  BuilddMaster fresh(store_, transport_, librarian_, time_);
+  EXPECT_TRUE(fresh.builder_answers()->ages(time_.now()).empty());
+}
+
+TEST(MetricsEndpoint, OldestQueuedAgeIsPerFamilyAndZeroWhenNothingWaits) {
+  TempDir tmp;
+  ManualTimeSource time(TimePoint(std::chrono::seconds(1700000000)));
+  FakeStore store;
+  FakeArchive archive;
+  Librarian librarian(store, archive, tmp.path() / "lib", "http://master.test");
+  store.add_processor_family("x86", {"386"});
+  store.add_processor_family("arm", {"armhf"});
+  store.add_processor_family("ppc", {"powerpc"});
+  LibraryFile chroot = librarian.store_bytes("chroot", "chroot.tar.gz", "application/gzip");
+  auto x86 = store.add_distro_arch_release({"ubuntu", "warty", "i386", "x86", chroot.id, true});
+  auto arm = store.add_distro_arch_release({"ubuntu", "warty", "armhf", "arm", chroot.id, true});
+  Builder bob = store.add_builder({"bob", "http://bob:8221", "386"});
+  auto queue = [&](const DistroArchRelease& dar, std::chrono::seconds ago) {
+    NewBuild nb;
+    nb.source_name = "foo";
+    nb.source_version = std::to_string(ago.count());
+    nb.distro_arch_release_id = dar.id;
+    const Id entry = store.queue_entry_for_build(store.add_build(nb).id)->id;
+    store.set_enqueued(entry, time.now() - ago);
+    return entry;
+  };
+  const Id oldest_x86 = queue(x86, 3600s);
+  queue(x86, 600s);
+  queue(arm, 90s);
+  Metrics metrics;
+  HttpServer server("127.0.0.1:0");
+  add_status_routes(server, store, librarian, metrics, time);
+  server.start();
+  httplib::Client client("127.0.0.1", server.actual_port());
+  auto oldest = [&](const std::string& family) {
+    return find(parse_exposition(client.Get("/metrics")->body), kMetricQueueOldest,
+                {{"family", family}});
+  };
+  EXPECT_EQ(oldest("x86"), 3600);
+  EXPECT_EQ(oldest("arm"), 90);
+  EXPECT_EQ(oldest("ppc"), 0);
+  time.advance(60s);
+  EXPECT_EQ(oldest("x86"), 3660);
+  EXPECT_EQ(oldest("arm"), 150);
+  // The oldest is dispatched: the next one is the family's oldest.
+  store.assign(oldest_x86, bob.id, time.now());
+  EXPECT_EQ(oldest("x86"), 660);
+}
+
+// The scrape of a farm with every family recorded, as Prometheus would
+// read it: promtool's parser and its lint (names, suffixes, HELP) must pass.
+TEST(MetricsEndpoint, ScrapePassesPromtoolCheckMetrics) {
+  FakeFarm farm;
+  NewBuild nb;
+  nb.source_name = "foo";
+  nb.source_version = "1.0-1";
+  nb.distro_arch_release_id = farm.dar_.id;
+  farm.store_.add_build(nb);
+  nb.source_version = "1.0-2";
+  farm.store_.add_build(nb);
+  Metrics metrics;
+  set_build_info(metrics, "1.2.3");
+  BuilddMaster master(farm.store_, farm.transport_, farm.librarian_, farm.time_);
+  master.set_metrics(&metrics);
+  master.run_cycle();  // one build dispatched, one left waiting
+  farm.script_->status_error = transport_error();
+  master.run_cycle();
+  metrics.inc(kMetricStoreOutages);
+  metrics.inc(kMetricInternalErrors, {{"where", "poll"}});
+  metrics.inc(kMetricReconcileActions, {{"action", "clean"}});
+  auto answers = master.builder_answers();
+  metrics.add_collector("answers", [&](Metrics& m) { answers->export_to(m, farm.time_.now()); });
+  HttpServer server("127.0.0.1:0");
+  add_status_routes(server, farm.store_, farm.librarian_, metrics, farm.time_);
+  server.start();
+  auto r = httplib::Client("127.0.0.1", server.actual_port()).Get("/metrics");
+  ASSERT_TRUE(r);
+  metrics.remove_collector("answers");
+  auto samples = parse_exposition(r->body);
+  EXPECT_EQ(find(samples, kMetricBuildInfo, {{"version", "1.2.3"}}), 1);
+  // FakeStore queues at the epoch.
+  EXPECT_EQ(find(samples, kMetricQueueOldest, {{"family", "x86"}}),
+            std::chrono::duration<double>(farm.time_.now().time_since_epoch()).count());
+  EXPECT_EQ(find(samples, kMetricBuilderLastAnswerAge, {{"builder", "bob"}}), 0);
+
+  const auto scrape = farm.tmp_.path() / "scrape.txt";
+  const auto report = farm.tmp_.path() / "promtool.txt";
+  std::ofstream(scrape) << r->body;
+  const std::string command = std::string(BUILDD_PROMTOOL) + " check metrics < '" +
+                              scrape.string() + "' > '" + report.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream in(report);
+  const std::string said((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(status, 0) << said << "\n" << r->body;
+  EXPECT_EQ(said, "");
 }
 
 TEST(MetricsEndpoint, ServesFarmGaugesAndPipelineSeriesInTheTextFormat) {

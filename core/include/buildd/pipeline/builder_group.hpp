@@ -54,9 +54,13 @@ struct BUILDD_API BuilderHandle : Builder {
   // master records it on the builder row (slave_state) when it changes.
   std::string observed_state;
   bool polled = false;  // by this process, at least once
+  // When the slave last answered a call of this process (status() or the
+  // probe); the master reports it (BuilderAnswers).
+  std::optional<TimePoint> last_answer;
 
-  // status() answered: ends a failure streak (logged) and records the state.
-  void note_status(const SlaveStatus& status);
+  // status() answered at `now`: ends a failure streak (logged) and records
+  // the state.
+  void note_status(const SlaveStatus& status, TimePoint now);
   // status() failed at `now`: lengthens the streak, records "unreachable: …"
   // and logs the streak's first failure at warning level, the others at
   // debug. `context` says what the poll was about ("build 5-12: " or "").

@@ -41,6 +41,7 @@
 #include "buildd/error.hpp"
 #include "buildd/export.hpp"
 #include "buildd/librarian.hpp"
+#include "buildd/pipeline/builder_answers.hpp"
 #include "buildd/pipeline/builder_group.hpp"
 #include "buildd/pipeline/scoring.hpp"
 #include "buildd/pipeline/settings.hpp"
@@ -66,6 +67,11 @@ class BUILDD_API BuilddMaster {
   // Where cycle durations, finished builds, dispatch latencies and slave call
   // errors are recorded (default Metrics::global(); nullptr records nothing).
   void set_metrics(Metrics* metrics);
+  // When each builder this master polls last answered (default: its own,
+  // started at construction). A process that rebuilds its master (SIGHUP)
+  // hands the new one the old instance, so silences are not forgotten.
+  void set_builder_answers(std::shared_ptr<BuilderAnswers> answers);
+  const std::shared_ptr<BuilderAnswers>& builder_answers() const { return answers_; }
 
   // Registers the arch release when it has a chroot; false (logged) otherwise.
   bool add_distro_arch_release(const DistroArchRelease& dar);
@@ -96,7 +102,8 @@ class BUILDD_API BuilddMaster {
   // Re-reads the arch releases and builders (no slave I/O; a handle being
   // polled is left alone until its next refresh).
   void refresh();
-  // Every builder handle of the set-up families (stable pointers).
+  // Every builder handle of the set-up families that this master holds
+  // (stable pointers); the builder answers forget the others.
   std::vector<BuilderHandle*> builder_handles();
   // One step of the builder's state machine (see the top of this file).
   CycleReport poll_builder(BuilderHandle& builder);
@@ -165,6 +172,7 @@ class BUILDD_API BuilddMaster {
   std::atomic<std::size_t> builder_count_{0};  // read by refresh()
   std::set<Id> unusable_;                      // arch releases already reported as unusable
   Metrics* metrics_ = &Metrics::global();
+  std::shared_ptr<BuilderAnswers> answers_;
 };
 
 }  // namespace buildd

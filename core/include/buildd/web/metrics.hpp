@@ -12,8 +12,12 @@
 // call, default buckets for histograms); describe() names and documents it.
 // Metric and label names must match [a-zA-Z_:][a-zA-Z0-9_:]* (programmer
 // constants); label values are escaped on output.
+// Collectors (add_collector) run at the start of every render(), outside the
+// registry's lock: they fill gauges from state that lives elsewhere (the
+// pipeline's memory of its builders), so those are fresh at each scrape.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -45,9 +49,15 @@ class BUILDD_API Metrics {
   // histogram, its count.
   double value(const std::string& name, const MetricLabels& labels = {}) const;
 
-  // The exposition text: HELP and TYPE then the series of each family, in
-  // name order.
-  std::string render() const;
+  // Runs `collect` at the start of every render(); a second collector under
+  // the same key replaces the first. The callable must stay valid until
+  // remove_collector(key) (it runs on the thread that renders).
+  void add_collector(const std::string& key, std::function<void(Metrics&)> collect);
+  void remove_collector(const std::string& key);
+
+  // Runs the collectors, then returns the exposition text: HELP and TYPE then
+  // the series of each family, in name order.
+  std::string render();
 
   // The process-wide registry the pipeline records into, with the farm's
   // families described.
@@ -69,6 +79,8 @@ class BUILDD_API Metrics {
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
+  std::mutex collectors_mutex_;  // never held with mutex_ while a collector runs
+  std::map<std::string, std::function<void(Metrics&)>> collectors_;
 };
 
 // The farm's metric names (recorded by the pipeline and the status pages).
@@ -83,8 +95,18 @@ inline constexpr const char* kMetricBuilderPolls = "buildd_builder_polls_total";
 inline constexpr const char* kMetricReconcileActions = "buildd_reconcile_actions_total";
 inline constexpr const char* kMetricStoreOutages = "buildd_store_outages_total";
 inline constexpr const char* kMetricInternalErrors = "buildd_internal_errors_total";
+// 1, labelled with the running program's version (as prometheus_build_info).
+inline constexpr const char* kMetricBuildInfo = "buildd_build_info";
+// Age of the oldest build waiting for a builder, by family (0 when none waits).
+inline constexpr const char* kMetricQueueOldest = "buildd_queue_oldest_seconds";
+// Seconds since each builder this master polls last answered one of its calls.
+inline constexpr const char* kMetricBuilderLastAnswerAge = "buildd_builder_last_answer_age_seconds";
 
 // Describes the families above on `metrics` (idempotent).
 BUILDD_API void describe_farm_metrics(Metrics& metrics);
+
+// Sets buildd_build_info{version=`version`} to 1, the only series of the
+// family. The executable calls it with its version: the core does not know it.
+BUILDD_API void set_build_info(Metrics& metrics, const std::string& version);
 
 }  // namespace buildd
