@@ -1,15 +1,23 @@
 #include "commands_admin.hpp"
 
+#include <signal.h>
+
 #include <charconv>
+#include <chrono>
+#include <csignal>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
+#include "buildd/build_state.hpp"
 #include "buildd/clock.hpp"
 #include "buildd/compression.hpp"
 #include "buildd/error.hpp"
+#include "buildd/log_follow.hpp"
+#include "buildd/pipeline/decisions.hpp"
 #include "buildd/pipeline/scoring.hpp"
 #include "buildd/web/api_model.hpp"
 #include "runtime.hpp"
@@ -582,12 +590,9 @@ int build_cancel(CommandContext& ctx, const po::variables_map& vm) {
               "build " + std::to_string(b.id) + " is already final (" + state_text(b.state) + ")");
 }
 
-int build_log(CommandContext& ctx, const po::variables_map& vm) {
-  BuildStore& store = ctx.store();
-  Build b = require_build(store, vm["id"].as<std::string>());
-  if (!b.buildlog_id)
-    throw Error(ErrorCategory::kNotFound, "build " + std::to_string(b.id) + " has no log");
-  auto file = store.find_library_file(*b.buildlog_id);
+// The stored log of a finished build, decompressed.
+std::string stored_log(CommandContext& ctx, const Build& b) {
+  auto file = ctx.store().find_library_file(*b.buildlog_id);
   if (!file)
     throw Error(ErrorCategory::kNotFound,
                 "the log of build " + std::to_string(b.id) + " is missing");
@@ -595,7 +600,100 @@ int build_log(CommandContext& ctx, const po::variables_map& vm) {
   std::string bytes((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
   bool gzipped = bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
                  static_cast<unsigned char>(bytes[1]) == 0x8b;
-  ctx.out << (gzipped ? gunzip_string(bytes) : bytes);
+  return gzipped ? gunzip_string(bytes) : bytes;
+}
+
+double parse_interval(const po::variables_map& vm) {
+  const std::string text = vm["interval"].as<std::string>();
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc() || end != text.data() + text.size() || !(seconds > 0) || seconds > 3600)
+    throw Error(ErrorCategory::kUsage,
+                "--interval must be a number of seconds in (0, 3600], not '" + text + "'");
+  return seconds;
+}
+
+// Ctrl-C (or SIGTERM) while following: the poll loop ends between two polls.
+volatile std::sig_atomic_t follow_stop = 0;
+extern "C" void on_follow_signal(int) {
+  follow_stop = 1;
+}
+
+// Sleeps up to `seconds`, waking early when a stop signal arrived.
+void sleep_interruptibly(double seconds) {
+  using Steady = std::chrono::steady_clock;
+  const auto until = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                         std::chrono::duration<double>(seconds));
+  for (auto now = Steady::now(); !follow_stop && now < until; now = Steady::now())
+    std::this_thread::sleep_for(
+        std::min<Steady::duration>(std::chrono::milliseconds(50), until - now));
+}
+
+// build log --follow: the master only stores the slave's log tail (the
+// launchpad-buildd protocol cannot read a log from an offset, and the
+// transport interface offers no such call), so the log is followed from the
+// tails stored each scan, merged by LogFollower, then finished from the
+// stored log.
+int follow_log(CommandContext& ctx, Id build_id, double interval) {
+  struct sigaction action {};
+  action.sa_handler = on_follow_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &action, nullptr);
+  BuildStore& store = ctx.store();
+  LogFollower follower;
+  while (!follow_stop) {
+    std::optional<Build> b;
+    std::optional<BuildQueueEntry> entry;
+    try {
+      b = store.find_build(build_id);
+      if (b && !is_final(b->state)) entry = store.queue_entry_for_build(build_id);
+    } catch (const Error& e) {
+      // A database restart while following: try again at the next poll.
+      if (!e.retryable()) throw;
+      sleep_interruptibly(interval);
+      continue;
+    }
+    if (!b) throw Error(ErrorCategory::kNotFound, "build " + std::to_string(build_id) + " is gone");
+    if (is_final(b->state)) {
+      if (!b->buildlog_id) {
+        ctx.out.flush();
+        ctx.err << "build " << build_id << " finished (" << state_text(b->state)
+                << ") without a log\n";
+        return 0;
+      }
+      const std::string log = stored_log(ctx, *b);
+      // The tails were stored decoded (valid UTF-8, no NULs): the printed
+      // lines are looked for in the log decoded the same way. A log of which
+      // nothing was printed is printed as it is, as plain `build log` does.
+      ctx.out << (follower.printed_bytes() == 0 ? log : follower.finish(decode_logtail(log)));
+      ctx.out.flush();
+      return 0;
+    }
+    // While cancelling, the master stores a fixed text instead of a tail.
+    if (entry && entry->logtail != kAbortingLogTail) {
+      ctx.out << follower.next(entry->logtail);
+      ctx.out.flush();
+    }
+    sleep_interruptibly(interval);
+  }
+  ctx.out.flush();
+  return 130;  // 128 + SIGINT, as a shell reports a command it interrupted
+}
+
+int build_log(CommandContext& ctx, const po::variables_map& vm) {
+  BuildStore& store = ctx.store();
+  Build b = require_build(store, vm["id"].as<std::string>());
+  if (vm.count("follow")) return follow_log(ctx, b.id, parse_interval(vm));
+  if (!b.buildlog_id) {
+    // A running build has no stored log yet: its latest tail is what there is.
+    if (auto entry = store.queue_entry_for_build(b.id); entry && !entry->logtail.empty()) {
+      ctx.out << entry->logtail;
+      if (entry->logtail.back() != '\n') ctx.out << '\n';
+      return 0;
+    }
+    throw Error(ErrorCategory::kNotFound, "build " + std::to_string(b.id) + " has no log");
+  }
+  ctx.out << stored_log(ctx, b);
   return 0;
 }
 
@@ -793,7 +891,19 @@ void add_admin_commands(std::vector<Command>& t) {
                "cancel a waiting or running build",
                positionals({"id"}),
                build_cancel});
-  t.push_back({{"build", "log"}, "ID", "print a build's log", positionals({"id"}), build_log});
+  t.push_back({{"build", "log"},
+               "ID [--follow [--interval SECONDS]]",
+               "print a build's log (a running build's latest tail); --follow prints it as it "
+               "grows until the build ends",
+               positionals({"id"},
+                           [](po::options_description& o) {
+                             o.add_options()("follow",
+                                             "print new lines as the build runs, then the rest "
+                                             "of the stored log; Ctrl-C stops (exit 130)")(
+                                 "interval", po::value<std::string>()->default_value("2"),
+                                 "seconds between two polls of the database");
+                           }),
+               build_log});
   t.push_back({{"queue", "list"},
                "[--limit N] [--format json]",
                "the queue: running entries, then waiting ones in dispatch order with why each "

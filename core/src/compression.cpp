@@ -81,4 +81,8 @@ std::string gunzip_string(const std::string& gzipped) {
   return out.str();
 }
 
+void gunzip_stream(std::istream& gzipped, std::ostream& out) {
+  run(gzipped, out, false);
+}
+
 }  // namespace buildd

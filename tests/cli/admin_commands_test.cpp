@@ -2,14 +2,19 @@
 // and the file librarian in a temp dir.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include "buildd/child_process.hpp"
 #include "buildd/compression.hpp"
+#include "buildd/log_follow.hpp"
 #include "buildd/web/api_model.hpp"
 #include "soci_store.hpp"
 #include "support/test_support.hpp"
@@ -511,6 +516,147 @@ TEST_F(AdminCli, FinishedBuildShowsResultsAndLog) {
   EXPECT_EQ(builds({"--state", "Fully built"}).size(), 1u);
   bad({"build", "cancel", id}, "already final");
   bad({"build", "retry", id}, "cannot be retried");
+}
+
+// ---- build log of a running build, and --follow ----------------------------------
+
+class FollowCli : public AdminCli {
+ protected:
+  // A running build on bob, and `log` gzipped in the librarian (carried in as
+  // a source file of another build) for completing it later.
+  void start_build(const std::string& log) {
+    seed();
+    test::write_file(dir_ / "log.txt", log);
+    gzip_file(dir_ / "log.txt", dir_ / "buildlog_ubuntu-warty-i386.foo_1.0-1_FULLYBUILT.txt.gz");
+    ok({"build", "add", "carrier", "1", "--archrelease", "ubuntu/warty/i386", "--file",
+        (dir_ / "buildlog_ubuntu-warty-i386.foo_1.0-1_FULLYBUILT.txt.gz").string()});
+    id_ = std::stoll(add_build("foo", "100"));
+    store_ = std::make_unique<soci_store::SociStore>(
+        soci_store::SociStoreOptions{"sqlite3", (dir_ / "db.sqlite").string(), 1, 10, false});
+    log_id_ = store_->source_files(1).at(0).file.id;
+    queue_id_ = store_->queue_entry_for_build(id_)->id;
+    ASSERT_TRUE(store_->claim(queue_id_, id_, store_->find_builder("bob")->id, Clock::now()));
+  }
+  void set_tail(const std::string& tail) {
+    CycleChanges changes;
+    changes.logtails.push_back({queue_id_, tail});
+    store_->commit(changes);
+  }
+  void complete() {
+    CycleChanges changes;
+    BuildCompletion done;
+    done.build_id = id_;
+    done.queue_id = queue_id_;
+    done.state = BuildState::kFullyBuilt;
+    done.built = Clock::now();
+    done.duration = std::chrono::seconds(1);
+    done.buildlog_id = log_id_;
+    changes.completions.push_back(done);
+    store_->commit(changes);
+  }
+  std::unique_ptr<ChildProcess> follow(const std::filesystem::path& out) {
+    return std::make_unique<ChildProcess>(
+        test::executable("buildd-master"),
+        std::vector<std::string>{"--config", (dir_ / "master.yaml").string(), "build", "log",
+                                 std::to_string(id_), "--follow", "--interval", "0.05"},
+        out);
+  }
+  // Waits until `file` holds `text`; false after 20 s.
+  static bool wait_for(const std::filesystem::path& file, const std::string& text) {
+    for (int i = 0; i < 2000; ++i) {
+      if (std::filesystem::exists(file) && test::read_file(file).find(text) != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  Id id_ = 0, queue_id_ = 0, log_id_ = 0;
+  std::unique_ptr<soci_store::SociStore> store_;
+};
+
+std::string numbered_lines(int from, int to) {
+  std::string text;
+  for (int i = from; i <= to; ++i)
+    text += "step " + std::to_string(i) + ": dpkg-buildpackage is doing something\n";
+  return text;
+}
+
+TEST_F(FollowCli, ARunningBuildPrintsItsLatestTail) {
+  start_build("whole log\n");
+  bad({"build", "log", std::to_string(id_)}, "has no log");  // no tail yet
+  set_tail("the latest lines\nof a running build");
+  EXPECT_EQ(ok({"build", "log", std::to_string(id_)}).out,
+            "the latest lines\nof a running build\n");
+  bad({"build", "log", std::to_string(id_), "--follow", "--interval", "0"}, "--interval");
+}
+
+// The tail changes in the store (from another thread, as the master's scans
+// would) while --follow runs: every line comes out once, in order, and the
+// output ends with the rest of the stored log.
+TEST_F(FollowCli, FollowPrintsEachLineOnceThenTheStoredLog) {
+  const std::string log = numbered_lines(1, 80) + "the end\n";
+  start_build(log);
+  const std::size_t window = 400;  // the slave's tail: its last bytes, cut mid-line
+  const std::size_t running_end = log.find("step 70:") + 10;
+  auto out = dir_ / "follow.out";
+  auto proc = follow(out);
+  std::string writer_error;
+  std::thread writer([&] {
+    for (std::size_t end = 50; end < running_end; end += 130) {
+      const std::string tail =
+          log.substr(end > window ? end - window : 0, end > window ? window : end);
+      set_tail(tail);
+      // The follower prints the tail's whole lines; the next tail is stored
+      // once it has, so that the log never moves past the window.
+      const std::string whole = tail.substr(0, tail.rfind('\n') + 1);
+      const std::string last_line = whole.substr(whole.rfind('\n', whole.size() - 2) + 1);
+      if (whole.size() > 1 && !wait_for(out, last_line)) {
+        writer_error = "follow never printed " + last_line;
+        break;
+      }
+    }
+    complete();
+  });
+  const int code = proc->wait();
+  writer.join();
+  ASSERT_EQ(writer_error, "");
+  EXPECT_EQ(code, 0);
+  const std::string printed = test::read_file(out);
+  EXPECT_EQ(printed, log);  // each line exactly once, ending with the stored log
+  EXPECT_EQ(printed.find(kGapMarker), std::string::npos);
+}
+
+TEST_F(FollowCli, FollowShowsAGapWhenTheLogMovedPastTheWindow) {
+  const std::string log = numbered_lines(1, 40);
+  start_build(log);
+  set_tail(numbered_lines(1, 3));
+  auto out = dir_ / "follow.out";
+  auto proc = follow(out);
+  ASSERT_TRUE(wait_for(out, "step 3:"));
+  set_tail(numbered_lines(30, 32));
+  ASSERT_TRUE(wait_for(out, "step 32:"));
+  complete();
+  EXPECT_EQ(proc->wait(), 0);
+  EXPECT_EQ(test::read_file(out),
+            numbered_lines(1, 3) + std::string(kGapMarker) + numbered_lines(30, 40));
+}
+
+TEST_F(FollowCli, CtrlCStopsFollowing) {
+  start_build("whole log\n");
+  set_tail("building\n");
+  auto out = dir_ / "follow.out";
+  auto proc = follow(out);
+  ASSERT_TRUE(wait_for(out, "building\n"));
+  proc->signal(SIGINT);
+  EXPECT_EQ(proc->wait(), 130);
+  EXPECT_EQ(test::read_file(out), "building\n");
+}
+
+TEST_F(FollowCli, FollowingAFinishedBuildPrintsItsLog) {
+  start_build("all of it\n");
+  complete();
+  EXPECT_EQ(ok({"build", "log", std::to_string(id_), "--follow"}).out, "all of it\n");
 }
 
 }  // namespace

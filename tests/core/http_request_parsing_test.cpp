@@ -128,5 +128,20 @@ TEST(HttpResponseHead, FormatsAndSanitises) {
   EXPECT_EQ(reason_phrase(599), "Unknown");
 }
 
+TEST(HttpAcceptsGzip, ReadsCodingsAndQualities) {
+  EXPECT_TRUE(accepts_gzip("gzip"));
+  EXPECT_TRUE(accepts_gzip("gzip, deflate, br"));
+  EXPECT_TRUE(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+  EXPECT_TRUE(accepts_gzip("x-gzip"));
+  EXPECT_TRUE(accepts_gzip("*"));
+  EXPECT_FALSE(accepts_gzip(""));
+  EXPECT_FALSE(accepts_gzip("identity"));
+  EXPECT_FALSE(accepts_gzip("deflate, br"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=0"));
+  EXPECT_FALSE(accepts_gzip("gzip; q=0.000, *"));  // named and refused: * does not bring it back
+  EXPECT_FALSE(accepts_gzip("*;q=0"));
+  EXPECT_FALSE(accepts_gzip("gzipx, ,;,;q="));
+}
+
 }  // namespace
 }  // namespace buildd::http_detail

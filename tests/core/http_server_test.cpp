@@ -14,6 +14,7 @@
 #include <chrono>
 #include <thread>
 
+#include "buildd/compression.hpp"
 #include "buildd/librarian.hpp"
 #include "file_librarian.hpp"
 #include "support/archive_test_helpers.hpp"
@@ -79,6 +80,68 @@ TEST_F(HttpServerTest, ServesALibraryFileWithLengthAndType) {
   EXPECT_EQ(res->body, "0123456789abcdefghij");
   EXPECT_EQ(res->get_header_value("Content-Length"), "20");
   EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain");
+}
+
+// A build log is stored gzipped; a browser must show it, not download it.
+TEST_F(HttpServerTest, ServesAGzippedBuildLogAsText) {
+  const std::string text = "line 1\n<b>not html</b>\nline 3\n";
+  write_file(dir_ / "log", text);
+  LibraryFile f =
+      librarian_.store_gzipped(dir_ / "log", "buildlog_ubuntu-noble-amd64.foo_1_FULLYBUILT.txt.gz");
+  httplib::Client c = client();
+  c.set_decompress(false);  // see the bytes on the wire
+
+  auto encoded = c.Get(files_path(f), {{"Accept-Encoding", "gzip, deflate, br"}});
+  ASSERT_TRUE(encoded);
+  EXPECT_EQ(encoded->status, 200);
+  EXPECT_EQ(encoded->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(encoded->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(encoded->get_header_value("Vary"), "Accept-Encoding");
+  EXPECT_EQ(encoded->get_header_value("Content-Length"), std::to_string(f.size));
+  EXPECT_EQ(encoded->body.size(), f.size);
+  EXPECT_EQ(gunzip_string(encoded->body), text);
+
+  for (const char* accept : {"identity", "gzip;q=0", ""}) {
+    httplib::Headers headers;
+    headers.emplace("Accept-Encoding", accept);
+    auto plain = c.Get(files_path(f), headers);
+    ASSERT_TRUE(plain) << accept;
+    EXPECT_EQ(plain->status, 200);
+    EXPECT_EQ(plain->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+    EXPECT_FALSE(plain->has_header("Content-Encoding")) << accept;
+    EXPECT_EQ(plain->get_header_value("Content-Length"), std::to_string(text.size()));
+    EXPECT_EQ(plain->body, text) << accept;
+  }
+  auto head = c.Head(files_path(f), {{"Accept-Encoding", "identity"}});
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->get_header_value("Content-Length"), std::to_string(text.size()));
+  auto range = c.Get(files_path(f), {{"Accept-Encoding", "identity"}, {"Range", "bytes=7-"}});
+  ASSERT_TRUE(range);
+  EXPECT_EQ(range->status, 206);
+  EXPECT_EQ(range->body, text.substr(7));
+  // What cpp-httplib does by default: it decompresses what it is sent.
+  auto browser_like = client().Get(files_path(f));
+  ASSERT_TRUE(browser_like);
+  EXPECT_EQ(browser_like->body, text);
+  // No temp file is left behind by the decompressed answers.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "tmp"))
+    ADD_FAILURE() << "left in tmp: " << entry.path();
+}
+
+// Other gzip files (chroots, sources) are archives a slave unpacks: served as
+// the stored bytes, never with a Content-Encoding that a client would undo.
+TEST_F(HttpServerTest, OtherGzipFilesAreServedAsTheyAre) {
+  LibraryFile f = librarian_.store_bytes("\x1f\x8b not really", "chroot-noble-amd64.tar.gz",
+                                         "application/gzip");
+  LibraryFile named =
+      librarian_.store_bytes("\x1f\x8b also not", "notes.txt.gz", "application/gzip");
+  for (const LibraryFile& file : {f, named}) {
+    auto res = client().Get(files_path(file), {{"Accept-Encoding", "gzip"}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/gzip");
+    EXPECT_FALSE(res->has_header("Content-Encoding"));
+    EXPECT_EQ(res->body.size(), file.size);
+  }
 }
 
 TEST_F(HttpServerTest, HeadAnswersLengthWithoutBody) {

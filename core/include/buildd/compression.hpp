@@ -5,6 +5,8 @@
 // Error(kArchive) when the input is not valid gzip.
 
 #include <filesystem>
+#include <istream>
+#include <ostream>
 #include <string>
 
 #include "buildd/export.hpp"
@@ -16,5 +18,6 @@ BUILDD_API void gzip_file(const std::filesystem::path& source,
 BUILDD_API void gunzip_file(const std::filesystem::path& source,
                             const std::filesystem::path& destination);
 BUILDD_API std::string gunzip_string(const std::string& gzipped);
+BUILDD_API void gunzip_stream(std::istream& gzipped, std::ostream& out);
 
 }  // namespace buildd

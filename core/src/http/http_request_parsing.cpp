@@ -1,5 +1,6 @@
 #include "http_request_parsing.hpp"
 
+#include <cctype>
 #include <limits>
 
 namespace buildd::http_detail {
@@ -257,6 +258,43 @@ std::string format_response_head(int status,
   }
   out += "\r\n";
   return out;
+}
+
+bool accepts_gzip(std::string_view header) {
+  auto trim = [](std::string_view t) {
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    return t;
+  };
+  auto lower_equals = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+    return true;
+  };
+  bool gzip = false, star = false, gzip_named = false;
+  while (!header.empty()) {
+    const std::size_t comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    const std::size_t semi = item.find(';');
+    const std::string_view coding = trim(item.substr(0, semi));
+    bool refused = false;  // q=0, q=0.0, q=0.000
+    if (semi != std::string_view::npos) {
+      std::string_view param = trim(item.substr(semi + 1));
+      if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+        param.remove_prefix(2);
+        refused = !param.empty() && param.find_first_not_of("0.") == std::string_view::npos;
+      }
+    }
+    if (lower_equals(coding, "gzip") || lower_equals(coding, "x-gzip")) {
+      gzip_named = true;
+      gzip = gzip || !refused;
+    } else if (coding == "*") {
+      star = !refused;
+    }
+  }
+  return gzip || (!gzip_named && star);
 }
 
 }  // namespace buildd::http_detail

@@ -51,6 +51,11 @@ struct ByteRange {
 };
 ByteRange parse_range(std::string_view header, std::uint64_t size);
 
+// True when an Accept-Encoding header value accepts gzip: a "gzip",
+// "x-gzip" or "*" coding without "q=0" (RFC 9110 §12.5.3). Missing or empty:
+// false (identity only).
+bool accepts_gzip(std::string_view accept_encoding);
+
 // "bytes 5-9/20" for a satisfiable range.
 std::string content_range(const ByteRange& range, std::uint64_t size);
 

@@ -19,6 +19,9 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -26,6 +29,7 @@
 #include <sstream>
 #include <thread>
 
+#include "buildd/compression.hpp"
 #include "buildd/error.hpp"
 #include "buildd/librarian.hpp"
 #include "buildd/logging.hpp"
@@ -568,6 +572,54 @@ void HttpServer::add_route(const std::string& pattern, HttpHandler handler) {
       Route{std::regex(pattern, std::regex::ECMAScript), std::move(handler)});
 }
 
+namespace {
+
+// A build log (the pipeline's "buildlog_….txt.gz"; a gzipped text file, not
+// an archive a slave unpacks): served as text, so that a browser shows it.
+bool is_gzipped_text_log(const LibraryFile& file) {
+  const std::string_view name = file.filename;
+  return name.rfind("buildlog_", 0) == 0 && name.size() > 7 &&
+         name.substr(name.size() - 7) == ".txt.gz";
+}
+
+std::string header_value(const HttpRequest& req, std::string_view lowercase_name) {
+  for (const auto& [name, value] : req.headers) {
+    if (name.size() != lowercase_name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; same && i < name.size(); ++i)
+      same = std::tolower(static_cast<unsigned char>(name[i])) == lowercase_name[i];
+    if (same) return value;
+  }
+  return {};
+}
+
+// The log decompressed into an unlinked temp file: a seekable stream of known
+// size that costs no memory however long the log (the file is gone from the
+// folder at once and from the disk once the stream closes).
+std::shared_ptr<std::istream> decompressed(Librarian& librarian, const LibraryFile& file,
+                                           std::uint64_t& size) {
+  const std::filesystem::path path = librarian.temp_path("log-text");
+  auto in = librarian.open(file);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    gunzip_stream(*in, out);
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+      throw Error(ErrorCategory::kInternal, "cannot write " + path.string());
+    }
+  }
+  auto text = std::make_shared<std::ifstream>(path, std::ios::binary);
+  std::error_code ignored;
+  size = std::filesystem::file_size(path, ignored);
+  std::filesystem::remove(path, ignored);
+  if (!*text) throw Error(ErrorCategory::kInternal, "cannot read " + path.string());
+  return text;
+}
+
+}  // namespace
+
 void HttpServer::serve_library(Librarian& librarian) {
   add_route(R"(/\+files/(\d{1,18})/([^/]+))", [&librarian](const HttpRequest& req) {
     auto not_found = HttpResponse::text(404, "not found\n");
@@ -577,6 +629,20 @@ void HttpServer::serve_library(Librarian& librarian) {
     res.content_type = file->mime.empty() ? "application/octet-stream" : file->mime;
     res.headers["ETag"] = "\"" + file->sha256 + "\"";
     res.stream_size = file->size;
+    if (is_gzipped_text_log(*file)) {
+      // The stored bytes as they are, labelled gzip-encoded text, to a client
+      // that takes gzip (every browser); the text itself to one that does
+      // not. The SHA-1 and size recorded are those of the gzipped bytes.
+      res.content_type = "text/plain; charset=utf-8";
+      res.headers["Vary"] = "Accept-Encoding";
+      if (http_detail::accepts_gzip(header_value(req, "accept-encoding"))) {
+        res.headers["Content-Encoding"] = "gzip";
+      } else {
+        res.headers["ETag"] = "\"" + file->sha256 + "-text\"";
+        res.stream = decompressed(librarian, *file, res.stream_size);
+        return res;
+      }
+    }
     // HEAD sends no body: answer from the record without opening the bytes
     // (which for a remote archive would mean downloading them).
     res.stream = req.method == "HEAD" ? std::make_shared<std::istringstream>()

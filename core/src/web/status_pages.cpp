@@ -6,12 +6,16 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "buildd/build_state.hpp"
+#include "buildd/compression.hpp"
 #include "buildd/error.hpp"
+#include "buildd/pipeline/decisions.hpp"
 #include "buildd/web/api_model.hpp"
 
 // Each page is built once as JSON (the API's answer, api_model.hpp) and the
@@ -68,6 +72,64 @@ std::string url_segment(std::string_view s) {
   return out;
 }
 
+// ---- build logs ------------------------------------------------------------------
+
+constexpr std::size_t kFailedLogLines = 50;
+// A failed build's page decompresses its log to show the end: logs whose
+// gzipped size is above this are only linked.
+constexpr std::uint64_t kMaxShownLogBytes = 32ull << 20;
+
+struct FailedLog {
+  bool shown = false;      // a final state other than FULLYBUILT, with a stored log
+  bool too_large = false;  // above kMaxShownLogBytes
+  std::string tail;        // its last kFailedLogLines lines, as valid UTF-8
+};
+
+FailedLog failed_log(const Sources& src, Id id) {
+  FailedLog out;
+  auto build = src.store.find_build(id);
+  if (!build || !is_final(build->state) || build->state == BuildState::kFullyBuilt ||
+      !build->buildlog_id)
+    return out;
+  auto file = src.store.find_library_file(*build->buildlog_id);
+  if (!file) return out;
+  out.shown = true;
+  if (file->size > kMaxShownLogBytes) {
+    out.too_large = true;
+    return out;
+  }
+  auto in = src.librarian.open(*file);
+  std::string bytes((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
+  const bool gzipped = bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+                       static_cast<unsigned char>(bytes[1]) == 0x8b;
+  if (gzipped) {
+    try {
+      bytes = gunzip_string(bytes);
+    } catch (const Error&) {
+      out.tail = "(the stored log is not valid gzip)";
+      return out;
+    }
+  }
+  // Any bytes may be in a log: shown as the master shows tails (valid UTF-8,
+  // no NULs), then HTML-escaped by the page.
+  out.tail = decode_logtail(last_lines(bytes, kFailedLogLines));
+  return out;
+}
+
+// GET /api/builds/<id>/log: what the build page's live log polls.
+json live_log_document(const Sources& src, Id id) {
+  auto build = src.store.find_build(id);
+  if (!build) throw Error(ErrorCategory::kNotFound, "no build " + std::to_string(id));
+  auto entry = src.store.queue_entry_for_build(id);
+  return {{"schema_version", api::kJsonSchemaVersion},
+          {"kind", "build_log"},
+          {"generated", iso_utc(src.time.now())},
+          {"id", id},
+          {"state", std::string(name(build->state))},
+          {"final", is_final(build->state)},
+          {"logtail", entry ? entry->logtail : std::string()}};
+}
+
 // ---- HTML ----------------------------------------------------------------------
 
 const char* kCss = R"(body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -105,11 +167,13 @@ std::string state_cell(const json& build) {
   return "<span class=\"" + esc(build["state"]) + "\">" + esc(build["state_title"]) + "</span>";
 }
 
+// `refresh`: reload every 10 s (a page that updates itself, the build page
+// of a running build, passes false).
 HttpResponse page(const std::string& title, const std::string& section, const std::string& api,
-                  const std::string& body) {
+                  const std::string& body, bool refresh = true) {
   std::ostringstream out;
   out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      << "<meta http-equiv=\"refresh\" content=\"10\">"
+      << (refresh ? "<meta http-equiv=\"refresh\" content=\"10\">" : "")
       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
       << "<title>" << html_escape(title) << " · buildd-master</title><style>" << kCss
       << "</style></head><body><nav>";
@@ -121,8 +185,8 @@ HttpResponse page(const std::string& title, const std::string& section, const st
     out << "<a href=\"" << href << "\"" << (href == section ? " class=\"here\"" : "") << ">"
         << label << "</a>";
   }
-  out << "</nav><main><h1>" << html_escape(title) << "</h1>" << body
-      << "<p class=\"muted\">Refreshes every 10 seconds. JSON: <a href=\"" << html_escape(api)
+  out << "</nav><main><h1>" << html_escape(title) << "</h1>" << body << "<p class=\"muted\">"
+      << (refresh ? "Refreshes every 10 seconds. " : "") << "JSON: <a href=\"" << html_escape(api)
       << "\">" << html_escape(api) << "</a></p></main></body></html>\n";
   HttpResponse r;
   r.content_type = "text/html; charset=utf-8";
@@ -297,7 +361,35 @@ std::string files_list(const json& files) {
   return s + "</ul>";
 }
 
-HttpResponse build_page(const json& b) {
+// The build page's live log: the stored tail in a <pre> that an inline
+// script refreshes from /api/builds/<id>/log (textContent, so the tail stays
+// text), reloading the page when the build leaves its state (finished, given
+// back). Without JavaScript the tail is shown as of the page's load.
+std::string live_log(const json& b, const std::string& tail) {
+  const std::string id = b["id"].dump();
+  return "<h2>Live log</h2><pre id=\"livelog\" class=\"log\" "
+         "style=\"max-height:40em;overflow:auto\">" +
+         html_escape(tail) +
+         "</pre><p class=\"muted\" id=\"livelog-status\">The last lines the builder "
+         "reported; updated every 3 seconds.</p><script>(function(){"
+         "var pre=document.getElementById('livelog'),state=" +
+         json(b["state"].get<std::string>()).dump() +
+         ";pre.scrollTop=pre.scrollHeight;"
+         "function poll(){fetch('/api/builds/" +
+         id +
+         "/log',{cache:'no-store'}).then(function(r){"
+         "if(!r.ok)throw new Error(r.status);return r.json();}).then(function(j){"
+         "if(j.state!==state){location.reload();return;}"
+         "var bottom=pre.scrollTop+pre.clientHeight>=pre.scrollHeight-4;"
+         "pre.textContent=j.logtail;if(bottom)pre.scrollTop=pre.scrollHeight;"
+         "setTimeout(poll,3000);}).catch(function(){"
+         "document.getElementById('livelog-status').textContent='Update failed; retrying.';"
+         "setTimeout(poll,10000);});}"
+         "setTimeout(poll,3000);})();</script>";
+}
+
+// `failed`: the end of a failed build's stored log (not shown otherwise).
+HttpResponse build_page(const json& b, const FailedLog& failed) {
   std::ostringstream out;
   out << "<dl><dt>State</dt><dd>" << state_cell(b) << "</dd><dt>Arch release</dt><dd>"
       << esc(b["arch_release"]) << "</dd><dt>Builder</dt><dd>" << builder_link(b["builder"])
@@ -314,17 +406,26 @@ HttpResponse build_page(const json& b) {
               : "<a href=\"" + esc(b["log"]["url"]) + "\">" + esc(b["log"]["filename"]) + "</a>")
       << "</dd><dt>Result files</dt><dd>" << files_list(b["result_files"])
       << "</dd><dt>Source files</dt><dd>" << files_list(b["source_files"]) << "</dd>";
+  const bool running = !b["queue"].is_null() && !b["queue"]["builder"].is_null();
   if (!b["queue"].is_null()) {
     const json& q = b["queue"];
     out << "<dt>Queue</dt><dd>score " << esc(q["score"]) << ", builder "
-        << builder_link(q["builder"]) << ", running " << secs_text(q["elapsed_seconds"])
-        << tail_pre(q["logtail"]) << "</dd>";
+        << builder_link(q["builder"]) << ", running " << secs_text(q["elapsed_seconds"]) << "</dd>";
   }
   out << "</dl>";
+  if (running) out << live_log(b, b["queue"]["logtail"].get<std::string>());
+  if (failed.shown) {
+    out << "<h2>Last " << kFailedLogLines << " lines of the log</h2>";
+    if (failed.too_large)
+      out << "<p>The log is too large to be shown here; follow the link above.</p>";
+    else
+      out << "<pre class=\"log\" style=\"max-height:40em;overflow:auto\">"
+          << html_escape(failed.tail) << "</pre>";
+  }
   const std::string id = b["id"].dump();
   return page("Build " + id + ": " + b["source_name"].get<std::string>() + " " +
                   b["source_version"].get<std::string>(),
-              "/builds", "/api/builds/" + id, out.str());
+              "/builds", "/api/builds/" + id, out.str(), !running);
 }
 
 // ---- routes ------------------------------------------------------------------------
@@ -492,8 +593,12 @@ void add_status_routes(HttpServer& server, BuildStore& store, Librarian& librari
     return json_response(api::builds_document(src.store, r.query, src.time.now()));
   });
   server.add_route(R"(/builds/(\d{1,18}))", [src](const HttpRequest& req) {
-    return build_page(
-        api::build_document(src.store, src.librarian, parse_id(req.matches.at(1)), src.time.now()));
+    const Id id = parse_id(req.matches.at(1));
+    return build_page(api::build_document(src.store, src.librarian, id, src.time.now()),
+                      failed_log(src, id));
+  });
+  server.add_route(R"(/api/builds/(\d{1,18})/log)", [src](const HttpRequest& req) {
+    return json_response(live_log_document(src, parse_id(req.matches.at(1))));
   });
   server.add_route(R"(/api/builds/(\d{1,18}))", [src](const HttpRequest& req) {
     return json_response(

@@ -94,13 +94,17 @@ class StatusPages : public ::testing::Test {
     httplib::Client client("127.0.0.1", server_.actual_port());
     return client.Get(path.c_str());
   }
-  std::string html(const std::string& path) {
+  // `refresh`: the page reloads itself every 10 s (all but a running build's,
+  // which updates its live log instead).
+  std::string html(const std::string& path, bool refresh = true) {
     auto r = get(path);
     EXPECT_TRUE(r) << path;
     if (!r) return {};
     EXPECT_EQ(r->status, 200) << path;
     EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8") << path;
-    EXPECT_NE(r->body.find("<meta http-equiv=\"refresh\" content=\"10\">"), std::string::npos);
+    EXPECT_EQ(r->body.find("<meta http-equiv=\"refresh\" content=\"10\">") != std::string::npos,
+              refresh)
+        << path;
     EXPECT_NE(r->body.find("<a href=\"/queue\""), std::string::npos) << "nav on " << path;
     return r->body;
   }
@@ -367,13 +371,83 @@ TEST_F(StatusPages, BuildPageShowsDependenciesAndRunningJob) {
   EXPECT_EQ(run["state"], "BUILDING");
   EXPECT_EQ(run["queue"]["builder"], "bob");
   EXPECT_EQ(run["queue"]["elapsed_seconds"], 300.0);
-  std::string body = html("/builds/" + std::to_string(running_.id));
+  std::string body = html("/builds/" + std::to_string(running_.id), false);
   EXPECT_TRUE(contains(body, "&lt;script&gt;alert(&#39;tail&#39;)"));
-  EXPECT_FALSE(contains(body, "<script>"));
+  EXPECT_FALSE(contains(body, "<script>alert"));
   std::string evil = html("/builds/" + std::to_string(evil_.id));
   EXPECT_TRUE(contains(evil, "<title>Build " + std::to_string(evil_.id) +
                                  ": &lt;script&gt;alert(&quot;src&quot;)&lt;/script&gt; 1&lt;2"));
   EXPECT_FALSE(contains(evil, "<script>"));
+}
+
+std::size_t count(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1))
+    ++n;
+  return n;
+}
+
+// A running build's page shows its whole stored tail in a <pre> that an
+// inline script updates from /api/builds/<id>/log, and reloads at the end.
+TEST_F(StatusPages, RunningBuildPageShowsALiveLog) {
+  const std::string id = std::to_string(running_.id);
+  std::string body = html("/builds/" + id, false);
+  const auto pre = body.find("<pre id=\"livelog\"");
+  ASSERT_NE(pre, std::string::npos) << body;
+  const auto pre_end = body.find("</pre>", pre);
+  EXPECT_EQ(body.substr(body.find('>', pre) + 1, pre_end - body.find('>', pre) - 1),
+            html_escape(kEvilTail));
+  // One script, the page's own: the tail's is text.
+  EXPECT_EQ(count(body, "<script"), 1u);
+  EXPECT_TRUE(contains(body, "fetch('/api/builds/" + id + "/log'"));
+  EXPECT_TRUE(contains(body, "location.reload()"));
+  EXPECT_TRUE(contains(body, "pre.textContent=j.logtail"));
+
+  json live = api("/api/builds/" + id + "/log");
+  EXPECT_EQ(live["state"], "BUILDING");
+  EXPECT_EQ(live["final"], false);
+  EXPECT_EQ(live["logtail"], kEvilTail);
+  // The tail moves on: the endpoint follows.
+  CycleChanges c;
+  c.logtails.push_back({store_.queue_entry_for_build(running_.id)->id, "line 3\n"});
+  store_.commit(c);
+  EXPECT_EQ(api("/api/builds/" + id + "/log")["logtail"], "line 3\n");
+  // Finished builds: final, no tail; their pages reload every 10 s again.
+  json done = api("/api/builds/" + std::to_string(done_.id) + "/log");
+  EXPECT_EQ(done["state"], "FULLYBUILT");
+  EXPECT_EQ(done["final"], true);
+  EXPECT_EQ(done["logtail"], "");
+  std::string finished = html("/builds/" + std::to_string(done_.id));
+  EXPECT_FALSE(contains(finished, "livelog"));
+  EXPECT_FALSE(contains(finished, "<script"));
+  EXPECT_EQ(get("/api/builds/999999/log")->status, 404);
+}
+
+// A failed build's page shows the last 50 lines of its stored log, escaped;
+// a successful one's does not.
+TEST_F(StatusPages, FailedBuildPageShowsTheEndOfItsLog) {
+  std::string log;
+  for (int i = 1; i <= 59; ++i) log += "log line " + std::to_string(i) + "\n";
+  log += "<script>alert('log')</script> & \xff\xfe bad bytes";
+  log += '\0';
+  log += "nul\n";
+  write_file(tmp_.path() / "failed.log", log);
+  LibraryFile gz = librarian_.store_gzipped(
+      tmp_.path() / "failed.log", "buildlog_ubuntu-noble-amd64.sed_4.9-1_FAILEDTOBUILD.txt.gz");
+  complete(waiting_x86_, bob_.id, BuildState::kFailedToBuild, gz.id, {}, "");
+  std::string body = html("/builds/" + std::to_string(waiting_x86_.id));
+  EXPECT_TRUE(contains(body, "Last 50 lines of the log")) << body;
+  EXPECT_FALSE(contains(body, "log line 10\n"));
+  EXPECT_TRUE(contains(body, "log line 11\n"));
+  EXPECT_TRUE(contains(body, "log line 59\n"));
+  EXPECT_TRUE(contains(body,
+                       "&lt;script&gt;alert(&#39;log&#39;)&lt;/script&gt; &amp; "
+                       "\xEF\xBF\xBD\xEF\xBF\xBD bad bytesnul"));
+  EXPECT_FALSE(contains(body, "<script"));
+  EXPECT_FALSE(contains(body, std::string(1, '\0')));
+  EXPECT_FALSE(contains(html("/builds/" + std::to_string(done_.id)), "Last 50 lines"));
+  // A dependency wait without a log shows none.
+  EXPECT_FALSE(contains(html("/builds/" + std::to_string(depwait_.id)), "Last 50 lines"));
 }
 
 TEST_F(StatusPages, OnlyGetAndHeadAreServed) {
