@@ -24,8 +24,16 @@ include(CMakePackageConfigHelpers)
 set(BUILDD_PACKAGE_MAINTAINER
     "buildd-master maintainers <maintainers@users.noreply.r-seed-b144b1fc.example>"
     CACHE STRING "Maintainer field of the Debian packages")
-# Debian 12 keeps units in /lib/systemd/system (systemd's pkg-config says so).
-set(BUILDD_SYSTEMD_UNIT_DIR /lib/systemd/system CACHE PATH "where the systemd unit is installed")
+# Debian 12 keeps units in /lib/systemd/system (systemd's pkg-config says so);
+# an install under another prefix keeps the unit under it.
+# -DBUILDD_SYSTEMD_UNIT_DIR=... overrides.
+if(NOT DEFINED BUILDD_SYSTEMD_UNIT_DIR)
+  if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    set(BUILDD_SYSTEMD_UNIT_DIR /lib/systemd/system)
+  else()
+    set(BUILDD_SYSTEMD_UNIT_DIR ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
+  endif()
+endif()
 
 set(BUILDD_ETC_DIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/buildd-master)
 set(BUILDD_DEB_DIR ${PROJECT_SOURCE_DIR}/packaging/deb)
