@@ -3,6 +3,7 @@
 #include "commands_admin.hpp"
 #include "commands_core.hpp"
 #include "commands_run.hpp"
+#include "docs.hpp"
 
 namespace buildd::cli {
 
@@ -12,6 +13,7 @@ const std::vector<Command>& command_table() {
     add_core_commands(t);
     add_admin_commands(t);
     add_run_commands(t);
+    add_docs_commands(t);
     return t;
   }();
   return table;

@@ -16,6 +16,7 @@
 #include "buildd/process_memory.hpp"
 #include "command.hpp"
 #include "command_line.hpp"
+#include "docs.hpp"
 #include "version.hpp"
 
 namespace {
@@ -25,10 +26,8 @@ using buildd::cli::joined;
 namespace po = buildd::cli::po;
 
 void print_help(std::ostream& out) {
-  out << "buildd-master " << buildd::kVersion
-      << ": the master of a build farm. It keeps builds in a SQL database,\n"
-         "talks to build slaves (launchpad-buildd) over XML-RPC, collects their logs and\n"
-         "results into the librarian and dispatches queued builds to idle builders.\n\n"
+  out << "buildd-master " << buildd::kVersion << ": " << buildd::cli::kProgramDescription
+      << "\n\n"
          "Usage: buildd-master [--config FILE] [--log-level LEVEL] COMMAND [ARGS…]\n\n"
       << buildd::cli::global_options()
       << "\nCommands (buildd-master COMMAND --help for a command's options):\n";
@@ -57,8 +56,7 @@ int run(int argc, char** argv) {
   }
   const buildd::cli::CommandLine line = buildd::cli::parse_command(global.rest, gvm.count("help"));
   if (line.help) {
-    std::cout << "Usage: buildd-master " << joined(line.command->words) << ' '
-              << line.command->synopsis << "\n"
+    std::cout << "Usage: " << buildd::cli::usage_line(*line.command) << "\n"
               << line.command->summary << "\n\n"
               << *line.options;
     return 0;

@@ -11,9 +11,9 @@ function(buildd_add_plugin)
   set_target_properties(${target} PROPERTIES
     PREFIX ""
     LIBRARY_OUTPUT_DIRECTORY ${BUILDD_PLUGIN_OUTPUT_DIR}
-    INSTALL_RPATH "$ORIGIN/../..")
+    INSTALL_RPATH "$ORIGIN/${BUILDD_PLUGIN_TO_LIBDIR}")
   target_link_libraries(${target} PRIVATE buildd-core ${P_LIBRARIES})
   target_link_options(${target} PRIVATE LINKER:-z,defs)
-  install(TARGETS ${target} LIBRARY DESTINATION ${BUILDD_PLUGIN_SUBDIR})
+  install(TARGETS ${target} LIBRARY DESTINATION ${BUILDD_PLUGIN_SUBDIR} COMPONENT master)
   set_property(GLOBAL APPEND PROPERTY BUILDD_PLUGINS ${target})
 endfunction()
