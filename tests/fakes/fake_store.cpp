@@ -91,23 +91,7 @@ Builder FakeStore::add_builder(const NewBuilder& n) {
                            [&](const auto& p) { return p.name == n.processor; });
   if (proc == processors_.end())
     throw Error(ErrorCategory::kNotFound, "no processor " + n.processor);
-  for (auto& b : builders_) {
-    if (b.name != n.name) continue;
-    if (!removed_.erase(b.id)) throw Error(ErrorCategory::kConflict, "builder exists: " + n.name);
-    Builder back;  // a removed builder's name brings it back, same id, fresh start
-    back.id = b.id;
-    back.name = n.name;
-    back.url = n.url;
-    back.processor_id = proc->id;
-    back.family_id = proc->family_id;
-    back.manual = n.manual;
-    back.virtualized = n.virtualized;
-    back.speed_index = n.speed_index;
-    b = back;
-    return b;
-  }
-  Builder b;
-  b.id = new_id();
+  Builder b;  // a removed builder's name brings it back: same id, fresh start
   b.name = n.name;
   b.url = n.url;
   b.processor_id = proc->id;
@@ -115,6 +99,15 @@ Builder FakeStore::add_builder(const NewBuilder& n) {
   b.manual = n.manual;
   b.virtualized = n.virtualized;
   b.speed_index = n.speed_index;
+  for (auto& existing : builders_) {
+    if (existing.name != n.name) continue;
+    if (!removed_.erase(existing.id))
+      throw Error(ErrorCategory::kConflict, "builder exists: " + n.name);
+    b.id = existing.id;
+    existing = b;
+    return b;
+  }
+  b.id = new_id();
   builders_.push_back(b);
   return b;
 }
