@@ -145,7 +145,7 @@ set(buildd_exact "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME buildd-master-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "buildd-master (= ${buildd_exact}), libboost-dev, libboost-filesystem-dev, libspdlog-dev")
+    "buildd-master (= ${buildd_exact}), libboost-dev, libboost-filesystem-dev, libspdlog-dev, nlohmann-json3-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "plugin SDK of buildd-master
 The headers of libbuildd-core, its development link, a CMake package
