@@ -363,7 +363,7 @@ int builder_clean_or_abort(CommandContext& ctx, const po::variables_map& vm, boo
                     " of this farm: cancel the build instead (build cancel " +
                     std::to_string(job->build.id) + ")");
   }
-  std::unique_ptr<Slave> slave = ctx.transport().connect(b);
+  std::unique_ptr<Slave> slave = ctx.transport().open(b);
   const SlaveStatus status = slave->status();
   const std::string before = to_string(status.state);
   const bool wanted =

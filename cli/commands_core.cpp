@@ -26,22 +26,32 @@ int plugins_list(CommandContext& ctx, const po::variables_map& vm) {
                         {"default", k.default_value ? nlohmann::json(k.default_value) : nullptr},
                         {"choices", k.choices ? nlohmann::json(k.choices) : nullptr},
                         {"description", k.description ? k.description : ""}});
+      if (!p.error.empty()) {
+        out.push_back({{"name", p.name}, {"file", p.file.string()}, {"error", p.error}});
+        continue;
+      }
       out.push_back({{"name", p.name},
                      {"kind", kind_name(p.kind)},
                      {"version", p.version},
                      {"description", p.description},
                      {"file", p.file.string()},
-                     {"config_keys", keys}});
+                     {"config_keys", keys},
+                     {"error", nullptr}});
     }
     ctx.out << out.dump(2) << '\n';
     return 0;
   }
+  // A broken file is one row with its error; the listing goes on.
   std::vector<std::vector<std::string>> rows;
   for (const auto& p : plugins)
-    rows.push_back({p.name, kind_name(p.kind), p.version, p.file.string()});
-  print_table(ctx.out, {"NAME", "KIND", "VERSION", "FILE"}, rows);
+    rows.push_back(
+        p.error.empty()
+            ? std::vector<std::string>{p.name, kind_name(p.kind), p.version, p.file.string(), "-"}
+            : std::vector<std::string>{p.name, "-", "-", p.file.string(), p.error});
+  print_table(ctx.out, {"NAME", "KIND", "VERSION", "FILE", "ERROR"}, rows);
   if (vm.count("verbose")) {
     for (const auto& p : plugins) {
+      if (!p.error.empty()) continue;
       ctx.out << "\n" << p.name << ": " << p.description << "\n";
       for (const auto& k : p.config_keys)
         ctx.out << "  " << k.name << " (" << type_name(k.type) << (k.required ? ", required" : "")

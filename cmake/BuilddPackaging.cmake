@@ -22,7 +22,7 @@
 include(CMakePackageConfigHelpers)
 
 set(BUILDD_PACKAGE_MAINTAINER
-    "buildd-master maintainers <maintainers@users.noreply.r-seed-b144b1fc.example>"
+    "buildd-master maintainers <buildd-master@example.org>"
     CACHE STRING "Maintainer field of the Debian packages")
 # Debian 12 keeps units in /lib/systemd/system (systemd's pkg-config says so);
 # an install under another prefix keeps the unit under it.

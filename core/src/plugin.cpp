@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "buildd/build_fingerprint.hpp"
 #include "buildd/error.hpp"
 
 namespace buildd {
@@ -86,6 +87,10 @@ bool PluginConfig::get_bool_or(const std::string& key, bool fallback) const {
 }
 double PluginConfig::get_seconds_or(const std::string& key, double fallback) const {
   return has(key) ? get_seconds(key) : fallback;
+}
+
+const char* core_build_fingerprint() {
+  return BUILDD_BUILD_FINGERPRINT;
 }
 
 }  // namespace buildd

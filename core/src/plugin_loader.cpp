@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <set>
 
 #include "buildd/error.hpp"
 
@@ -71,8 +74,23 @@ Loaded load(const std::filesystem::path& file) {
          std::to_string(kPluginAbiVersion) + " needs " + std::to_string(sizeof(PluginDescriptor)));
   const PluginDescriptor& d = *loaded.descriptor;
   if (d.name == nullptr || d.version == nullptr || d.create == nullptr ||
-      (d.config_key_count > 0 && d.config_keys == nullptr))
+      d.build_fingerprint == nullptr || (d.config_key_count > 0 && d.config_keys == nullptr))
     fail("plugin file " + file.string() + " has an incomplete descriptor");
+  const std::uint32_t wanted = interface_version(d.kind);
+  if (wanted == 0)
+    fail("plugin file " + file.string() + " declares an unknown plugin kind " +
+         std::to_string(static_cast<std::uint32_t>(d.kind)));
+  if (d.interface_version != wanted)
+    fail("plugin file " + file.string() + " implements the " + kind_name(d.kind) +
+         " interface version " + std::to_string(d.interface_version) +
+         ", but this buildd-master needs version " + std::to_string(wanted) +
+         ": rebuild the plugin against this buildd-master's SDK");
+  // Same compiler, C++ library ABI, boundary libraries and headers, or types
+  // that cross the boundary may not mean the same on both sides.
+  if (std::strcmp(d.build_fingerprint, core_build_fingerprint()) != 0)
+    fail("plugin file " + file.string() + " was built with [" + d.build_fingerprint +
+         "], but this buildd-master was built with [" + core_build_fingerprint() +
+         "]: rebuild the plugin against this buildd-master's SDK");
   return loaded;
 }
 
@@ -102,7 +120,19 @@ bool implements(PluginKind kind, PluginObject* object) {
 
 }  // namespace
 
-PluginLoader::PluginLoader(std::filesystem::path plugin_dir) : plugin_dir_(std::move(plugin_dir)) {}
+PluginLoader::PluginLoader(std::filesystem::path plugin_dir) : plugin_dir_(std::move(plugin_dir)) {
+  // BUILDD_PLUGIN_PATH: folders searched before plugin_dir, like PATH.
+  if (const char* path = std::getenv("BUILDD_PLUGIN_PATH")) {
+    std::string list = path;
+    for (std::size_t start = 0; start <= list.size();) {
+      std::size_t end = list.find(':', start);
+      if (end == std::string::npos) end = list.size();
+      if (end > start) search_path_.emplace_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  search_path_.push_back(plugin_dir_);
+}
 
 std::filesystem::path PluginLoader::default_plugin_dir() {
   std::filesystem::path exe = dll::program_location().string();
@@ -113,7 +143,11 @@ std::filesystem::path PluginLoader::resolve(const std::string& name_or_path) con
   if (name_or_path.find('/') != std::string::npos ||
       (name_or_path.size() > 3 && name_or_path.ends_with(kFileSuffix)))
     return name_or_path;
-  return plugin_dir_ / (kFilePrefix + name_or_path + kFileSuffix);
+  const std::string file = kFilePrefix + name_or_path + kFileSuffix;
+  std::error_code ec;
+  for (const auto& dir : search_path_)
+    if (std::filesystem::exists(dir / file, ec)) return dir / file;
+  return plugin_dir_ / file;  // absent: the error names the default place
 }
 
 PluginInfo PluginLoader::inspect(const std::string& name_or_path) const {
@@ -122,13 +156,32 @@ PluginInfo PluginLoader::inspect(const std::string& name_or_path) const {
 
 std::vector<PluginInfo> PluginLoader::list() const {
   std::vector<PluginInfo> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(plugin_dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(kFilePrefix) && name.ends_with(kFileSuffix))
-      out.push_back(info_of(load(entry.path())));
+  std::set<std::string> seen;  // a file name found earlier in the path hides later ones
+  for (const auto& dir : search_path_) {
+    std::error_code ec;
+    if (dir != plugin_dir_ && !std::filesystem::is_directory(dir, ec)) continue;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with(kFilePrefix) && name.ends_with(kFileSuffix) && seen.insert(name).second)
+        files.push_back(entry.path());
+    }
+    if (ec) fail("cannot list the plugin folder " + dir.string() + ": " + ec.message());
+    for (const auto& file : files) {
+      // One broken file is reported on its own line; the others still list.
+      try {
+        out.push_back(info_of(load(file)));
+      } catch (const Error& e) {
+        PluginInfo broken;
+        const std::string name = file.filename().string();
+        broken.name = name.substr(std::strlen(kFilePrefix), name.size() - std::strlen(kFilePrefix) -
+                                                                std::strlen(kFileSuffix));
+        broken.file = file;
+        broken.error = e.what();
+        out.push_back(std::move(broken));
+      }
+    }
   }
-  if (ec) fail("cannot list the plugin folder " + plugin_dir_.string() + ": " + ec.message());
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }

@@ -1,5 +1,7 @@
 #include "buildd/slave_transport.hpp"
 
+#include "buildd/error.hpp"
+
 namespace buildd {
 
 Slave::~Slave() = default;
@@ -44,6 +46,16 @@ const char* to_string(BuildResult result) {
       return "UNKNOWN";
   }
   return "UNKNOWN";
+}
+
+std::unique_ptr<Slave> SlaveTransport::open(const Builder& builder) {
+  std::unique_ptr<Slave> slave = connect(builder);
+  if (!slave)
+    throw Error(ErrorCategory::kPlugin,
+                "the slave transport plugin's connect() returned no "
+                "connection for builder " +
+                    builder.name);
+  return slave;
 }
 
 }  // namespace buildd

@@ -46,10 +46,4 @@ class FileLibrarian : public LogArchive {
   std::filesystem::path root_;
 };
 
-// "sha256/<hex>" and back; parse throws Error(kArchive, not retryable) when
-// the locator is not of that form. Shared by the HTTP librarian.
-std::string sha256_locator(const std::string& sha256_hex);
-std::string sha256_from_locator(const std::string& locator);
-bool is_sha256_hex(const std::string& text);
-
 }  // namespace buildd

@@ -1,6 +1,6 @@
 // Registration of file-librarian; the implementation is file_librarian.cpp.
 
-#include "buildd/plugin.hpp"
+#include "buildd/plugin_entry.hpp"
 #include "file_librarian.hpp"
 
 namespace {

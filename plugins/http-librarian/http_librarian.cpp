@@ -11,7 +11,6 @@
 #include "buildd/digest.hpp"
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
-#include "file_librarian.hpp"
 
 namespace buildd {
 namespace {

@@ -1,6 +1,6 @@
 // Registration of http-librarian; the implementation is http_librarian.cpp.
 
-#include "buildd/plugin.hpp"
+#include "buildd/plugin_entry.hpp"
 #include "http_librarian.hpp"
 
 namespace {

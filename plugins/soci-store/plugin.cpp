@@ -1,6 +1,6 @@
 // The soci-store plugin's registration: descriptor, config keys, factory.
 
-#include "buildd/plugin.hpp"
+#include "buildd/plugin_entry.hpp"
 #include "soci_store.hpp"
 
 namespace {

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "buildd/plugin.hpp"
+#include "buildd/plugin_entry.hpp"
 #include "xmlrpc_slave.hpp"
 
 namespace {

@@ -52,4 +52,12 @@ class BUILDD_API LogArchive : public PluginObject {
   virtual std::optional<std::string> public_url(const std::string& locator) = 0;
 };
 
+// The locator of a content-addressed archive, "sha256/<hex>", and back;
+// shared by the in-tree archives so a store can move from one to another.
+// Both throw Error(kArchive, not retryable) on a digest or locator of
+// another form.
+BUILDD_API std::string sha256_locator(const std::string& sha256_hex);
+BUILDD_API std::string sha256_from_locator(const std::string& locator);
+BUILDD_API bool is_sha256_hex(const std::string& text);  // 64 lowercase hex digits
+
 }  // namespace buildd

@@ -4,11 +4,23 @@
 //
 // A plugin is a MODULE library (buildd-plugin-<name>.so) that exports exactly
 // one entry point, the Boost.DLL alias `buildd_plugin_descriptor`, a function
-// returning a pointer to a static PluginDescriptor. The loader (plugin_loader.hpp)
-// reads `struct_size` and `abi_version` first and refuses a plugin built
-// against another ABI before reading anything else, then checks the kind, then
-// validates the plugin's config section against `config_keys`, and only then
-// calls `create`.
+// returning a pointer to a static PluginDescriptor (plugin_entry.hpp makes
+// both). The loader (plugin_loader.hpp) reads `struct_size` and `abi_version`
+// first and refuses a plugin built against another ABI before reading
+// anything else; then it refuses a plugin whose interface version (per kind)
+// or build fingerprint differs from the core's, naming both sides; then it
+// checks the kind, validates the plugin's config section against
+// `config_keys`, and only then calls `create`.
+//
+// Compatibility promise. kPluginAbiVersion covers the descriptor and
+// PluginConfig; each kind's interface version covers that interface
+// (SlaveTransport, BuildStore, LogArchive) and the types it uses; the build
+// fingerprint covers what C++ cannot promise across builds (compiler, C++
+// library ABI, the versions of Boost, spdlog and nlohmann_json whose types
+// cross the boundary, the public headers). A plugin therefore loads only into
+// a buildd-master built from the same SDK with the same toolchain: rebuild
+// plugins with each buildd-master release (while the version is 0.x, every
+// release may change an interface).
 //
 // Contract for plugin authors:
 // - `create` receives a PluginConfig already validated against config_keys
@@ -25,7 +37,6 @@
 // factory (see plugins/*/plugin.cpp); the implementation is ordinary code that
 // tests link directly.
 
-#include <boost/dll/alias.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -39,15 +50,33 @@
 
 namespace buildd {
 
-// Bumped whenever PluginDescriptor, PluginConfig or an interface changes
-// layout or meaning.
-inline constexpr std::uint32_t kPluginAbiVersion = 4;
+// Bumped whenever PluginDescriptor or PluginConfig changes layout or meaning.
+inline constexpr std::uint32_t kPluginAbiVersion = 5;
 
 enum class PluginKind : std::uint32_t {
   kSlaveTransport = 1,
   kStore = 2,
   kLogArchive = 3,
 };
+
+// Each bumped whenever its interface (or a type it uses) changes layout or
+// meaning, so a plugin of another kind keeps loading.
+inline constexpr std::uint32_t kSlaveTransportInterfaceVersion = 1;
+inline constexpr std::uint32_t kStoreInterfaceVersion = 4;
+inline constexpr std::uint32_t kLogArchiveInterfaceVersion = 1;
+
+// The interface version of `kind` in this SDK; 0 for an unknown kind.
+constexpr std::uint32_t interface_version(PluginKind kind) {
+  switch (kind) {
+    case PluginKind::kSlaveTransport:
+      return kSlaveTransportInterfaceVersion;
+    case PluginKind::kStore:
+      return kStoreInterfaceVersion;
+    case PluginKind::kLogArchive:
+      return kLogArchiveInterfaceVersion;
+  }
+  return 0;
+}
 
 BUILDD_API const char* kind_name(PluginKind kind);  // "slave-transport", "store", "log-archive"
 
@@ -129,33 +158,15 @@ struct PluginDescriptor {
   const ConfigKey* config_keys;
   std::size_t config_key_count;
   PluginFactory create;
+  std::uint32_t interface_version;  // interface_version(kind) where it was built
+  const char* build_fingerprint;    // BUILDD_BUILD_FINGERPRINT where it was built
 };
 
 // The entry point's type and name.
 using PluginEntryPoint = const PluginDescriptor*();
 inline constexpr const char* kPluginEntryPointName = "buildd_plugin_descriptor";
 
-}  // namespace buildd
+// The build fingerprint libbuildd-core was compiled with (build_fingerprint.hpp).
+BUILDD_API const char* core_build_fingerprint();
 
-// Exports `fn` (a `const buildd::PluginDescriptor* fn()`) as the plugin's entry
-// point. Use once per plugin, in plugin.cpp, at namespace scope.
-#define BUILDD_PLUGIN_ENTRY_POINT(fn) BOOST_DLL_ALIAS(fn, buildd_plugin_descriptor)
-
-// Builds a descriptor for the current ABI. Use in the entry point:
-//   static const auto d = buildd::make_descriptor(kind, "name", "1.0", "...", kKeys, &create);
-namespace buildd {
-template <std::size_t N>
-constexpr PluginDescriptor make_descriptor(PluginKind kind, const char* name, const char* version,
-                                           const char* description, const ConfigKey (&keys)[N],
-                                           PluginFactory create) {
-  return PluginDescriptor{sizeof(PluginDescriptor),
-                          kPluginAbiVersion,
-                          kind,
-                          name,
-                          version,
-                          description,
-                          keys,
-                          N,
-                          create};
-}
 }  // namespace buildd

@@ -38,6 +38,7 @@ struct PluginInfo {
   std::string description;
   std::filesystem::path file;
   std::vector<ConfigKey> config_keys;
+  std::string error;  // list(): why this file is not a usable plugin (the rest is then empty)
 };
 
 class BUILDD_API PluginLoader {
@@ -50,13 +51,19 @@ class BUILDD_API PluginLoader {
 
   const std::filesystem::path& plugin_dir() const { return plugin_dir_; }
 
-  // "soci-store" -> <plugin_dir>/buildd-plugin-soci-store.so; a value with a
-  // '/' or ending in ".so" is taken as a path.
+  // The folders searched, in order: those of BUILDD_PLUGIN_PATH (':'-separated,
+  // read when the loader is made), then plugin_dir.
+  const std::vector<std::filesystem::path>& search_path() const { return search_path_; }
+
+  // "soci-store" -> the first <folder>/buildd-plugin-soci-store.so of the
+  // search path (<plugin_dir>/… when none exists); a value with a '/' or
+  // ending in ".so" is taken as a path.
   std::filesystem::path resolve(const std::string& name_or_path) const;
 
   // Loads the file and reads its descriptor (all checks but kind and config).
   PluginInfo inspect(const std::string& name_or_path) const;
-  // Every buildd-plugin-*.so in plugin_dir, sorted by name.
+  // Every buildd-plugin-*.so of the search path (the first of each file name),
+  // sorted by name; a file that fails to load is listed with its `error`.
   std::vector<PluginInfo> list() const;
 
   // Creates the object of the plugin named for `kind` in `config`.
@@ -71,6 +78,7 @@ class BUILDD_API PluginLoader {
 
  private:
   std::filesystem::path plugin_dir_;
+  std::vector<std::filesystem::path> search_path_;
 };
 
 }  // namespace buildd

@@ -149,6 +149,10 @@ class BUILDD_API SlaveTransport : public PluginObject {
  public:
   // No I/O: returns a handle for the builder's base URL (Builder::url).
   virtual std::unique_ptr<Slave> connect(const Builder& builder) = 0;
+
+  // What the core calls: connect(), with a null answer (a plugin's bug)
+  // turned into Error(kPlugin) naming the method and the builder.
+  std::unique_ptr<Slave> open(const Builder& builder);
 };
 
 }  // namespace buildd

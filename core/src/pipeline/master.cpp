@@ -116,14 +116,7 @@ BuilderGroup& BuilddMaster::load_builders(const DistroArchRelease& dar,
   if (!slot) slot = std::make_unique<BuilderGroup>(dar.family_id, time_, settings_);
   slot->metrics = metrics_;
   BuilderGroup& group = *slot;
-  auto connect = [this](const Builder& row) {
-    std::unique_ptr<Slave> slave = transport_.connect(row);
-    if (!slave) {
-      throw Error(ErrorCategory::kInternal,
-                  "the slave transport returned no connection for builder " + row.name);
-    }
-    return slave;
-  };
+  auto connect = [this](const Builder& row) { return transport_.open(row); };
   for (const Builder& row : rows) {
     if (row.family_id != dar.family_id) continue;
     BuilderHandle* handle = group.find(row.id);

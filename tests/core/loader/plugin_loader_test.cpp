@@ -3,6 +3,9 @@
 // would then load (or crash) instead of being refused with this message.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "buildd/config.hpp"
 #include "buildd/error.hpp"
 #include "buildd/plugin_loader.hpp"
@@ -99,6 +102,31 @@ TEST(PluginLoader, AbiMismatchNamesBothVersions) {
                 std::to_string(kPluginAbiVersion));
 }
 
+TEST(PluginLoader, InterfaceVersionMismatchNamesBothVersions) {
+  PluginLoader loader(kDir);
+  EXPECT_EQ(error_of([&] { loader.inspect("test-interface-mismatch"); }, ErrorCategory::kPlugin),
+            "plugin file " + file_of("interface-mismatch") +
+                " implements the log-archive interface version 99, but this buildd-master needs "
+                "version " +
+                std::to_string(kLogArchiveInterfaceVersion) +
+                ": rebuild the plugin against this buildd-master's SDK");
+}
+
+TEST(PluginLoader, BuildFingerprintMismatchNamesBothBuilds) {
+  PluginLoader loader(kDir);
+  EXPECT_EQ(error_of([&] { loader.inspect("test-fingerprint-mismatch"); }, ErrorCategory::kPlugin),
+            "plugin file " + file_of("fingerprint-mismatch") +
+                " was built with [g++ 99.0; boost 1_99], but this buildd-master was built with [" +
+                core_build_fingerprint() +
+                "]: rebuild the plugin against this buildd-master's SDK");
+  // The core's fingerprint names what it covers.
+  const std::string fingerprint = core_build_fingerprint();
+  for (const char* part : {"g++ ", "libstdc++ cxx11 abi 1", "; boost 1_", "; spdlog 1.",
+                           "; nlohmann_json 3.", "; headers "})
+    EXPECT_NE(fingerprint.find(part), std::string::npos) << part << " in " << fingerprint;
+  EXPECT_EQ(fingerprint.size() - fingerprint.find("; headers ") - 10, 64u);  // a SHA-256
+}
+
 TEST(PluginLoader, WrongKindIsRefusedBeforeAnyObjectIsCreated) {
   PluginLoader loader(kDir);
   auto config = archive_config("test-wrong-kind", "  config: {greeting: hi}\n");
@@ -145,6 +173,50 @@ TEST(PluginLoader, ListFindsEveryPluginInTheFolder) {
   auto plugins = PluginLoader(dir.path()).list();
   ASSERT_EQ(plugins.size(), 1u);
   EXPECT_EQ(plugins[0].file, dir / "buildd-plugin-a.so");
+  EXPECT_TRUE(plugins[0].error.empty());
+}
+
+// One broken file is listed with its own error; the good ones still list.
+TEST(PluginLoader, ListReportsEachBrokenFileAndListsTheRest) {
+  test::TempDir dir;
+  std::filesystem::copy_file(file_of("good"), dir / "buildd-plugin-a.so");
+  test::write_file(dir / "buildd-plugin-garbage.so", "not an ELF file");
+  std::filesystem::copy_file(file_of("fingerprint-mismatch"), dir / "buildd-plugin-old.so");
+  auto plugins = PluginLoader(dir.path()).list();
+  ASSERT_EQ(plugins.size(), 3u);  // by name: garbage, old, test-good
+  EXPECT_EQ(plugins[0].name, "garbage");
+  EXPECT_NE(plugins[0].error.find("cannot load plugin file " +
+                                  (dir / "buildd-plugin-garbage.so").string()),
+            std::string::npos)
+      << plugins[0].error;
+  EXPECT_EQ(plugins[1].name, "old");
+  EXPECT_NE(plugins[1].error.find("was built with [g++ 99.0; boost 1_99]"), std::string::npos);
+  EXPECT_EQ(plugins[2].name, "test-good");
+  EXPECT_TRUE(plugins[2].error.empty());
+}
+
+// BUILDD_PLUGIN_PATH: its folders come first, like PATH; the default folder last.
+TEST(PluginLoader, PluginPathIsSearchedBeforeThePluginFolder) {
+  test::TempDir first, second, dir;
+  std::filesystem::copy_file(file_of("good"), first / "buildd-plugin-a.so");
+  std::filesystem::copy_file(file_of("good"), second / "buildd-plugin-a.so");
+  std::filesystem::copy_file(file_of("good"), second / "buildd-plugin-b.so");
+  std::filesystem::copy_file(file_of("good"), dir / "buildd-plugin-c.so");
+  ::setenv("BUILDD_PLUGIN_PATH", (first.path().string() + "::" + second.path().string()).c_str(),
+           1);
+  PluginLoader loader(dir.path());
+  ::unsetenv("BUILDD_PLUGIN_PATH");
+  ASSERT_EQ(loader.search_path().size(), 3u);
+  EXPECT_EQ(loader.resolve("a"), first / "buildd-plugin-a.so");
+  EXPECT_EQ(loader.resolve("b"), second / "buildd-plugin-b.so");
+  EXPECT_EQ(loader.resolve("c"), dir / "buildd-plugin-c.so");
+  EXPECT_EQ(loader.resolve("absent"), dir / "buildd-plugin-absent.so");
+  std::vector<std::filesystem::path> files;
+  for (const auto& p : loader.list()) files.push_back(p.file);
+  EXPECT_EQ(files.size(), 3u);  // second's a is hidden by first's
+  EXPECT_NE(std::find(files.begin(), files.end(), first / "buildd-plugin-a.so"), files.end());
+  EXPECT_EQ(std::find(files.begin(), files.end(), second / "buildd-plugin-a.so"), files.end());
+  EXPECT_EQ(PluginLoader(dir.path()).search_path().size(), 1u);  // unset: the folder alone
 }
 
 }  // namespace

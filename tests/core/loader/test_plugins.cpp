@@ -5,7 +5,7 @@
 
 #include "buildd/error.hpp"
 #include "buildd/log_archive.hpp"
-#include "buildd/plugin.hpp"
+#include "buildd/plugin_entry.hpp"
 #include "test_plugin_api.hpp"
 
 namespace {
@@ -58,6 +58,10 @@ buildd::PluginDescriptor make() {
                                    &create);
 #if TEST_PLUGIN_VARIANT == TEST_PLUGIN_ABI_MISMATCH
   d.abi_version = 99;
+#elif TEST_PLUGIN_VARIANT == TEST_PLUGIN_INTERFACE_MISMATCH
+  d.interface_version = 99;  // built against another log-archive interface
+#elif TEST_PLUGIN_VARIANT == TEST_PLUGIN_FINGERPRINT_MISMATCH
+  d.build_fingerprint = "g++ 99.0; boost 1_99";  // built with another toolchain
 #endif
   return d;
 }
