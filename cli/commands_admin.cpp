@@ -71,28 +71,22 @@ Id parse_id(const std::string& text, const char* what) {
   return id;
 }
 
-// --limit N: a whole number from 0 (all) to a billion; "-1" would otherwise
+// --limit N, --offset N: a whole number from 0 to a billion; "-1" would otherwise
 // wrap around to a size_t the database refuses.
-std::size_t parse_limit(const po::variables_map& vm) {
-  const auto text = vm["limit"].as<std::string>();
-  std::size_t limit = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-  if (ec != std::errc() || end != text.data() + text.size() || limit > 1'000'000'000)
-    throw Error(ErrorCategory::kUsage,
-                "--limit must be a whole number from 0 (all) to 1000000000, not '" + text + "'");
-  return limit;
-}
-
-// --offset N and the like: a whole number from 0 to a billion.
-std::size_t parse_count(const po::variables_map& vm, const char* option) {
+std::size_t parse_count(const po::variables_map& vm, const char* option,
+                        const char* zero_means = "") {
   const auto text = vm[option].as<std::string>();
   std::size_t n = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size() || n > 1'000'000'000)
     throw Error(ErrorCategory::kUsage, std::string("--") + option +
-                                           " must be a whole number from 0 to 1000000000, not '" +
-                                           text.substr(0, 40) + "'");
+                                           " must be a whole number from 0" + zero_means +
+                                           " to 1000000000, not '" + text + "'");
   return n;
+}
+
+std::size_t parse_limit(const po::variables_map& vm) {
+  return parse_count(vm, "limit", " (all)");
 }
 
 Build require_build(BuildStore& store, const std::string& text) {

@@ -220,20 +220,29 @@ std::string last_lines(const std::string& text, std::size_t n) {
   return text.substr(pos, end - pos);
 }
 
-json builders_document(BuildStore& store, TimePoint now) {
-  Names n(store);
-  auto jobs = jobs_by_builder(store);
-  std::map<std::string, std::map<std::string, int>> counts;
+namespace {
+BuilderCounts count_builders(const Names& n, const std::map<Id, QueuedBuild>& jobs) {
+  BuilderCounts counts;
   for (const auto& [id, name] : n.families)
     counts[name] = {
         {"idle", 0}, {"building", 0}, {"disabled", 0}, {"dirty", 0}, {"unreachable", 0}};
-  json builders = json::array();
-  for (const auto& [id, b] : n.builders) {
+  for (const auto& [id, b] : n.builders)
     ++counts[n.family(b.family_id)][builder_state(b, jobs.count(b.id) > 0)];
-    builders.push_back(builder_json(b, n, jobs, now));
-  }
+  return counts;
+}
+}  // namespace
+
+BuilderCounts builder_counts(BuildStore& store) {
+  return count_builders(Names(store), jobs_by_builder(store));
+}
+
+json builders_document(BuildStore& store, TimePoint now) {
+  Names n(store);
+  auto jobs = jobs_by_builder(store);
+  json builders = json::array();
+  for (const auto& [id, b] : n.builders) builders.push_back(builder_json(b, n, jobs, now));
   json families = json::array();
-  for (const auto& [name, c] : counts) {
+  for (const auto& [name, c] : count_builders(n, jobs)) {
     json f = {{"name", name}};
     for (const auto& [state, count] : c) f[state] = count;
     families.push_back(f);

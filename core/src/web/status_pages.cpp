@@ -480,7 +480,7 @@ BuildsRequest parse_builds_request(const HttpRequest& req) {
 }
 
 void refresh_gauges(const Sources& src) {
-  const json builders = api::builders_document(src.store, src.time.now());
+  const api::BuilderCounts builders = api::builder_counts(src.store);
   std::map<std::string, int> depth;
   // 0 for a family with nothing waiting, rather than no series: an alert on
   // the age then needs no absent() beside it.
@@ -507,10 +507,9 @@ void refresh_gauges(const Sources& src) {
   src.metrics.clear(kMetricBuilders);
   src.metrics.clear(kMetricQueueDepth);
   src.metrics.clear(kMetricQueueOldest);
-  for (const auto& f : builders["families"])
-    for (const auto& [state, n] : f.items())
-      if (state != "name")
-        src.metrics.set(kMetricBuilders, {{"family", f["name"]}, {"state", state}}, n.get<int>());
+  for (const auto& [family, states] : builders)
+    for (const auto& [state, n] : states)
+      src.metrics.set(kMetricBuilders, {{"family", family}, {"state", state}}, n);
   for (const auto& [family, n] : depth) src.metrics.set(kMetricQueueDepth, {{"family", family}}, n);
   for (const auto& [family, age] : oldest)
     src.metrics.set(kMetricQueueOldest, {{"family", family}}, age);

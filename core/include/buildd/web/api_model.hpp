@@ -39,6 +39,12 @@ BUILDD_API std::string builder_state(const Builder& builder, bool has_job);
 // The last `n` lines of `text` (trailing newlines dropped).
 BUILDD_API std::string last_lines(const std::string& text, std::size_t n);
 
+// Builders per family name and state (every state of builder_state(), 0 when
+// none): what the "builders" document's `families` and the buildd_builders
+// gauge count, without the per-builder records.
+using BuilderCounts = std::map<std::string, std::map<std::string, int>>;
+BUILDD_API BuilderCounts builder_counts(BuildStore& store);
+
 // kind "builders": every builder, per-family counts by state.
 BUILDD_API nlohmann::json builders_document(BuildStore& store, TimePoint now);
 // kind "builder": one builder, its build counts and its last `history` builds.
