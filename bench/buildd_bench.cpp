@@ -135,6 +135,48 @@ json raw_limit(Farm& farm, std::size_t threads) {
           {"raw_calls_per_s", elapsed > 0 ? static_cast<double>(ok.load()) / elapsed : 0}};
 }
 
+// The same ceiling measured by a client that shares no code with the
+// project: wrk (Debian's package) POSTing status() to every builder in turn
+// from `connections` connections for 3 s. Absent wrk, the figure is missing
+// and the report says so.
+json wrk_raw_limit(const Farm& farm, const fs::path& work, std::size_t connections) {
+  if (std::system("command -v wrk >/dev/null 2>&1") != 0) return {{"wrk_calls_per_s", nullptr}};
+  const fs::path script = work / "status.lua";
+  std::ofstream(script) << "local n = " << farm.options().builders
+                        << "\nlocal i = 0\n"
+                           "wrk.method = 'POST'\n"
+                           "wrk.headers['Content-Type'] = 'text/xml'\n"
+                           "wrk.body = \"<?xml version='1.0'?><methodCall><methodName>status"
+                           "</methodName><params></params></methodCall>\"\n"
+                           "request = function()\n"
+                           "  i = (i + 1) % n\n"
+                           "  return wrk.format(nil, '/builders/' .. i .. '/rpc')\n"
+                           "end\n"
+                           "done = function(summary, latency, requests)\n"
+                           "  io.write(string.format('WRK %d %d %d\\n', summary.requests, "
+                           "summary.duration, summary.errors.status + summary.errors.read + "
+                           "summary.errors.connect + summary.errors.timeout))\n"
+                           "end\n";
+  const std::string command = "wrk -t 2 -c " + std::to_string(connections) + " -d 3s -s " +
+                              script.string() +
+                              " http://127.0.0.1:" + std::to_string(farm.slave_port()) + "/ 2>&1";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {{"wrk_calls_per_s", nullptr}};
+  std::string output;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  ::pclose(pipe);
+  std::smatch m;
+  if (!std::regex_search(output, m, std::regex("WRK (\\d+) (\\d+) (\\d+)"))) {
+    std::cerr << "wrk: no summary in its output:\n" << output << "\n";
+    return {{"wrk_calls_per_s", nullptr}};
+  }
+  const double requests = std::stod(m[1]), micros = std::stod(m[2]), errors = std::stod(m[3]);
+  return {{"wrk_connections", connections},
+          {"wrk_errors", errors},
+          {"wrk_calls_per_s", micros > 0 ? (requests - errors) / (micros / 1e6) : 0}};
+}
+
 json scan(const Args& a) {
   Farm farm(farm_options(a, "scan"));
   auto master = farm.make_master();
@@ -171,6 +213,10 @@ json scan(const Args& a) {
   out.update(raw_limit(farm, a.in_flight));
   const double raw = out["raw_calls_per_s"].get<double>();
   out["ratio_to_raw"] = raw > 0 ? out["scan_builders_per_s"].get<double>() / raw : 0;
+  out.update(wrk_raw_limit(farm, a.work, a.in_flight));
+  if (out["wrk_calls_per_s"].is_number() && out["wrk_calls_per_s"].get<double>() > 0)
+    out["ratio_to_wrk"] =
+        out["scan_builders_per_s"].get<double>() / out["wrk_calls_per_s"].get<double>();
   out["ok"] = report.scanned == static_cast<std::size_t>(a.builders);
   return out;
 }
@@ -200,6 +246,7 @@ json drain(const Args& a) {
   auto master = farm.make_master();
   master->run_cycle();  // probes
   const double setup_s = farm.enqueue(a.builds, false);
+  const std::uint64_t trips_before = farm.round_trips();
   const auto begin = Steady::now();
   std::size_t completed = 0, cycles = 0;
   const double timeout = 1800;
@@ -212,6 +259,7 @@ json drain(const Args& a) {
       break;
   }
   const double drain_s = seconds_since(begin);
+  const std::uint64_t trips = farm.round_trips() - trips_before;
   const double rss = peak_rss_mib();
   master.reset();
 
@@ -242,6 +290,8 @@ json drain(const Args& a) {
           {"cycles", cycles},
           {"drain_s", drain_s},
           {"builds_per_s", drain_s > 0 ? static_cast<double>(completed) / drain_s : 0},
+          {"round_trips_per_build",
+           completed > 0 ? static_cast<double>(trips) / static_cast<double>(completed) : 0},
           {"fully_built", built.size()},
           {"with_log", with_log},
           {"with_results", with_results},
@@ -728,6 +778,17 @@ int report(const po::variables_map& vm) {
                         fmt(s["scan_cycle_s"].get<double>(), 3) + " s)",
                     fmt(ratio, 2) + " of raw", n == max_n ? "≥ 0.5 of raw" : "",
                     n == max_n ? verdict(ratio >= 0.5) : ""});
+    if (s.contains("ratio_to_wrk")) {
+      rows.push_back({"independent raw limit: status calls/s (wrk, " +
+                          std::to_string(s["wrk_connections"].get<int>()) + " connections)",
+                      size, fmt(s["wrk_calls_per_s"].get<double>(), 0), "", "", ""});
+      const double wrk_ratio = s["ratio_to_wrk"];
+      rows.push_back({"scan vs the independent raw limit", size, fmt(wrk_ratio, 2) + " of wrk", "",
+                      n == max_n ? "≥ 0.9 of wrk" : "",
+                      n == max_n ? verdict(wrk_ratio >= 0.9) : ""});
+    } else {
+      notes.push_back("wrk is not installed: no independent raw limit (apt-get install wrk)");
+    }
     rows.push_back({"dispatch of all builders (first cycle)", size,
                     fmt(s["dispatch_s"].get<double>(), 2) + " s", "", "", ""});
     rows.push_back(
@@ -828,6 +889,24 @@ int report(const po::variables_map& vm) {
            fmt(r["builds_per_s"].get<double>()) + " (" + fmt(r["drain_s"].get<double>(), 1) + " s)",
            "", sqlite ? "≥ 1,000/s" : "",
            sqlite ? verdict(r["builds_per_s"].get<double>() >= 1000) : ""});
+      // The bound the slave puts on the drain: its raw rate as an
+      // independent client measures it (the largest scan's), divided by the
+      // round trips the master needs per build.
+      const double trips = r.value("round_trips_per_build", 0.0);
+      double wrk_rate = 0;
+      for (const auto& sc : scans) {
+        if (sc["builders"].get<long long>() == max_n && sc.contains("ratio_to_wrk"))
+          wrk_rate = sc["wrk_calls_per_s"].get<double>();
+      }
+      rows.push_back({"round trips to the slave per build", size, fmt(trips, 2), "", "", ""});
+      if (wrk_rate > 0 && trips > 0) {
+        const double bound = wrk_rate / trips;
+        const double ratio = r["builds_per_s"].get<double>() / bound;
+        rows.push_back({"drain bound: independent raw rate ÷ round trips per build", size,
+                        fmt(bound) + " builds/s", "", "", ""});
+        rows.push_back({"drain vs its bound", size, fmt(ratio, 2) + " of the bound", "", "≥ 0.8",
+                        verdict(ratio >= 0.8)});
+      }
       rows.push_back(
           {"peak RSS, drain", size, fmt(r["rss_mib"].get<double>()) + " MiB", "", "", ""});
     }

@@ -263,11 +263,68 @@ std::filesystem::path Farm::write_dsc_file(bool long_build) const {
   return path;
 }
 
+namespace {
+
+class CountingSlave final : public Slave {
+ public:
+  CountingSlave(std::unique_ptr<Slave> inner, std::atomic<std::uint64_t>& calls)
+      : inner_(std::move(inner)), calls_(calls) {}
+  const std::string& builder_name() const override { return inner_->builder_name(); }
+  std::vector<std::string> echo(const std::vector<std::string>& args) override {
+    ++calls_;
+    return inner_->echo(args);
+  }
+  SlaveInfo info() override {
+    ++calls_;
+    return inner_->info();
+  }
+  SlaveStatus status() override {
+    ++calls_;
+    return inner_->status();
+  }
+  EnsurePresentResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
+                                     const std::string& username,
+                                     const std::string& password) override {
+    ++calls_;
+    return inner_->ensure_present(sha1, url, username, password);
+  }
+  BuildStartResult build(const std::string& build_id, const std::string& builder_type,
+                         const std::string& chroot_sha1,
+                         const std::map<std::string, std::string>& filemap,
+                         const BuildArgs& args) override {
+    ++calls_;
+    return inner_->build(build_id, builder_type, chroot_sha1, filemap, args);
+  }
+  std::string abort() override {
+    ++calls_;
+    return inner_->abort();
+  }
+  std::string clean() override {
+    ++calls_;
+    return inner_->clean();
+  }
+  FetchedFile fetch_file(const std::string& name, ByteSink& sink,
+                         std::uint64_t max_bytes) override {
+    ++calls_;
+    return inner_->fetch_file(name, sink, max_bytes);
+  }
+
+ private:
+  std::unique_ptr<Slave> inner_;
+  std::atomic<std::uint64_t>& calls_;
+};
+
+}  // namespace
+
+std::unique_ptr<Slave> CountingTransport::connect(const Builder& builder) {
+  return std::make_unique<CountingSlave>(inner_.connect(builder), calls_);
+}
+
 std::unique_ptr<BuilddMaster> Farm::make_master() {
   MasterSettings settings;
   settings.max_in_flight = options_.max_in_flight;
   if (options_.scan_interval) settings.scan_interval = *options_.scan_interval;
-  return std::make_unique<BuilddMaster>(*store_, transport_, *librarian_, time_, settings);
+  return std::make_unique<BuilddMaster>(*store_, counting_, *librarian_, time_, settings);
 }
 
 double Farm::enqueue(long long count, bool long_build) {

@@ -9,6 +9,7 @@
 // stops the slave and drops the PostgreSQL database when destroyed.
 // Errors: buildd::Error or std::runtime_error when a piece cannot start.
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -50,6 +51,20 @@ struct FarmOptions {
   std::optional<std::chrono::milliseconds> scan_interval;
 };
 
+// A transport that counts every call its slaves make (one round trip each):
+// the drain's round trips per build, from which the bench computes the bound
+// the slave's raw rate puts on the drain.
+class CountingTransport final : public SlaveTransport {
+ public:
+  explicit CountingTransport(SlaveTransport& inner) : inner_(inner) {}
+  std::unique_ptr<Slave> connect(const Builder& builder) override;
+  std::uint64_t calls() const { return calls_.load(); }
+
+ private:
+  SlaveTransport& inner_;
+  std::atomic<std::uint64_t> calls_{0};
+};
+
 class Farm {
  public:
   explicit Farm(FarmOptions options);
@@ -60,6 +75,10 @@ class Farm {
   soci_store::SociStore& store() { return *store_; }
   Librarian& librarian() { return *librarian_; }
   xmlrpc_slave::XmlRpcSlaveTransport& transport() { return transport_; }
+  // Round trips (RPC calls and file downloads) the masters of make_master()
+  // made to the slave.
+  std::uint64_t round_trips() const { return counting_.calls(); }
+  int slave_port() const { return slave_port_; }
   const DistroArchRelease& dar() const { return dar_; }
   const FarmOptions& options() const { return options_; }
   // The store's connection: a file path or a libpq string with dbname.
@@ -98,6 +117,7 @@ class Farm {
   std::unique_ptr<Librarian> librarian_;
   std::unique_ptr<HttpServer> http_;
   xmlrpc_slave::XmlRpcSlaveTransport transport_;
+  CountingTransport counting_{transport_};
   std::unique_ptr<ChildProcess> slave_;
   int slave_port_ = 0;
   DistroArchRelease dar_;

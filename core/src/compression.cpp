@@ -12,7 +12,6 @@
 namespace buildd {
 namespace {
 
-constexpr int kGzipWindowBits = 15 + 16;  // zlib's "add a gzip header" flag
 constexpr std::size_t kChunk = 1 << 16;
 
 // Runs `stream` over `in`, writing to `out`; `step` is deflate or inflate.
@@ -44,9 +43,9 @@ void pump(z_stream& stream, std::istream& in, std::ostream& out, Step step, bool
 
 void run(std::istream& in, std::ostream& out, bool compressing) {
   z_stream stream{};
-  int rc = compressing
-               ? deflateInit2(&stream, 9, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY)
-               : inflateInit2(&stream, kGzipWindowBits);
+  int rc = compressing ? deflateInit2(&stream, kGzipLevel, Z_DEFLATED, kGzipWindowBits, 8,
+                                      Z_DEFAULT_STRATEGY)
+                       : inflateInit2(&stream, kGzipWindowBits);
   if (rc != Z_OK) throw Error(ErrorCategory::kInternal, "zlib initialisation failed");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream,
                                                       compressing ? deflateEnd : inflateEnd);

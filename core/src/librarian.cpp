@@ -12,9 +12,20 @@
 #include "buildd/digest.hpp"
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
-#include "buildd/scoped_file.hpp"
 
 namespace buildd {
+namespace {
+
+void copy_stream(std::istream& in, ByteSink& sink, const std::string& what) {
+  char buffer[1 << 16];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    if (in.gcount() > 0) sink.write(buffer, static_cast<std::size_t>(in.gcount()));
+  }
+  if (in.bad()) throw Error(ErrorCategory::kInternal, "cannot read " + what);
+}
+
+}  // namespace
 
 Librarian::Librarian(BuildStore& store, LogArchive& archive, std::filesystem::path temp_dir,
                      std::string files_base_url)
@@ -49,20 +60,27 @@ std::size_t Librarian::remove_dead_temp_files(const std::filesystem::path& dir) 
 }
 
 std::filesystem::path Librarian::temp_path(std::string_view hint) {
-  static std::atomic<unsigned long> counter{0};
-  return temp_dir_ / ("tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
-                      std::string(hint));
+  return temp_path_in(temp_dir_, hint);
 }
 
-LibraryFile Librarian::record(const std::filesystem::path& content, const std::string& filename,
+std::filesystem::path Librarian::temp_path_in(const std::filesystem::path& dir,
+                                              std::string_view hint) {
+  static std::atomic<unsigned long> counter{0};
+  return dir / ("tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
+                std::string(hint));
+}
+
+LibraryFile Librarian::record(const std::filesystem::path& content, const ContentDigest& digest,
+                              bool adoptable, const std::string& filename,
                               const std::string& mime) {
-  ContentDigest digest = digest_file(content);
   // Identical content is stored once; a new name for it still gets its own
   // record only when the name differs (a record is a name for content, and
   // shares the bytes already archived).
   auto existing = store_.find_library_file_by_sha256(digest.sha256);
   if (existing && existing->filename == filename) return *existing;
-  std::string locator = existing ? existing->locator : archive_.put(digest, content);
+  std::string locator = existing    ? existing->locator
+                        : adoptable ? archive_.adopt(digest, content)
+                                    : archive_.put(digest, content);
   LibraryFile file;
   file.filename = filename;
   file.size = digest.size;
@@ -74,38 +92,39 @@ LibraryFile Librarian::record(const std::filesystem::path& content, const std::s
   return store_.add_library_file(file);
 }
 
+LibraryFile Librarian::store_streamed(const std::string& filename, const std::string& mime,
+                                      ContentWriter::Encoding encoding,
+                                      const std::function<void(ByteSink&)>& produce) {
+  const std::filesystem::path dir = archive_.staging_dir().value_or(temp_dir_);
+  ContentWriter writer(temp_path_in(dir, "stream"), encoding);
+  produce(writer);
+  const ContentDigest digest = writer.finish();
+  return record(writer.path(), digest, true, filename, mime);
+}
+
 LibraryFile Librarian::store_file(const std::filesystem::path& source, const std::string& filename,
                                   const std::string& mime) {
-  return record(source, filename, mime);
+  return record(source, digest_file(source), false, filename, mime);
 }
 
 LibraryFile Librarian::store_bytes(std::string_view bytes, const std::string& filename,
                                    const std::string& mime) {
-  ScopedFile tmp{temp_path("bytes")};
-  {
-    std::ofstream out(tmp.path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw Error(ErrorCategory::kArchive, "cannot write " + tmp.path.string(), true);
-  }
-  return record(tmp.path, filename, mime);
+  return store_streamed(filename, mime, ContentWriter::Encoding::kAsIs,
+                        [&](ByteSink& sink) { sink.write(bytes.data(), bytes.size()); });
 }
 
 LibraryFile Librarian::store_stream(std::istream& in, const std::string& filename,
                                     const std::string& mime) {
-  ScopedFile tmp{temp_path("stream")};
-  {
-    std::ofstream out(tmp.path, std::ios::binary | std::ios::trunc);
-    out << in.rdbuf();
-    if (!out) throw Error(ErrorCategory::kArchive, "cannot write " + tmp.path.string(), true);
-  }
-  return record(tmp.path, filename, mime);
+  return store_streamed(filename, mime, ContentWriter::Encoding::kAsIs,
+                        [&](ByteSink& sink) { copy_stream(in, sink, "the input"); });
 }
 
 LibraryFile Librarian::store_gzipped(const std::filesystem::path& source,
                                      const std::string& filename) {
-  ScopedFile tmp{temp_path("gz")};
-  gzip_file(source, tmp.path);
-  return record(tmp.path, filename, "application/gzip");
+  std::ifstream in(source, std::ios::binary);
+  if (!in) throw Error(ErrorCategory::kInternal, "cannot read " + source.string());
+  return store_streamed(filename, "application/gzip", ContentWriter::Encoding::kGzip,
+                        [&](ByteSink& sink) { copy_stream(in, sink, source.string()); });
 }
 
 std::string Librarian::url_for(const LibraryFile& file) {

@@ -6,6 +6,17 @@ namespace buildd {
 
 Slave::~Slave() = default;
 
+FetchedFile Slave::fetch_to_file(const std::string& name, const std::filesystem::path& destination,
+                                 std::uint64_t max_bytes) {
+  std::error_code ignored;
+  std::filesystem::remove(destination, ignored);
+  ContentWriter file(destination, ContentWriter::Encoding::kAsIs);
+  FetchedFile fetched = fetch_file(name, file, max_bytes);
+  file.finish();
+  file.keep();
+  return fetched;
+}
+
 const char* to_string(BuilderState state) {
   switch (state) {
     case BuilderState::kIdle:

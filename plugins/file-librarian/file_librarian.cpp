@@ -42,6 +42,21 @@ void fsync_dir(const std::filesystem::path& dir) {
   ::close(fd);
 }
 
+// Syncs the temp file, renames it to `target` and syncs the folder: the
+// object is whole and durable before its record is committed.
+void publish(TempObject& tmp, const std::filesystem::path& target) {
+  if (::fsync(tmp.fd) != 0) throw_write_error("cannot sync", tmp.path, errno);
+  if (::close(tmp.fd) != 0) {
+    tmp.fd = -1;
+    throw_write_error("cannot close", tmp.path, errno);
+  }
+  tmp.fd = -1;
+  if (::rename(tmp.path.c_str(), target.c_str()) != 0)
+    throw_write_error("cannot publish", target, errno);
+  tmp.published = true;
+  fsync_dir(target.parent_path());
+}
+
 std::string unique_suffix() {
   static std::atomic<unsigned long> counter{0};
   return std::to_string(::getpid()) + "-" + std::to_string(++counter);
@@ -120,16 +135,34 @@ std::string FileLibrarian::put(const ContentDigest& digest, const std::filesyste
     throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() + " has " +
                                              std::to_string(copied) + " bytes, the digest says " +
                                              std::to_string(digest.size));
-  if (::fsync(tmp.fd) != 0) throw_write_error("cannot sync", tmp.path, errno);
-  if (::close(tmp.fd) != 0) {
-    tmp.fd = -1;
-    throw_write_error("cannot close", tmp.path, errno);
-  }
-  tmp.fd = -1;
-  if (::rename(tmp.path.c_str(), target.c_str()) != 0)
-    throw_write_error("cannot publish", target, errno);
-  tmp.published = true;
-  fsync_dir(dir);
+  publish(tmp, target);
+  return locator;
+}
+
+std::optional<std::filesystem::path> FileLibrarian::staging_dir() {
+  std::error_code ec;
+  std::filesystem::create_directories(root_ / "tmp", ec);
+  return root_ / "tmp";
+}
+
+std::string FileLibrarian::adopt(const ContentDigest& digest, const std::filesystem::path& source) {
+  if (source.parent_path() != root_ / "tmp") return put(digest, source);
+  std::string locator = sha256_locator(digest.sha256);
+  std::filesystem::path target = object_path(locator);
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == digest.size)
+    return locator;
+  std::error_code ec;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec) throw_write_error("cannot create", target.parent_path(), ec.value());
+  TempObject tmp{source};
+  tmp.fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (tmp.fd < 0) throw_write_error("cannot open", source, errno);
+  if (::fstat(tmp.fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != digest.size)
+    throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() +
+                                             " does not have the digest's " +
+                                             std::to_string(digest.size) + " bytes");
+  publish(tmp, target);
   return locator;
 }
 

@@ -5,7 +5,9 @@
 // Layout: <root>/<sha256[0:2]>/<sha256>; the locator is "sha256/<hex>".
 // put() writes a temp file (<root>/tmp/tmp-<pid>-<n>-<hex>), fsyncs it,
 // renames it into place and fsyncs the folder, so a reader never sees a
-// partial object; an object already present is not rewritten. The temp files
+// partial object; an object already present is not rewritten. adopt() does
+// the same with a file the librarian streamed into <root>/tmp (staging_dir),
+// without the copy. The temp files
 // of processes that died mid-put are removed when the archive opens (only
 // <root>/tmp is read: a big archive costs nothing more).
 // public_url() is nullopt: slaves cannot reach this folder, so the master
@@ -34,6 +36,9 @@ class FileLibrarian : public LogArchive {
   explicit FileLibrarian(std::filesystem::path root);
 
   std::string put(const ContentDigest& digest, const std::filesystem::path& source) override;
+  // <root>/tmp: what the librarian streams there, adopt() publishes by rename.
+  std::optional<std::filesystem::path> staging_dir() override;
+  std::string adopt(const ContentDigest& digest, const std::filesystem::path& source) override;
   bool contains(const std::string& locator) override;
   std::unique_ptr<std::istream> open(const std::string& locator) override;
   std::optional<std::string> public_url(const std::string& locator) override;

@@ -364,7 +364,7 @@ class XmlRpcSlave : public Slave {
   std::string abort() override { return simple_call("abort"); }
   std::string clean() override { return simple_call("clean"); }
 
-  FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
+  FetchedFile fetch_file(const std::string& name, ByteSink& destination,
                          std::uint64_t max_bytes) override {
     const bool by_sha1 = is_sha1_hex(name);
     if (!by_sha1 && name != "buildlog") {
@@ -373,76 +373,51 @@ class XmlRpcSlave : public Slave {
     }
     const std::string url = join_url(base_url_, "filecache/" + name);
     const std::string what = "builder " + name_ + ": GET " + url;
-    std::FILE* file = std::fopen(destination.c_str(), "wb");
-    if (file == nullptr) {
-      throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string() + ": " +
-                                                std::system_category().message(errno));
-    }
     struct Sink {
-      Sink(std::FILE* f, std::uint64_t c) : file(f), cap(c) {}
-      std::FILE* file;
+      Sink(ByteSink& s, std::uint64_t c) : out(s), cap(c) {}
+      ByteSink& out;
       Hasher hasher{DigestAlgorithm::kSha1};
       std::uint64_t size = 0;
       std::uint64_t cap;
       bool over = false;
-      bool write_failed = false;
-    } sink(file, max_bytes);
-    const auto discard = [&]() {
-      std::fclose(file);
-      std::error_code ignored;
-      std::filesystem::remove(destination, ignored);
-    };
-    try {
-      const Lease lease = carriage_.lease();
-      CURL* handle = lease.curl();
-      carriage_.prepare(lease, url, options_.download_timeout);
-      curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
-      curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
-      curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
-      curl_easy_setopt(
-          handle, CURLOPT_WRITEFUNCTION,
-          +[](char* data, size_t size, size_t count, void* user) -> size_t {
-            auto* s = static_cast<Sink*>(user);
-            const size_t n = size * count;
-            if (s->size + n > s->cap) {
-              s->over = true;
-              return 0;
-            }
-            if (std::fwrite(data, 1, n, s->file) != n) {
-              s->write_failed = true;
-              return 0;
-            }
-            s->hasher.update(data, n);
-            s->size += n;
-            return n;
-          });
-      const CURLcode code = curl_easy_perform(handle);
-      if (sink.over) {
-        throw Error(ErrorCategory::kProtocol,
-                    what + ": more than " + std::to_string(max_bytes) + " bytes");
-      }
-      if (sink.write_failed) {
-        throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
-      }
-      CurlCarriage::check(lease, code, what, options_.download_timeout);
-      if (std::fflush(file) != 0) {
-        throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
-      }
-    } catch (...) {
-      discard();
-      throw;
+      std::exception_ptr write_error;  // from the sink: it cannot cross libcurl
+    } sink(destination, max_bytes);
+    const Lease lease = carriage_.lease();
+    CURL* handle = lease.curl();
+    carriage_.prepare(lease, url, options_.download_timeout);
+    curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(
+        handle, CURLOPT_WRITEFUNCTION,
+        +[](char* data, size_t size, size_t count, void* user) -> size_t {
+          auto* s = static_cast<Sink*>(user);
+          const size_t n = size * count;
+          if (s->size + n > s->cap) {
+            s->over = true;
+            return 0;
+          }
+          try {
+            s->out.write(data, n);
+          } catch (...) {
+            s->write_error = std::current_exception();
+            return 0;
+          }
+          s->hasher.update(data, n);
+          s->size += n;
+          return n;
+        });
+    const CURLcode code = curl_easy_perform(handle);
+    if (sink.over) {
+      throw Error(ErrorCategory::kProtocol,
+                  what + ": more than " + std::to_string(max_bytes) + " bytes");
     }
+    if (sink.write_error) std::rethrow_exception(sink.write_error);
+    CurlCarriage::check(lease, code, what, options_.download_timeout);
     FetchedFile out;
     out.size = sink.size;
     out.sha1 = sink.hasher.hex_digest();
-    if (std::fclose(file) != 0) {
-      std::error_code ignored;
-      std::filesystem::remove(destination, ignored);
-      throw Error(ErrorCategory::kInternal, what + ": cannot write " + destination.string());
-    }
     if (by_sha1 && out.sha1 != name) {
-      std::error_code ignored;
-      std::filesystem::remove(destination, ignored);
       throw Error(ErrorCategory::kProtocol, what + ": content has SHA-1 " + out.sha1);
     }
     return out;

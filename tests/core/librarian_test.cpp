@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "buildd/compression.hpp"
+#include "buildd/digest.hpp"
 #include "buildd/librarian.hpp"
 #include "fakes/fake_archive.hpp"
 #include "fakes/fake_store.hpp"
@@ -30,6 +32,67 @@ TEST(Librarian, TempFilesOfDeadProcessesAreRemovedAtStart) {
   EXPECT_TRUE(std::filesystem::exists(tmp / mine)) << "a live process's file";
   EXPECT_TRUE(std::filesystem::exists(tmp / "notes.txt"));
   EXPECT_EQ(Librarian::remove_dead_temp_files(tmp), 0u);
+}
+
+TEST(ContentWriter, GzipsAndHashesWhatItWritesInOnePass) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "line " + std::to_string(i) + " of the build log\n";
+  {
+    ContentWriter writer(dir / "log.gz", ContentWriter::Encoding::kGzip);
+    for (std::size_t at = 0; at < text.size(); at += 7000)
+      writer.write(text.data() + at, std::min<std::size_t>(7000, text.size() - at));
+    const ContentDigest digest = writer.finish();
+    writer.keep();
+    EXPECT_EQ(writer.bytes_in(), text.size());
+    const ContentDigest on_disk = digest_file(dir / "log.gz");
+    EXPECT_EQ(digest.sha1, on_disk.sha1);
+    EXPECT_EQ(digest.sha256, on_disk.sha256);
+    EXPECT_EQ(digest.size, on_disk.size);
+    EXPECT_LT(digest.size, text.size() / 4);
+  }
+  EXPECT_EQ(gunzip_string(read_file(dir / "log.gz")), text);
+
+  {
+    ContentWriter writer(dir / "as-is", ContentWriter::Encoding::kAsIs);
+    writer.write("abc", 3);
+    EXPECT_EQ(writer.finish().sha1, sha1_hex("abc"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "as-is")) << "not kept: removed";
+  {
+    ContentWriter writer(dir / "partial", ContentWriter::Encoding::kGzip);
+    writer.write("half", 4);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "partial")) << "a failed transfer leaves nothing";
+  write_file(dir / "taken", "x");
+  EXPECT_THROW(ContentWriter(dir / "taken", ContentWriter::Encoding::kAsIs), Error);
+  EXPECT_EQ(read_file(dir / "taken"), "x");
+}
+
+TEST(Librarian, StreamedFileIsRecordedOnceAndAFailedStreamLeavesNothing) {
+  TempDir dir;
+  FakeStore store;
+  FakeArchive archive;
+  Librarian librarian(store, archive, dir / "tmp", "http://master.test");
+  const LibraryFile log = librarian.store_streamed(
+      "buildlog.txt.gz", "application/gzip", ContentWriter::Encoding::kGzip, [](ByteSink& sink) {
+        sink.write("first ", 6);
+        sink.write("second\n", 7);
+      });
+  EXPECT_EQ(gunzip_string(archive.objects.at(log.locator)), "first second\n");
+  EXPECT_EQ(log.sha256, sha256_hex(archive.objects.at(log.locator)));
+  EXPECT_EQ(log.size, archive.objects.at(log.locator).size());
+
+  EXPECT_THROW(librarian.store_streamed("other.deb", "application/octet-stream",
+                                        ContentWriter::Encoding::kAsIs,
+                                        [](ByteSink& sink) {
+                                          sink.write("part", 4);
+                                          throw Error(ErrorCategory::kTransport, "reset", true);
+                                        }),
+               Error);
+  EXPECT_EQ(archive.objects.size(), 1u);
+  EXPECT_FALSE(store.find_library_file_by_sha256(sha256_hex("part")));
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "tmp"));
 }
 
 }  // namespace

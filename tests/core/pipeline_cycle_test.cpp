@@ -89,6 +89,54 @@ TEST_F(Cycle, DispatchesWithArgsAndCollectsOk) {
   EXPECT_EQ(store_.commits.back().completions.size(), 1u);
 }
 
+// The chroot a slave confirmed it holds is not sent again with the next
+// build (one round trip fewer); a slave that lost it (UNKNOWNSUM) gets the
+// job back in the queue, is not blamed, and is sent the chroot next time.
+TEST_F(Cycle, ChrootHeldBySlaveIsNotSentAgainUntilItIsLost) {
+  const std::string ensure_chroot =
+      "ensure_present " + chroot_.sha1 + " http://archive.test/" + chroot_.sha256;
+  auto finish = [&](const std::string& job) {
+    script_->status = waiting_status(BuildResult::kOk, job);
+    time_.advance(60s);
+    master_.run_cycle();  // collects, cleans and feeds the builder again
+  };
+  auto add = [&](const std::string& version) {
+    NewBuild nb;
+    nb.source_name = "foo";
+    nb.source_version = version;
+    nb.distro_arch_release_id = dar_.id;
+    nb.source_files = {{"foo_1.0-1.dsc", dsc_.id}};
+    return store_.add_build(nb);
+  };
+  EXPECT_EQ(master_.run_cycle().dispatched, 1u);
+  EXPECT_EQ(script_->count(ensure_chroot), 1u);
+
+  const Build second = add("2.0-1");
+  finish(cookie());
+  const auto second_entry = *store_.queue_entry_for_build(second.id);
+  ASSERT_EQ(store_.build(second.id).state, BuildState::kBuilding);
+  EXPECT_EQ(script_->count(ensure_chroot), 1u) << "the chroot was sent again";
+  EXPECT_EQ(script_->count("ensure_present " + dsc_.sha1 + " http://archive.test/" + dsc_.sha256),
+            2u);
+
+  // The slave restarts with an empty cache.
+  const Build third = add("3.0-1");
+  script_->build_reply = {BuildStartStatus::kUnknownSum, "BuilderStatus.UNKNOWNSUM",
+                          "CHROOTSUM -> " + chroot_.sha1};
+  finish(build_cookie(second.id, second_entry.id));
+  EXPECT_EQ(store_.build(third.id).state, BuildState::kNeedsBuild);
+  EXPECT_FALSE(store_.queue_entry_for_build(third.id)->builder_id);
+  EXPECT_TRUE(store_.builder(bob_.id).builderok);
+  EXPECT_EQ(store_.builder(bob_.id).failure_count, 0);
+  EXPECT_EQ(script_->count(ensure_chroot), 1u);
+
+  script_->build_reply = {BuildStartStatus::kBuilding, "BuilderStatus.BUILDING", ""};
+  time_.advance(60s);
+  master_.run_cycle();
+  EXPECT_EQ(store_.build(third.id).state, BuildState::kBuilding);
+  EXPECT_EQ(script_->count(ensure_chroot), 2u);
+}
+
 TEST_F(Cycle, RetryableArchiveErrorLosesNothing) {
   master_.run_cycle();
   script_->status = waiting_status(BuildResult::kPackageFail, cookie());
@@ -219,7 +267,7 @@ class GatedSlave final : public Slave {
   }
   std::string abort() override { return inner_->abort(); }
   std::string clean() override { return inner_->clean(); }
-  FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
+  FetchedFile fetch_file(const std::string& name, ByteSink& destination,
                          std::uint64_t max_bytes) override {
     return inner_->fetch_file(name, destination, max_bytes);
   }

@@ -68,7 +68,7 @@ class FakeSlave final : public Slave {
                          const BuildArgs& args) override;
   std::string abort() override;
   std::string clean() override;
-  FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
+  FetchedFile fetch_file(const std::string& name, ByteSink& destination,
                          std::uint64_t max_bytes) override;
 
  private:

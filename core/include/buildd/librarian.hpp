@@ -11,6 +11,7 @@
 // record; bytes put before a failed record are harmless (content-addressed).
 
 #include <filesystem>
+#include <functional>
 #include <istream>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <string_view>
 
 #include "buildd/build_store.hpp"
+#include "buildd/content_writer.hpp"
 #include "buildd/domain.hpp"
 #include "buildd/export.hpp"
 #include "buildd/log_archive.hpp"
@@ -33,6 +35,14 @@ class BUILDD_API Librarian {
   Librarian(BuildStore& store, LogArchive& archive, std::filesystem::path temp_dir,
             std::string files_base_url);
 
+  // Stores what `produce` writes into the sink (a download from a slave, as
+  // it arrives): compressed when `encoding` says so, hashed and written in
+  // the same pass into the archive's staging folder, then published by the
+  // archive (a rename where it can). An error from `produce` stores nothing.
+  LibraryFile store_streamed(const std::string& filename, const std::string& mime,
+                             ContentWriter::Encoding encoding,
+                             const std::function<void(ByteSink&)>& produce);
+  // Stores a copy of the local file `source` (left as it is).
   LibraryFile store_file(const std::filesystem::path& source, const std::string& filename,
                          const std::string& mime);
   LibraryFile store_bytes(std::string_view bytes, const std::string& filename,
@@ -50,6 +60,8 @@ class BUILDD_API Librarian {
 
   // A fresh unique path inside temp_dir (not created).
   std::filesystem::path temp_path(std::string_view hint);
+  static std::filesystem::path temp_path_in(const std::filesystem::path& dir,
+                                            std::string_view hint);
   // Removes the temp_path() files of processes no longer running; returns
   // how many.
   static std::size_t remove_dead_temp_files(const std::filesystem::path& dir);
@@ -58,8 +70,10 @@ class BUILDD_API Librarian {
   LogArchive& archive() { return archive_; }
 
  private:
-  LibraryFile record(const std::filesystem::path& content, const std::string& filename,
-                     const std::string& mime);
+  // Records `content`, whose digest is known; `adoptable`: the archive may
+  // move the file into place.
+  LibraryFile record(const std::filesystem::path& content, const ContentDigest& digest,
+                     bool adoptable, const std::string& filename, const std::string& mime);
 
   BuildStore& store_;
   LogArchive& archive_;

@@ -39,6 +39,17 @@ class BUILDD_API LogArchive : public PluginObject {
   // a partial object visible under the locator (write aside, then publish).
   virtual std::string put(const ContentDigest& digest, const std::filesystem::path& source) = 0;
 
+  // A folder on the archive's own file system where the librarian writes
+  // what it streams (a download from a slave), so that adopt() can publish it
+  // with a rename instead of a copy; nullopt (the default): the librarian's
+  // temp folder. Files there are named tmp-<pid>-<n>-<hint>, so the archive
+  // can remove those of processes that died (Librarian::remove_dead_temp_files).
+  virtual std::optional<std::filesystem::path> staging_dir();
+
+  // put() for a file the caller no longer needs: the archive may move it
+  // into place. The default calls put() (the caller then removes `source`).
+  virtual std::string adopt(const ContentDigest& digest, const std::filesystem::path& source);
+
   // True when the object is present under the locator.
   virtual bool contains(const std::string& locator) = 0;
 

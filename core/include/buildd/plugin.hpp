@@ -61,9 +61,9 @@ enum class PluginKind : std::uint32_t {
 
 // Each bumped whenever its interface (or a type it uses) changes layout or
 // meaning, so a plugin of another kind keeps loading.
-inline constexpr std::uint32_t kSlaveTransportInterfaceVersion = 1;
+inline constexpr std::uint32_t kSlaveTransportInterfaceVersion = 2;
 inline constexpr std::uint32_t kStoreInterfaceVersion = 4;
-inline constexpr std::uint32_t kLogArchiveInterfaceVersion = 1;
+inline constexpr std::uint32_t kLogArchiveInterfaceVersion = 2;
 
 // The interface version of `kind` in this SDK; 0 for an unknown kind.
 constexpr std::uint32_t interface_version(PluginKind kind) {

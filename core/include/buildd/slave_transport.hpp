@@ -33,6 +33,7 @@
 #include <variant>
 #include <vector>
 
+#include "buildd/content_writer.hpp"
 #include "buildd/domain.hpp"
 #include "buildd/export.hpp"
 #include "buildd/plugin.hpp"
@@ -103,10 +104,10 @@ struct BuildStartResult {
 using BuildArgValue = std::variant<std::string, bool>;
 using BuildArgs = std::map<std::string, BuildArgValue>;
 
-// A file fetched from the slave's /filecache/ and written to local disk.
+// A file fetched from the slave's /filecache/.
 struct FetchedFile {
   std::uint64_t size = 0;
-  std::string sha1;  // of what was written
+  std::string sha1;  // of the bytes received
 };
 
 class BUILDD_API Slave {
@@ -137,12 +138,20 @@ class BUILDD_API Slave {
   virtual std::string abort() = 0;  // returns the state text, "BuilderStatus.ABORTING"
   virtual std::string clean() = 0;  // returns the state text, "BuilderStatus.IDLE"
 
-  // GETs <base>/filecache/<name> (`name` is a sha1 or "buildlog") and streams
-  // it into `destination` (created or truncated). Throws kProtocol when more than
-  // `max_bytes` arrive (the partial file is removed) or, when `name` is a
-  // sha1, when the content's SHA-1 differs. Uses the longer download deadline.
-  virtual FetchedFile fetch_file(const std::string& name, const std::filesystem::path& destination,
+  // GETs <base>/filecache/<name> (`name` is a sha1 or "buildlog") and writes
+  // each chunk into `sink` as it arrives (the librarian hashes, compresses and
+  // stores it in the same pass). Throws kProtocol when more than `max_bytes`
+  // arrive or, when `name` is a sha1, when the content's SHA-1 differs; an
+  // error thrown by the sink ends the transfer and is passed on. After a
+  // throw the sink holds a partial file, which the caller discards. Uses the
+  // longer download deadline.
+  virtual FetchedFile fetch_file(const std::string& name, ByteSink& sink,
                                  std::uint64_t max_bytes) = 0;
+
+  // fetch_file() into the local file `destination` (created or replaced),
+  // removed again when the fetch fails.
+  FetchedFile fetch_to_file(const std::string& name, const std::filesystem::path& destination,
+                            std::uint64_t max_bytes);
 };
 
 class BUILDD_API SlaveTransport : public PluginObject {

@@ -6,7 +6,6 @@
 
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
-#include "buildd/scoped_file.hpp"
 #include "worker_pool.hpp"
 
 namespace buildd {
@@ -256,17 +255,21 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
   std::optional<Id> log_id;
   std::vector<std::pair<std::string, Id>> files;
   try {
-    ScopedFile log{librarian.temp_path("buildlog")};
-    b.slave->fetch_file("buildlog", log.path, settings_.max_log_bytes);
-    log_id = librarian
-                 .store_gzipped(log.path, build_log_filename(item.dar, item.build.to_build(),
-                                                             decision.new_state))
-                 .id;
+    // Each file is downloaded, hashed, compressed (the log) and written into
+    // the archive in one pass.
+    log_id =
+        librarian
+            .store_streamed(build_log_filename(item.dar, item.build.to_build(), decision.new_state),
+                            "application/gzip", ContentWriter::Encoding::kGzip,
+                            [&](ByteSink& sink) {
+                              b.slave->fetch_file("buildlog", sink, settings_.max_log_bytes);
+                            })
+            .id;
     for (const auto& [filename, sha1] : decision.files) {
-      ScopedFile part{librarian.temp_path("result")};
-      b.slave->fetch_file(sha1, part.path, settings_.max_result_bytes);
-      files.emplace_back(filename,
-                         librarian.store_file(part.path, filename, mime_for(filename)).id);
+      const LibraryFile file = librarian.store_streamed(
+          filename, mime_for(filename), ContentWriter::Encoding::kAsIs,
+          [&](ByteSink& sink) { b.slave->fetch_file(sha1, sink, settings_.max_result_bytes); });
+      files.emplace_back(filename, file.id);
     }
   } catch (...) {
     item.build.buildstate = old_state;

@@ -85,6 +85,7 @@ BuilderGroup* BuilddMaster::group(Id family_id) {
 
 void BuilddMaster::probe(BuilderHandle& builder, const DistroArchRelease& dar) {
   builder.probed = true;
+  builder.chroot_held.clear();
   std::string reason;
   try {
     auto echoed = builder.slave->echo({"Test"});
@@ -135,6 +136,7 @@ BuilderGroup& BuilddMaster::load_builders(const DistroArchRelease& dar,
       static_cast<Builder&>(*handle) = row;
       if (reenabled || moved) {
         handle->probed = false;
+        handle->chroot_held.clear();
         handle->transport_failures = 0;
         handle->unreachable_since.reset();
       }
@@ -427,7 +429,12 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
                     "slave refused " + file.filename + " (" + file.sha1 + "): " + r.info);
       }
     };
-    send(*chroot);
+    const bool chroot_skipped = builder.chroot_held == chroot->sha1;
+    if (!chroot_skipped) {
+      builder.chroot_held.clear();
+      send(*chroot);
+      builder.chroot_held = chroot->sha1;
+    }
     std::map<std::string, std::string> filemap;
     for (const auto& f : store_.source_files(row.build.id)) {
       send(f.file);
@@ -452,10 +459,22 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
     args["arch_indep"] = arch_indep(dar);
     auto r = builder.slave->build(cookie, binarypackage ? "binarypackage" : "debian", chroot->sha1,
                                   filemap, args);
+    if (r.status == BuildStartStatus::kUnknownSum && chroot_skipped) {
+      // The slave no longer holds the chroot it held (restarted with an
+      // empty cache): not its fault; the next dispatch sends it again.
+      log->warn("{}: build() answered {} for a chroot it held; build {} goes back to the queue",
+                builder.name, r.status_text, cookie);
+      builder.chroot_held.clear();
+      builder.has_job = false;
+      changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
+      ++report.reset;
+      return false;
+    }
     if (r.status != BuildStartStatus::kBuilding) {
       throw Error(ErrorCategory::kProtocol, "build() answered " + r.status_text + ": " + r.info);
     }
   } catch (const Error& e) {
+    builder.chroot_held.clear();  // whatever went wrong, ask again next time
     log->error("{}: dispatching build {} failed: {}", builder.name, cookie, e.what());
     if (metrics_)
       metrics_->inc(kMetricSlaveErrors,

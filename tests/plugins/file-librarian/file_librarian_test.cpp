@@ -6,7 +6,9 @@
 
 #include <csignal>
 
+#include "buildd/librarian.hpp"
 #include "buildd/plugin_loader.hpp"
+#include "fakes/fake_store.hpp"
 #include "support/log_archive_conformance.hpp"
 
 namespace buildd::test {
@@ -48,6 +50,34 @@ TEST(FileLibrarianTest, ObjectsLiveAtTheirContentAddress) {
   EXPECT_EQ(archive.object_path(locator), expected);
   EXPECT_EQ(read_file(expected), "hello");
   EXPECT_EQ(archive.public_url(locator), std::nullopt);
+}
+
+// What the librarian streams is written once, in the archive's staging
+// folder, and published there by a rename: no copy, nothing left behind.
+TEST(FileLibrarianTest, StreamedFilesAreAdoptedByRename) {
+  TempDir dir;
+  FileLibrarian archive(dir / "root");
+  ASSERT_EQ(archive.staging_dir(), dir / "root" / "tmp");
+  FakeStore store;
+  Librarian librarian(store, archive, dir / "master-tmp", "http://master.test");
+  const LibraryFile first =
+      librarian.store_streamed("a.deb", "application/octet-stream", ContentWriter::Encoding::kAsIs,
+                               [](ByteSink& sink) { sink.write("deb bytes", 9); });
+  EXPECT_EQ(read_file(archive.object_path(first.locator)), "deb bytes");
+  // The same content again: recorded under its new name, stored once.
+  const LibraryFile again =
+      librarian.store_streamed("b.deb", "application/octet-stream", ContentWriter::Encoding::kAsIs,
+                               [](ByteSink& sink) { sink.write("deb bytes", 9); });
+  EXPECT_EQ(again.locator, first.locator);
+  EXPECT_NE(again.id, first.id);
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "root" / "tmp"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "master-tmp"));
+
+  // A file outside the staging folder is copied, and left where it was.
+  write_file(dir / "elsewhere", "kept");
+  const std::string locator = archive.adopt(digest_file(dir / "elsewhere"), dir / "elsewhere");
+  EXPECT_EQ(read_file(archive.object_path(locator)), "kept");
+  EXPECT_EQ(read_file(dir / "elsewhere"), "kept");
 }
 
 TEST(FileLibrarianTest, DiskFullIsRetryableAndLeavesNothingVisible) {

@@ -135,19 +135,19 @@ void run_full_build(const std::string& protocol) {
   ASSERT_FALSE(s.filemap.empty());
   TempDir out;
   for (const auto& [name, sha1] : s.filemap) {
-    const FetchedFile f = slave->fetch_file(sha1, out / name, 1 << 20);
+    const FetchedFile f = slave->fetch_to_file(sha1, out / name, 1 << 20);
     EXPECT_EQ(f.sha1, sha1);
     EXPECT_EQ(digest_file(out / name).sha1, sha1);
   }
   EXPECT_TRUE(s.filemap.count("foo_1.0-1_amd64.changes")) << s.filemap.size();
-  const FetchedFile log = slave->fetch_file("buildlog", out / "buildlog", 1 << 20);
+  const FetchedFile log = slave->fetch_to_file("buildlog", out / "buildlog", 1 << 20);
   EXPECT_GT(log.size, 0u);
 
   EXPECT_EQ(slave->clean(), "BuilderStatus.IDLE");
   EXPECT_EQ(slave->status().state, BuilderState::kIdle);
   // After clean the log is gone: a 404 is a transport error, nothing left on disk.
   try {
-    slave->fetch_file("buildlog", out / "gone", 1 << 20);
+    slave->fetch_to_file("buildlog", out / "gone", 1 << 20);
     ADD_FAILURE() << "buildlog still served after clean";
   } catch (const Error& error) {
     EXPECT_EQ(error.category(), ErrorCategory::kTransport);

@@ -67,7 +67,7 @@ TEST_F(XmlRpcSlaveTlsTest, TrustedCaCarriesRpcsAndDownloads) {
   const std::string sha1 = sha1_hex(content);
   write_file(slave_.cache_dir() / sha1, content);
   TempDir out;
-  const FetchedFile fetched = slave->fetch_file(sha1, out / "file", 1 << 20);
+  const FetchedFile fetched = slave->fetch_to_file(sha1, out / "file", 1 << 20);
   EXPECT_EQ(fetched.sha1, sha1);
   EXPECT_EQ(fetched.size, content.size());
   EXPECT_EQ(read_file(out / "file"), content);
@@ -81,7 +81,7 @@ TEST_F(XmlRpcSlaveTlsTest, UnrelatedCaIsACertificateTransportError) {
   expect_certificate_error(thrown_error([&] { slave->echo({"x"}); }));
   TempDir out;
   expect_certificate_error(
-      thrown_error([&] { slave->fetch_file("buildlog", out / "log", 1 << 20); }));
+      thrown_error([&] { slave->fetch_to_file("buildlog", out / "log", 1 << 20); }));
 
   const Error e = thrown_error([&] {
     slave->ensure_present(std::string(40, 'a'), "https://librarian.invalid/chroot.tar.gz", "buildd",

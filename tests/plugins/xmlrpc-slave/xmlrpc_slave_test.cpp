@@ -496,7 +496,7 @@ TEST_F(XmlRpcSlaveTest, SilentSlaveTimesOutWithinDeadline) {
       if (which == 1) slave->ensure_present(kSha1A, std::nullopt, "", "");
       if (which == 2) {
         TempDir dir;
-        slave->fetch_file("buildlog", dir / "log", 1000);
+        slave->fetch_to_file("buildlog", dir / "log", 1000);
       }
     });
     const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -633,11 +633,11 @@ TEST_F(XmlRpcSlaveTest, FetchFileVerifiesSha1) {
   server_.serve("buildlog", wire("filecache-buildlog.txt"));
   TempDir dir;
   auto slave = connect();
-  const FetchedFile f = slave->fetch_file(kSha1B, dir / "foo.deb", 1 << 20);
+  const FetchedFile f = slave->fetch_to_file(kSha1B, dir / "foo.deb", 1 << 20);
   EXPECT_EQ(f.sha1, kSha1B);
   EXPECT_EQ(f.size, deb.size());
   EXPECT_EQ(read_file(dir / "foo.deb"), deb);
-  const FetchedFile log = slave->fetch_file("buildlog", dir / "log.txt", 1 << 20);
+  const FetchedFile log = slave->fetch_to_file("buildlog", dir / "log.txt", 1 << 20);
   EXPECT_EQ(read_file(dir / "log.txt"), wire("filecache-buildlog.txt"));
   EXPECT_EQ(log.sha1, sha1_hex(wire("filecache-buildlog.txt")));
 }
@@ -648,7 +648,7 @@ TEST_F(XmlRpcSlaveTest, FetchFileBaseUrlWithoutSlashAndWithPath) {
   TempDir dir;
   auto slave = transport.connect(
       builder_at("http://127.0.0.1:" + std::to_string(server_.port())));  // no trailing '/'
-  EXPECT_EQ(slave->fetch_file(kSha1B, dir / "a", 1000).sha1, kSha1B);
+  EXPECT_EQ(slave->fetch_to_file(kSha1B, dir / "a", 1000).sha1, kSha1B);
   server_.reply(wire("03-status-idle.response.xml"));
   EXPECT_EQ(slave->status().state, BuilderState::kIdle);
   EXPECT_EQ(xs::join_url("http://h:1/builders/0/", "rpc"), "http://h:1/builders/0/rpc");
@@ -660,21 +660,21 @@ TEST_F(XmlRpcSlaveTest, FetchFileGuardsLeaveNothingOnDisk) {
   auto slave = connect();
   // Over the cap.
   server_.serve(kSha1A, std::string(5000, 'z'));
-  Error e = expect_error([&] { slave->fetch_file(kSha1A, dir / "big", 1000); });
+  Error e = expect_error([&] { slave->fetch_to_file(kSha1A, dir / "big", 1000); });
   EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
   EXPECT_THAT(e.message(), HasSubstr("builder bob"));
   EXPECT_FALSE(std::filesystem::exists(dir / "big"));
   // Wrong content for its sha1.
-  e = expect_error([&] { slave->fetch_file(kSha1A, dir / "bad", 1 << 20); });
+  e = expect_error([&] { slave->fetch_to_file(kSha1A, dir / "bad", 1 << 20); });
   EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
   EXPECT_THAT(e.message(), HasSubstr("SHA-1"));
   EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
   // Missing (404).
-  e = expect_error([&] { slave->fetch_file(kSha1B, dir / "missing", 1 << 20); });
+  e = expect_error([&] { slave->fetch_to_file(kSha1B, dir / "missing", 1 << 20); });
   EXPECT_EQ(e.category(), ErrorCategory::kTransport);
   EXPECT_FALSE(std::filesystem::exists(dir / "missing"));
   // Not a cache name.
-  e = expect_error([&] { slave->fetch_file("../etc/passwd", dir / "x", 1 << 20); });
+  e = expect_error([&] { slave->fetch_to_file("../etc/passwd", dir / "x", 1 << 20); });
   EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
   EXPECT_FALSE(std::filesystem::exists(dir / "x"));
 }

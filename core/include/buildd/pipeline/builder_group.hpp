@@ -70,6 +70,12 @@ struct BUILDD_API BuilderHandle : Builder {
   Id tail_queue_id = 0;
   std::string tail_seen;
   std::optional<TimePoint> tail_changed;
+  // The chroot (SHA-1) the slave last confirmed it holds (ensurepresent
+  // answered present): the next dispatch of that chroot skips ensurepresent,
+  // one round trip of about ten per build. Forgotten when build() answers
+  // UNKNOWNSUM (the slave lost its cache), when the builder moves, and when it
+  // is probed again.
+  std::string chroot_held;
   // Set while a poll of this builder runs (the daemon's poller never polls
   // one builder twice at once, and leaves a polled handle alone).
   std::atomic<bool> polling{false};

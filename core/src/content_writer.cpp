@@ -1,0 +1,138 @@
+#include "buildd/content_writer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "buildd/compression.hpp"
+#include "buildd/digest.hpp"
+#include "buildd/error.hpp"
+
+namespace buildd {
+
+ByteSink::~ByteSink() = default;
+
+struct ContentWriter::Impl {
+  std::filesystem::path path;
+  Encoding encoding;
+  int fd = -1;
+  Hasher sha1{DigestAlgorithm::kSha1};
+  Hasher sha256{DigestAlgorithm::kSha256};
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  z_stream zs{};
+  bool deflating = false;
+  bool finished = false;
+  bool kept = false;
+
+  [[noreturn]] void fail(const char* what, int err) const {
+    throw Error(ErrorCategory::kArchive,
+                std::string(what) + " " + path.string() + ": " + std::strerror(err), true);
+  }
+
+  // Hashes and writes bytes as they go to the file.
+  void emit(const unsigned char* data, std::size_t size) {
+    sha1.update(data, size);
+    sha256.update(data, size);
+    bytes_out += size;
+    while (size > 0) {
+      const ssize_t n = ::write(fd, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("cannot write", errno);
+      data += n;
+      size -= static_cast<std::size_t>(n);
+    }
+  }
+
+  void deflate_some(int flush) {
+    std::array<unsigned char, 1 << 16> out{};
+    int rc = Z_OK;
+    do {
+      zs.next_out = out.data();
+      zs.avail_out = static_cast<uInt>(out.size());
+      rc = ::deflate(&zs, flush);
+      if (rc == Z_STREAM_ERROR) throw Error(ErrorCategory::kInternal, "gzip: deflate failed");
+      emit(out.data(), out.size() - zs.avail_out);
+    } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+  }
+};
+
+ContentWriter::ContentWriter(std::filesystem::path path, Encoding encoding)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->path = std::move(path);
+  impl_->encoding = encoding;
+  impl_->fd = ::open(impl_->path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (impl_->fd < 0) impl_->fail("cannot create", errno);
+  if (encoding == Encoding::kGzip) {
+    if (deflateInit2(&impl_->zs, kGzipLevel, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK) {
+      ::close(impl_->fd);
+      ::unlink(impl_->path.c_str());
+      throw Error(ErrorCategory::kInternal, "zlib initialisation failed");
+    }
+    impl_->deflating = true;
+  }
+}
+
+ContentWriter::~ContentWriter() {
+  if (impl_->deflating) deflateEnd(&impl_->zs);
+  if (impl_->fd >= 0) ::close(impl_->fd);
+  // After the archive adopted it the file is gone; otherwise it is nobody's.
+  if (!impl_->kept) ::unlink(impl_->path.c_str());
+}
+
+void ContentWriter::write(const char* data, std::size_t size) {
+  if (impl_->finished) throw Error(ErrorCategory::kInternal, "ContentWriter: write after finish");
+  impl_->bytes_in += size;
+  if (impl_->encoding == Encoding::kAsIs) {
+    impl_->emit(reinterpret_cast<const unsigned char*>(data), size);
+    return;
+  }
+  // zlib's avail_in is 32 bits: feed very large chunks in pieces.
+  while (size > 0) {
+    const std::size_t piece = std::min<std::size_t>(size, 1u << 30);
+    impl_->zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    impl_->zs.avail_in = static_cast<uInt>(piece);
+    impl_->deflate_some(Z_NO_FLUSH);
+    data += piece;
+    size -= piece;
+  }
+}
+
+ContentDigest ContentWriter::finish() {
+  if (impl_->finished) throw Error(ErrorCategory::kInternal, "ContentWriter: finished twice");
+  if (impl_->deflating) {
+    impl_->zs.next_in = nullptr;
+    impl_->zs.avail_in = 0;
+    impl_->deflate_some(Z_FINISH);
+  }
+  impl_->finished = true;
+  const int fd = std::exchange(impl_->fd, -1);
+  if (::close(fd) != 0) impl_->fail("cannot write", errno);
+  ContentDigest digest;
+  digest.sha1 = impl_->sha1.hex_digest();
+  digest.sha256 = impl_->sha256.hex_digest();
+  digest.size = impl_->bytes_out;
+  return digest;
+}
+
+void ContentWriter::keep() {
+  if (!impl_->finished) throw Error(ErrorCategory::kInternal, "ContentWriter: kept before finish");
+  impl_->kept = true;
+}
+
+const std::filesystem::path& ContentWriter::path() const {
+  return impl_->path;
+}
+
+std::uint64_t ContentWriter::bytes_in() const {
+  return impl_->bytes_in;
+}
+
+}  // namespace buildd
