@@ -101,6 +101,7 @@ class SociStore final : public BuildStore {
   std::optional<QueuedBuild> active_job_for_builder(Id builder_id) override;
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
   CommitResult commit(const CycleChanges& changes) override;
+  std::vector<CommitResult> commit_all(const std::vector<const CycleChanges*>& batch) override;
 
   MasterRegistration heartbeat(const std::string& master_id, const std::string& instance,
                                TimePoint now, std::chrono::seconds ttl,
@@ -119,6 +120,8 @@ class SociStore final : public BuildStore {
  private:
   template <typename F>
   auto with_session(const char* what, F&& body);
+  // One member of a commit_all() batch, in the caller's transaction.
+  CommitResult apply(soci::session& sql, const CycleChanges& changes);
 
   Engine engine_;
   std::unique_ptr<soci::connection_pool> pool_;

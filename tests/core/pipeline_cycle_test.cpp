@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <thread>
 
 #include "buildd/digest.hpp"
 #include "buildd/librarian.hpp"
+#include "buildd/pipeline/commit_batcher.hpp"
 #include "buildd/pipeline/master.hpp"
 #include "fakes/fake_archive.hpp"
 #include "fakes/fake_farm.hpp"
@@ -86,7 +88,9 @@ TEST_F(Cycle, DispatchesWithArgsAndCollectsOk) {
   EXPECT_EQ(results[0].file.sha1, sha1_hex(deb));
   EXPECT_FALSE(store_.entry(entry_.id));
   EXPECT_EQ(script_->count("clean"), 1u);
-  EXPECT_EQ(store_.commits.back().completions.size(), 1u);
+  std::size_t completions = 0;
+  for (const auto& c : store_.commits) completions += c.completions.size();
+  EXPECT_EQ(completions, 1u);
 }
 
 // The chroot a slave confirmed it holds is not sent again with the next
@@ -379,17 +383,69 @@ TEST_F(ParallelDispatch, HungBuilderDelaysNobodyElse) {
   }
   // The cycle waits for the hung builder's deadline once, not once per build.
   EXPECT_LT(elapsed, std::chrono::milliseconds(3000));
-  // Its build went back to the queue (in the hung builder's own commit, one
-  // per builder) and its failure counted.
+  // Its build went back to the queue and its failure counted.
   EXPECT_EQ(store_.builder(bob_.id).failure_count, 1);
   EXPECT_EQ(store_.active_jobs().size(), 3u);
   for (const auto& job : store_.active_jobs()) EXPECT_NE(job.entry.builder_id, bob_.id);
-  EXPECT_EQ(store_.commits.size(), 4u);
   std::vector<JobReset> resets;
   for (const auto& c : store_.commits)
     resets.insert(resets.end(), c.resets.begin(), c.resets.end());
   ASSERT_EQ(resets.size(), 1u);
   EXPECT_EQ(store_.build(resets[0].build_id).state, BuildState::kNeedsBuild);
+}
+
+// Many polls committing at once share transactions, each waits for its own
+// changes to be durable, and a failed transaction fails every member of it.
+TEST(CommitBatcher, ConcurrentCommitsShareTransactionsAndEachWaitsForItsOwn) {
+  struct SlowStore : FakeStore {
+    std::vector<CommitResult> commit_all(const std::vector<const CycleChanges*>& batch) override {
+      ++batches;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (fail) throw Error(ErrorCategory::kStore, "database went away", true);
+      return FakeStore::commit_all(batch);
+    }
+    std::atomic<bool> fail{false};
+    std::atomic<std::size_t> batches{0};
+  } store;
+  store.add_processor_family("x86", {"386"});
+  const Builder b = store.add_builder({"bob", "http://bob:8221", "386"});
+  CommitBatcher batcher(store);
+  constexpr int kPolls = 32;
+  std::atomic<int> returned{0};
+  std::vector<std::thread> polls;
+  for (int i = 0; i < kPolls; ++i) {
+    polls.emplace_back([&] {
+      CycleChanges changes;
+      changes.builders.push_back(BuilderUpdate{b.id, true, "", 1});
+      batcher.commit(std::move(changes));
+      ++returned;
+    });
+  }
+  for (auto& t : polls) t.join();
+  EXPECT_EQ(returned.load(), kPolls);
+  EXPECT_EQ(store.builder(b.id).failure_count, kPolls) << "every change applied once";
+  EXPECT_LT(batcher.transactions(), static_cast<std::size_t>(kPolls) / 2)
+      << "the polls did not share transactions";
+  EXPECT_EQ(batcher.transactions(), store.batches.load());
+
+  store.fail = true;
+  std::atomic<int> failed{0};
+  polls.clear();
+  for (int i = 0; i < 8; ++i) {
+    polls.emplace_back([&] {
+      CycleChanges changes;
+      changes.builders.push_back(BuilderUpdate{b.id, true, "", 1});
+      try {
+        batcher.commit(std::move(changes));
+      } catch (const Error& e) {
+        if (e.category() == ErrorCategory::kStore) ++failed;
+      }
+    });
+  }
+  for (auto& t : polls) t.join();
+  EXPECT_EQ(failed.load(), 8);
+  EXPECT_EQ(store.builder(b.id).failure_count, kPolls);
+  EXPECT_EQ(batcher.commit(CycleChanges{}).stale, 0u) << "nothing to commit: no transaction";
 }
 
 }  // namespace

@@ -494,6 +494,13 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
     b.dependencies = x.dependencies;
     results_[x.build_id] = x.result_files;
   }
+  for (const auto& u : c.slave_states) {
+    for (auto& b : builders_) {
+      if (b.id != u.builder_id) continue;
+      b.slave_state = u.state;
+      b.slave_state_since = u.since;
+    }
+  }
   return result;
 }
 

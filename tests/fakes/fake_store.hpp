@@ -14,7 +14,7 @@
 
 namespace buildd::test {
 
-class FakeStore final : public BuildStore {
+class FakeStore : public BuildStore {
  public:
   int upgrade() override { return 0; }
   int schema_version() override { return 1; }

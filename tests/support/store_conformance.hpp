@@ -506,6 +506,37 @@ TYPED_TEST_P(StoreConformance, SlaveStateIsRecorded) {
   auto b = *this->store_->find_builder("bob");
   EXPECT_EQ(b.slave_state, "WAITING OK 5-12");
   EXPECT_EQ(b.slave_state_since, at);
+  // The pipeline records it in its commits, with the other changes.
+  CycleChanges changes;
+  changes.slave_states.push_back(SlaveStateUpdate{this->bob_.id, "IDLE", at + 5s});
+  changes.builders.push_back(BuilderUpdate{this->bob_.id, true, "", 1});
+  EXPECT_EQ(this->store_->commit(changes).stale, 0u);
+  b = *this->store_->find_builder("bob");
+  EXPECT_EQ(b.slave_state, "IDLE");
+  EXPECT_EQ(b.slave_state_since, at + 5s);
+  EXPECT_EQ(b.failure_count, 1);
+}
+
+// A group commit: several pollers' changes in one call, each told whether
+// its own were stale.
+TYPED_TEST_P(StoreConformance, CommitAllReportsEachMembersStaleChanges) {
+  this->seed();
+  const Build waiting = this->add_build(this->warty_.id, "foo", 10);
+  const Id queue_id = this->store_->queue_entry_for_build(waiting.id)->id;
+  CycleChanges applies, stale, states;
+  applies.builders.push_back(BuilderUpdate{this->bob_.id, true, "", 2});
+  // A log tail for an entry no builder holds: dropped, counted stale.
+  stale.logtails.push_back(LogTailUpdate{queue_id, "tail"});
+  states.slave_states.push_back(SlaveStateUpdate{this->bob_.id, "IDLE", TimePoint(1s)});
+  const std::vector<CommitResult> results = this->store_->commit_all({&applies, &stale, &states});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].stale, 0u);
+  EXPECT_EQ(results[1].stale, 1u);
+  EXPECT_EQ(results[2].stale, 0u);
+  const Builder b = *this->store_->find_builder("bob");
+  EXPECT_EQ(b.failure_count, 2);
+  EXPECT_EQ(b.slave_state, "IDLE");
+  EXPECT_EQ(this->store_->queue_entry_for_build(waiting.id)->logtail, "");
 }
 
 TYPED_TEST_P(StoreConformance, AMasterIdIsHeldByOneLiveInstance) {
@@ -915,7 +946,7 @@ TYPED_TEST_P(StoreConformance, ParallelClaimsFromTwoStoresTakeEachEntryOnce) {
 
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformance, CountersAreDeltas, OperatorCorrections, FamiliesAndProcessors, ArchReleases,
-    Builders, DisabledAtIsStampedOnceAndClearedOnEnable,
+    Builders, DisabledAtIsStampedOnceAndClearedOnEnable, CommitAllReportsEachMembersStaleChanges,
     RemovedBuilderLeavesTheFarmAndComesBackByName, AddBuildCreatesBuildFilesAndQueueEntry,
     BuildsNewestFirstFilteredAndLimited, CandidatesByScoreThenIdPerArchRelease,
     ClaimIsCompareAndSet, OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional,

@@ -146,6 +146,14 @@ struct AbortSent {
   TimePoint at{};
 };
 
+// What status() said a builder's slave was doing, when it changed (the
+// builder row's slave_state and slave_state_since).
+struct SlaveStateUpdate {
+  Id builder_id = 0;
+  std::string state;
+  TimePoint since{};
+};
+
 struct CycleChanges {
   std::vector<LogTailUpdate> logtails;
   std::vector<JobReset> resets;
@@ -153,10 +161,11 @@ struct CycleChanges {
   std::vector<BuilderUpdate> builders;
   std::vector<BuildCountersUpdate> counters;
   std::vector<AbortSent> aborts;
+  std::vector<SlaveStateUpdate> slave_states;
 
   bool empty() const {
     return logtails.empty() && resets.empty() && completions.empty() && builders.empty() &&
-           counters.empty() && aborts.empty();
+           counters.empty() && aborts.empty() && slave_states.empty();
   }
   // Moves every change of `other` to the end of this one's.
   void append(CycleChanges&& other) {
@@ -171,6 +180,7 @@ struct CycleChanges {
     move_all(builders, other.builders);
     move_all(counters, other.counters);
     move_all(aborts, other.aborts);
+    move_all(slave_states, other.slave_states);
   }
 };
 
@@ -310,6 +320,16 @@ class BUILDD_API BuildStore : public PluginObject {
 
   // Applies the changes in one transaction, each conditionally (see the top).
   virtual CommitResult commit(const CycleChanges& changes) = 0;
+  // Several commits' changes (CommitBatcher's group commit), in one
+  // transaction where the store can; one result per member, so that each
+  // knows whether its own changes were stale. The default commits them one
+  // by one (each member's changes still all or nothing).
+  // (A store error thrown by a later member then leaves earlier ones applied.)
+  virtual std::vector<CommitResult> commit_all(const std::vector<const CycleChanges*>& batch) {
+    std::vector<CommitResult> results;
+    for (const CycleChanges* changes : batch) results.push_back(commit(*changes));
+    return results;
+  }
 
   // ---- masters and builder leases ----
   // Several masters may share one database (not SQLite: there one master

@@ -448,7 +448,8 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
   }
 }
 
-CommitResult BuilderGroup::commit_then_clean(BuildStore& store, std::vector<QueueItem*> items) {
+CommitResult BuilderGroup::commit_then_clean(CommitBatcher& committer,
+                                             std::vector<QueueItem*> items) {
   CycleChanges all;
   std::vector<BuilderHandle*> to_clean;
   for (QueueItem* item : items) {
@@ -457,7 +458,7 @@ CommitResult BuilderGroup::commit_then_clean(BuildStore& store, std::vector<Queu
       to_clean.push_back(item->dispatched_to);
     }
   }
-  CommitResult result = store.commit(all);
+  CommitResult result = committer.commit(std::move(all));
   if (result.stale > 0) {
     // Someone else (an operator, another master) moved these rows on; the
     // slave is left as it is, and its next poll reconciles it.

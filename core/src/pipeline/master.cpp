@@ -375,7 +375,7 @@ CycleReport BuilddMaster::scan_active_builders() {
     done.push_back(&item);
   }
   report.failed_builders = failed.size();
-  BuilderGroup::commit_then_clean(store_, std::move(done));
+  BuilderGroup::commit_then_clean(commits_, std::move(done));
   return report;
 }
 
@@ -571,7 +571,7 @@ std::size_t BuilddMaster::dispatch_by_processor(Id family_id,
   report.dispatched += started;
   // The builds already started are committed even when another pair's store
   // call failed: their slaves are building them.
-  if (!changes.empty()) store_.commit(changes);
+  if (!changes.empty()) commits_.commit(std::move(changes));
   if (error) std::rethrow_exception(error);
   return started;
 }
@@ -594,7 +594,11 @@ void merge(CycleReport& into, const CycleReport& from) {
 void BuilddMaster::record_slave_state(BuilderHandle& builder) {
   if (builder.observed_state.empty() || builder.observed_state == builder.slave_state) return;
   const TimePoint now = time_.now();
-  store_.set_builder_slave_state(builder.id, builder.observed_state, now);
+  // In a (group) commit with other builders' changes, not a transaction of
+  // its own: a build changes its slave's state three or four times.
+  CycleChanges changes;
+  changes.slave_states.push_back(SlaveStateUpdate{builder.id, builder.observed_state, now});
+  commits_.commit(std::move(changes));
   builder.slave_state = builder.observed_state;
   builder.slave_state_since = now;
 }
@@ -622,7 +626,7 @@ std::optional<SlaveStatus> BuilddMaster::poll_status(BuilderHandle& b, CycleRepo
     }
     CycleChanges changes;
     changes.builders.push_back(BuilderUpdate{b.id, b.builderok, b.failnotes, 1});
-    store_.commit(changes);
+    commits_.commit(std::move(changes));
     return std::nullopt;
   }
 }
@@ -644,7 +648,7 @@ void BuilddMaster::reconcile(BuilderHandle& b, const SlaveStatus& status, CycleR
       log->critical("{}: {}", b.name, b.failnotes);
       CycleChanges changes;
       changes.builders.push_back(BuilderUpdate{b.id, false, b.failnotes});
-      store_.commit(changes);
+      commits_.commit(std::move(changes));
       ++report.failed_builders;
       return;
     }
@@ -720,7 +724,7 @@ bool BuilddMaster::dispatch_to(BuilderHandle& b, CycleReport& report) {
       chroot_id ? store_.find_library_file(*chroot_id) : std::nullopt;
   CycleChanges changes;
   const bool started = start_build(*g, b, *chosen, chroot, changes, report);
-  store_.commit(changes);
+  commits_.commit(std::move(changes));
   report.dispatched += started ? 1 : 0;
   return started;
 }
@@ -774,7 +778,7 @@ void BuilddMaster::poll_step(BuilderHandle& b, BuilderGroup& group, CycleReport&
     report.reset += item.changes.resets.size();
     report.deferred += item.deferred ? 1 : 0;
     for (const auto& u : item.changes.builders) report.failed_builders += u.builderok ? 0 : 1;
-    BuilderGroup::commit_then_clean(store_, {&item});
+    BuilderGroup::commit_then_clean(commits_, {&item});
     if (item.lost) avoid(item.build.id, b.id);
     if (item.builder && !item.removed) {
       record_slave_state(b);

@@ -31,6 +31,7 @@
 #include "buildd/error.hpp"
 #include "buildd/export.hpp"
 #include "buildd/librarian.hpp"
+#include "buildd/pipeline/commit_batcher.hpp"
 #include "buildd/pipeline/decisions.hpp"
 #include "buildd/pipeline/settings.hpp"
 #include "buildd/slave_transport.hpp"
@@ -164,13 +165,14 @@ class BUILDD_API BuilderGroup {
   // Counts a failure of the item's builder and job and acts on the judgement.
   void handle_failure(QueueItem& item, const Error& error, bool retry);
 
-  // Commits the items' changes in one transaction, then cleans the slaves
+  // Commits the items' changes (in one transaction, with those of other
+  // builders polled at the same time: CommitBatcher), then cleans the slaves
   // whose results were committed (collect, commit, then clean). A failed
   // clean() is logged: the slave stays WAITING with a cookie no job owns, and
   // the builder's next poll cleans it. Nothing is cleaned when a change was
   // stale (its row had moved on: another master may own that slave's next
   // build). Returns the commit's result.
-  static CommitResult commit_then_clean(BuildStore& store, std::vector<QueueItem*> items);
+  static CommitResult commit_then_clean(CommitBatcher& committer, std::vector<QueueItem*> items);
 
   std::vector<std::unique_ptr<BuilderHandle>> builders;
   Metrics* metrics = nullptr;  // slave call errors are counted here when set

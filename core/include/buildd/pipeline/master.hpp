@@ -148,6 +148,7 @@ class BUILDD_API BuilddMaster {
   void probe(BuilderHandle& builder, const DistroArchRelease& dar);
 
   BuildStore& store_;
+  CommitBatcher commits_{store_};  // every commit of the pipeline goes through it
   SlaveTransport& transport_;
   Librarian& librarian_;
   const TimeSource& time_;
