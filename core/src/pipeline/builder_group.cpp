@@ -265,7 +265,8 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
                               b.slave->fetch_file("buildlog", sink, settings_.max_log_bytes);
                             })
             .id;
-    for (const auto& [filename, sha1] : decision.files) {
+    for (const auto& [filename, file_sha1] : decision.files) {
+      const std::string& sha1 = file_sha1;  // clang 14 cannot capture a structured binding
       const LibraryFile file = librarian.store_streamed(
           filename, mime_for(filename), ContentWriter::Encoding::kAsIs,
           [&](ByteSink& sink) { b.slave->fetch_file(sha1, sink, settings_.max_result_bytes); });
