@@ -78,18 +78,21 @@ std::filesystem::path FileLibrarian::object_path(const std::string& locator) con
   return root_ / hex.substr(0, 2) / hex;
 }
 
-std::string FileLibrarian::put(const ContentDigest& digest, const std::filesystem::path& source) {
-  std::string locator = sha256_locator(digest.sha256);
-  std::filesystem::path target = object_path(locator);
-  std::filesystem::path dir = target.parent_path();
-
+std::optional<std::filesystem::path> FileLibrarian::target_to_write(const ContentDigest& digest) {
+  std::filesystem::path target = object_path(sha256_locator(digest.sha256));
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == digest.size)
-    return locator;
-
+    return std::nullopt;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw_write_error("cannot create", dir, ec.value());
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec) throw_write_error("cannot create", target.parent_path(), ec.value());
+  return target;
+}
+
+std::string FileLibrarian::put(const ContentDigest& digest, const std::filesystem::path& source) {
+  std::string locator = sha256_locator(digest.sha256);
+  const std::optional<std::filesystem::path> target = target_to_write(digest);
+  if (!target) return locator;
 
   int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0)
@@ -97,8 +100,7 @@ std::string FileLibrarian::put(const ContentDigest& digest, const std::filesyste
                 "file-librarian: cannot read " + source.string() + ": " + std::strerror(errno));
   // Same file system as the object (one rename publishes it), but one folder
   // for all, so the leftovers of a killed process are found without a walk.
-  std::filesystem::create_directories(root_ / "tmp", ec);
-  TempObject tmp{root_ / "tmp" / ("tmp-" + unique_suffix() + "-" + digest.sha256)};
+  TempObject tmp{*staging_dir() / ("tmp-" + unique_suffix() + "-" + digest.sha256)};
   tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (tmp.fd < 0) {
     int err = errno;
@@ -135,7 +137,7 @@ std::string FileLibrarian::put(const ContentDigest& digest, const std::filesyste
     throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() + " has " +
                                              std::to_string(copied) + " bytes, the digest says " +
                                              std::to_string(digest.size));
-  publish(tmp, target);
+  publish(tmp, *target);
   return locator;
 }
 
@@ -148,21 +150,17 @@ std::optional<std::filesystem::path> FileLibrarian::staging_dir() {
 std::string FileLibrarian::adopt(const ContentDigest& digest, const std::filesystem::path& source) {
   if (source.parent_path() != root_ / "tmp") return put(digest, source);
   std::string locator = sha256_locator(digest.sha256);
-  std::filesystem::path target = object_path(locator);
-  struct stat st {};
-  if (::stat(target.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == digest.size)
-    return locator;
-  std::error_code ec;
-  std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec) throw_write_error("cannot create", target.parent_path(), ec.value());
+  const std::optional<std::filesystem::path> target = target_to_write(digest);
+  if (!target) return locator;
   TempObject tmp{source};
+  struct stat st {};
   tmp.fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (tmp.fd < 0) throw_write_error("cannot open", source, errno);
   if (::fstat(tmp.fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != digest.size)
     throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() +
                                              " does not have the digest's " +
                                              std::to_string(digest.size) + " bytes");
-  publish(tmp, target);
+  publish(tmp, *target);
   return locator;
 }
 

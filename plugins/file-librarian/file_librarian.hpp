@@ -48,6 +48,10 @@ class FileLibrarian : public LogArchive {
   const std::filesystem::path& root() const { return root_; }
 
  private:
+  // Where the object of `digest` goes, its folder created; nullopt when it
+  // is already there (put and adopt then write nothing).
+  std::optional<std::filesystem::path> target_to_write(const ContentDigest& digest);
+
   std::filesystem::path root_;
 };
 

@@ -421,6 +421,13 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
   QueueItem item = QueueItem::from(row, &builder, dar);
   item.buildstart = row.entry.buildstart;
   item.build.buildstate = BuildState::kBuilding;
+  // The job goes back to the queue, and nobody is blamed.
+  auto put_back = [&] {
+    builder.has_job = false;
+    changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
+    ++report.reset;
+    return false;
+  };
   try {
     auto send = [&](const LibraryFile& file) {
       auto r = builder.slave->ensure_present(file.sha1, librarian_.url_for(file), "", "");
@@ -443,10 +450,7 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
     // build() on a busy launchpad-buildd wipes its log and renames its job.
     if (builder.slave->status().state != BuilderState::kIdle) {
       log->warn("{}: no longer IDLE; build {} goes back to the queue", builder.name, cookie);
-      builder.has_job = false;
-      changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
-      ++report.reset;
-      return false;
+      return put_back();
     }
     const bool binarypackage = std::find(builder.builder_types.begin(), builder.builder_types.end(),
                                          "binarypackage") != builder.builder_types.end();
@@ -465,10 +469,7 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
       log->warn("{}: build() answered {} for a chroot it held; build {} goes back to the queue",
                 builder.name, r.status_text, cookie);
       builder.chroot_held.clear();
-      builder.has_job = false;
-      changes.resets.push_back(JobReset{row.entry.id, row.build.id, row.entry.attempt});
-      ++report.reset;
-      return false;
+      return put_back();
     }
     if (r.status != BuildStartStatus::kBuilding) {
       throw Error(ErrorCategory::kProtocol, "build() answered " + r.status_text + ": " + r.info);
