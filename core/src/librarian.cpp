@@ -70,9 +70,9 @@ std::filesystem::path Librarian::temp_path_in(const std::filesystem::path& dir,
                 std::string(hint));
 }
 
-LibraryFile Librarian::record(const std::filesystem::path& content, const ContentDigest& digest,
-                              bool adoptable, const std::string& filename,
-                              const std::string& mime) {
+LibraryFile Librarian::put_in_archive(const std::filesystem::path& content,
+                                      const ContentDigest& digest, bool adoptable,
+                                      const std::string& filename, const std::string& mime) {
   // Identical content is stored once; a new name for it still gets its own
   // record only when the name differs (a record is a name for content, and
   // shares the bytes already archived).
@@ -89,17 +89,31 @@ LibraryFile Librarian::record(const std::filesystem::path& content, const Conten
   file.mime = mime;
   file.locator = locator;
   file.created = Clock::now();
-  return store_.add_library_file(file);
+  return file;
+}
+
+LibraryFile Librarian::record(const std::filesystem::path& content, const ContentDigest& digest,
+                              bool adoptable, const std::string& filename,
+                              const std::string& mime) {
+  LibraryFile file = put_in_archive(content, digest, adoptable, filename, mime);
+  return file.id != 0 ? file : store_.add_library_file(file);
 }
 
 LibraryFile Librarian::store_streamed(const std::string& filename, const std::string& mime,
                                       ContentWriter::Encoding encoding,
                                       const std::function<void(ByteSink&)>& produce) {
+  LibraryFile file = archive_streamed(filename, mime, encoding, produce);
+  return file.id != 0 ? file : store_.add_library_file(file);
+}
+
+LibraryFile Librarian::archive_streamed(const std::string& filename, const std::string& mime,
+                                        ContentWriter::Encoding encoding,
+                                        const std::function<void(ByteSink&)>& produce) {
   const std::filesystem::path dir = archive_.staging_dir().value_or(temp_dir_);
   ContentWriter writer(temp_path_in(dir, "stream"), encoding);
   produce(writer);
   const ContentDigest digest = writer.finish();
-  return record(writer.path(), digest, true, filename, mime);
+  return put_in_archive(writer.path(), digest, true, filename, mime);
 }
 
 LibraryFile Librarian::store_file(const std::filesystem::path& source, const std::string& filename,

@@ -6,20 +6,25 @@ namespace buildd::soci_store {
 
 using namespace detail;
 
+LibraryFile detail::insert_library_file(soci::session& sql, const LibraryFile& file) {
+  LibraryFile out = file;
+  if (out.created == TimePoint{}) out.created = Clock::now();
+  long long size = static_cast<long long>(file.size), created = to_micros(out.created), id = 0;
+  sql << "INSERT INTO library_file (filename, size, sha1, sha256, mime, locator, created) "
+         "VALUES (:n, :s, :h1, :h2, :m, :l, :c) RETURNING id",
+      soci::use(file.filename), soci::use(size), soci::use(file.sha1), soci::use(file.sha256),
+      soci::use(file.mime), soci::use(file.locator), soci::use(created), soci::into(id);
+  out.id = id;
+  // What the database holds: microsecond precision.
+  out.created = from_micros(created);
+  return out;
+}
+
 LibraryFile SociStore::add_library_file(const LibraryFile& file) {
   return with_session("recording a library file", [&](soci::session& sql) {
     Transaction tx(sql, engine_);
-    LibraryFile out = file;
-    if (out.created == TimePoint{}) out.created = Clock::now();
-    long long size = static_cast<long long>(file.size), created = to_micros(out.created), id = 0;
-    sql << "INSERT INTO library_file (filename, size, sha1, sha256, mime, locator, created) "
-           "VALUES (:n, :s, :h1, :h2, :m, :l, :c) RETURNING id",
-        soci::use(file.filename), soci::use(size), soci::use(file.sha1), soci::use(file.sha256),
-        soci::use(file.mime), soci::use(file.locator), soci::use(created), soci::into(id);
+    LibraryFile out = insert_library_file(sql, file);
     tx.commit();
-    out.id = id;
-    // What the database holds: microsecond precision.
-    out.created = from_micros(created);
     return out;
   });
 }

@@ -62,32 +62,41 @@ std::optional<QueuedBuild> SociStore::active_job_for_builder(Id builder_id) {
   });
 }
 
+namespace {
+
+// claim()'s compare-and-set, inside the caller's transaction. False (with
+// some of its rows possibly written: the caller rolls back) when it lost.
+bool claim_in(soci::session& sql, const Claim& c, TimePoint now) {
+  long long q = c.queue_id, b = c.build_id, r = c.builder_id, t = to_micros(now);
+  // The builder's row lock first: remove_builder() takes the same lock, so
+  // a builder is never given a job while it is being removed.
+  soci::statement live =
+      (sql.prepare << "UPDATE builder SET removed = 0 WHERE id = :r AND removed = 0", soci::use(r));
+  live.execute(true);
+  if (live.get_affected_rows() != 1) return false;
+  // One active job per builder: the unique index is the last word (two
+  // masters racing), this predicate the polite first one.
+  soci::statement st =
+      (sql.prepare << "UPDATE build_queue SET builder_id = :r, buildstart = :t, attempt = "
+                      "attempt + 1 WHERE id = :q AND build_id = :b AND builder_id IS NULL AND "
+                      "NOT EXISTS (SELECT 1 FROM build_queue o WHERE o.builder_id = :r2)",
+       soci::use(r), soci::use(t), soci::use(q), soci::use(b), soci::use(r));
+  st.execute(true);
+  if (st.get_affected_rows() != 1) return false;
+  soci::statement build =
+      (sql.prepare << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b "
+                      "AND state = 0",
+       soci::use(t), soci::use(r), soci::use(b));
+  build.execute(true);
+  return build.get_affected_rows() == 1;
+}
+
+}  // namespace
+
 bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) try {
   return with_session("claiming a queue entry", [&](soci::session& sql) {
     Transaction tx(sql, engine_);
-    long long q = queue_id, b = build_id, r = builder_id, t = to_micros(now);
-    // The builder's row lock first: remove_builder() takes the same lock, so
-    // a builder is never given a job while it is being removed.
-    soci::statement live =
-        (sql.prepare << "UPDATE builder SET removed = 0 WHERE id = :r AND removed = 0",
-         soci::use(r));
-    live.execute(true);
-    if (live.get_affected_rows() != 1) return false;
-    // One active job per builder: the unique index is the last word (two
-    // masters racing), this predicate the polite first one.
-    soci::statement st =
-        (sql.prepare << "UPDATE build_queue SET builder_id = :r, buildstart = :t, attempt = "
-                        "attempt + 1 WHERE id = :q AND build_id = :b AND builder_id IS NULL AND "
-                        "NOT EXISTS (SELECT 1 FROM build_queue o WHERE o.builder_id = :r2)",
-         soci::use(r), soci::use(t), soci::use(q), soci::use(b), soci::use(r));
-    st.execute(true);
-    if (st.get_affected_rows() != 1) return false;  // the destructor rolls back
-    soci::statement build =
-        (sql.prepare << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b "
-                        "AND state = 0",
-         soci::use(t), soci::use(r), soci::use(b));
-    build.execute(true);
-    if (build.get_affected_rows() != 1) return false;
+    if (!claim_in(sql, Claim{queue_id, build_id, builder_id}, now)) return false;  // rolled back
     tx.commit();
     return true;
   });
@@ -96,6 +105,30 @@ bool SociStore::claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) tr
   // between the predicate and the write. Lost, like any other race.
   if (e.category() == ErrorCategory::kConflict) return false;
   throw;
+}
+
+std::vector<bool> SociStore::claim_all(const std::vector<Claim>& claims, TimePoint now) {
+  if (claims.empty()) return {};
+  return with_session("claiming queue entries", [&](soci::session& sql) {
+    Transaction tx(sql, engine_);
+    std::vector<bool> results;
+    for (const Claim& c : claims) {
+      // A savepoint per claim: a lost one (including the unique index's
+      // verdict) is undone alone.
+      sql << "SAVEPOINT claim";
+      bool won = false;
+      try {
+        won = claim_in(sql, c, now);
+      } catch (const soci::soci_error& e) {
+        if (!is_constraint_violation(e)) throw;
+      }
+      if (!won) sql << "ROLLBACK TO SAVEPOINT claim";
+      sql << "RELEASE SAVEPOINT claim";
+      results.push_back(won);
+    }
+    tx.commit();
+    return results;
+  });
 }
 
 }  // namespace buildd::soci_store

@@ -333,6 +333,21 @@ inline bool exists(soci::session& sql, const std::string& table, Id id) {
   return count > 0;
 }
 
+// A unique or foreign key violation (kConflict when it escapes a call).
+inline bool is_constraint_violation(const soci::soci_error& e) {
+  if (auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e))
+    return (s->result() & 0xff) == SQLITE_CONSTRAINT;
+  if (auto* p = dynamic_cast<const soci::postgresql_soci_error*>(&e))
+    return p->sqlstate().rfind("23", 0) == 0;
+  if (auto* m = dynamic_cast<const soci::mysql_soci_error*>(&e))
+    return m->err_num_ == 1062 || m->err_num_ == 1451 || m->err_num_ == 1452;
+  return false;
+}
+
+// Inserts a library file record inside the caller's transaction; returns it
+// with its id (and `created` at the database's precision).
+LibraryFile insert_library_file(soci::session& sql, const LibraryFile& file);
+
 inline bool is_retryable_final_state(BuildState state) {
   switch (state) {
     case BuildState::kFailedToBuild:
@@ -404,13 +419,13 @@ auto SociStore::with_session(const char* what, F&& body) {
   } catch (const Error&) {
     throw;
   } catch (const soci::sqlite3_soci_error& e) {
-    int rc = e.result() & 0xff;
-    if (rc == SQLITE_CONSTRAINT) throw fail(ErrorCategory::kConflict, e.what(), false);
+    if (detail::is_constraint_violation(e)) throw fail(ErrorCategory::kConflict, e.what(), false);
+    const int rc = e.result() & 0xff;
     bool retry = rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_IOERR;
     throw fail(ErrorCategory::kStore, e.what(), retry);
   } catch (const soci::postgresql_soci_error& e) {
-    std::string state = e.sqlstate();
-    if (state.rfind("23", 0) == 0) throw fail(ErrorCategory::kConflict, e.what(), false);
+    if (detail::is_constraint_violation(e)) throw fail(ErrorCategory::kConflict, e.what(), false);
+    const std::string state = e.sqlstate();
     bool connection = state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
                       e.get_error_category() == soci::soci_error::connection_error;
     if (connection) {
@@ -424,8 +439,8 @@ auto SociStore::with_session(const char* what, F&& body) {
   } catch (const soci::mysql_soci_error& e) {
     // 1062 duplicate key, 1451/1452 foreign key; 1205 lock wait timeout,
     // 1213 deadlock (the transaction was rolled back: nothing written).
+    if (detail::is_constraint_violation(e)) throw fail(ErrorCategory::kConflict, e.what(), false);
     const unsigned n = e.err_num_;
-    if (n == 1062 || n == 1451 || n == 1452) throw fail(ErrorCategory::kConflict, e.what(), false);
     bool connection = e.get_error_category() == soci::soci_error::connection_error;
     if (connection) {
       try {

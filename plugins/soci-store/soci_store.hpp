@@ -100,6 +100,7 @@ class SociStore final : public BuildStore {
   std::vector<QueuedBuild> waiting(std::size_t limit) override;
   std::optional<QueuedBuild> active_job_for_builder(Id builder_id) override;
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
+  std::vector<bool> claim_all(const std::vector<Claim>& claims, TimePoint now) override;
   CommitResult commit(const CycleChanges& changes) override;
   std::vector<CommitResult> commit_all(const std::vector<const CycleChanges*>& batch) override;
 

@@ -140,32 +140,34 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
     soci::statement dequeue =
         (sql.prepare << "DELETE FROM build_queue WHERE id = :q AND build_id = :b",
          soci::use(queue_id), soci::use(build_id));
+    // A file the pipeline has just archived (id 0) is recorded here; one
+    // with an id must exist.
+    auto file_id_of = [&](const LibraryFile& file, const std::string& what) -> long long {
+      if (file.id == 0) return insert_library_file(sql, file).id;
+      if (!exists(sql, "library_file", file.id)) {
+        throw Error(ErrorCategory::kNotFound,
+                    what + " library file " + std::to_string(file.id) + " does not exist");
+      }
+      return file.id;
+    };
     for (const auto& c : changes.completions) {
       state = static_cast<int>(c.state);
       built = nullable_time(c.built);
       duration = c.duration ? Nullable(c.duration->count()) : Nullable();
       builder = nullable_id(c.builder_id);
-      log = nullable_id(c.buildlog_id);
       text = c.dependencies;
       build_id = c.build_id;
       queue_id = c.queue_id;
-      if (c.buildlog_id && !exists(sql, "library_file", *c.buildlog_id)) {
-        throw Error(ErrorCategory::kNotFound,
-                    "build log library file " + std::to_string(*c.buildlog_id) + " does not exist");
-      }
       if (!applied(dequeue)) continue;
+      log = c.buildlog ? Nullable(file_id_of(*c.buildlog, "build log")) : Nullable();
       update.execute(true);
       if (update.get_affected_rows() == 0) {
         throw Error(ErrorCategory::kNotFound,
                     "build " + std::to_string(c.build_id) + " does not exist");
       }
-      for (const auto& [name, fid] : c.result_files) {
-        if (!exists(sql, "library_file", fid)) {
-          throw Error(ErrorCategory::kNotFound,
-                      "library file " + std::to_string(fid) + " (" + name + ") does not exist");
-        }
+      for (const auto& [name, file] : c.result_files) {
+        file_id = file_id_of(file, name);
         filename = name;
-        file_id = fid;
         result_file.execute(true);
       }
     }

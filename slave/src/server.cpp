@@ -234,13 +234,15 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
   // cpp-httplib writes headers and body in two send() calls: with Nagle on,
   // the body waits for the peer's delayed ACK, 40 ms per keep-alive request.
   http.set_tcp_nodelay(true);
-  // cpp-httplib 0.11 holds a pool thread per idle keep-alive connection,
-  // waking it every few milliseconds to poll the socket: with a thousand
-  // builders in one process (benchmark mode) the idle connections took both
-  // cores and the pool's threads. There every connection serves one request
-  // (a loopback connect costs far less); a real slave has one master
-  // connection and keeps it alive.
-  http.set_keep_alive_max_count(o.builders > 1 ? 1 : 1000);
+  // Connections are kept alive, also with many builders in one process
+  // (benchmark mode). cpp-httplib 0.11 holds a pool thread per idle
+  // keep-alive connection and wakes it every few milliseconds: that took
+  // both cores while the master kept a connection per builder. Its
+  // xmlrpc-slave transport now pools its handles, and each handle keeps one
+  // connection to a process serving many builders (they share host and
+  // port), so a master holds about max_in_flight of them; the benchmark farm
+  // gives this process the builders + 64 threads.
+  http.set_keep_alive_max_count(1000);
   http.set_keep_alive_timeout(30);
   // The library listens with a backlog of 5: a burst of connections (a
   // master dispatching to many builders at once) overflows it and each

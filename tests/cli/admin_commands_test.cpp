@@ -485,8 +485,8 @@ TEST_F(AdminCli, FinishedBuildShowsResultsAndLog) {
   done.state = BuildState::kFullyBuilt;
   done.built = start + std::chrono::seconds(90);
   done.duration = std::chrono::seconds(90);
-  done.buildlog_id = log->id;
-  done.result_files = {{"foo_1.0-1_i386.deb", deb.id}};
+  done.buildlog = *log;
+  done.result_files = {{"foo_1.0-1_i386.deb", deb}};
   changes.completions.push_back(done);
   store.commit(changes);
 
@@ -550,7 +550,7 @@ class FollowCli : public AdminCli {
     done.state = BuildState::kFullyBuilt;
     done.built = Clock::now();
     done.duration = std::chrono::seconds(1);
-    done.buildlog_id = log_id_;
+    done.buildlog = store_->find_library_file(log_id_);
     changes.completions.push_back(done);
     store_->commit(changes);
   }

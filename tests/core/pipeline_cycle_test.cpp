@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <set>
 #include <thread>
 
 #include "buildd/digest.hpp"
@@ -392,6 +393,40 @@ TEST_F(ParallelDispatch, HungBuilderDelaysNobodyElse) {
     resets.insert(resets.end(), c.resets.begin(), c.resets.end());
   ASSERT_EQ(resets.size(), 1u);
   EXPECT_EQ(store_.build(resets[0].build_id).state, BuildState::kNeedsBuild);
+}
+
+// Idle builders of a family asking for work at the same time are served
+// together: one candidates() read and one claim_all() per batch, the best
+// builds first, no build given twice.
+TEST_F(ParallelDispatch, IdleBuildersAskingTogetherShareClaimTransactions) {
+  constexpr int kBuilders = 8;
+  populate(kBuilders, kBuilders + 2);
+  gate_.expected = 1;
+  store_.claim_delay = std::chrono::milliseconds(100);  // the others queue up meanwhile
+  MasterSettings settings;
+  settings.max_in_flight = kBuilders;
+  BuilddMaster master(store_, gated_, librarian_, time_, settings);
+  const auto report = master.run_cycle();
+  EXPECT_EQ(report.dispatched, static_cast<std::size_t>(kBuilders));
+  const auto active = store_.active_jobs();
+  ASSERT_EQ(active.size(), static_cast<std::size_t>(kBuilders));
+  std::set<Id> holders;
+  std::set<Id> builds;
+  for (const auto& job : active) {
+    holders.insert(*job.entry.builder_id);
+    builds.insert(job.build.id);
+  }
+  // The two worst builds wait (pkg1 and pkg2 have the lowest pinned scores).
+  const auto waiting = store_.waiting(0);
+  ASSERT_EQ(waiting.size(), 2u);
+  EXPECT_EQ(waiting[0].build.source_name, "pkg2");
+  EXPECT_EQ(waiting[1].build.source_name, "pkg1");
+  EXPECT_EQ(holders.size(), active.size());
+  EXPECT_EQ(builds.size(), active.size());
+  std::size_t claims = 0;
+  for (std::size_t n : store_.claim_batches) claims += n;
+  EXPECT_EQ(claims, static_cast<std::size_t>(kBuilders));
+  EXPECT_LT(store_.claim_batches.size(), static_cast<std::size_t>(kBuilders) / 2);
 }
 
 // Many polls committing at once share transactions, each waits for its own

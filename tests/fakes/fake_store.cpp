@@ -1,6 +1,7 @@
 #include "fakes/fake_store.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "buildd/clock.hpp"
 #include "buildd/error.hpp"
@@ -433,10 +434,12 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
   }
   for (const auto& x : c.completions) {
     build_locked(x.build_id);
-    if (x.buildlog_id && !file_exists(*x.buildlog_id))
+    // Id 0: a file to record in this commit.
+    if (x.buildlog && x.buildlog->id != 0 && !file_exists(x.buildlog->id))
       throw Error(ErrorCategory::kNotFound, "no build log file");
-    for (const auto& [name, id] : x.result_files) {
-      if (!file_exists(id)) throw Error(ErrorCategory::kNotFound, "no library file for " + name);
+    for (const auto& [name, file] : x.result_files) {
+      if (file.id != 0 && !file_exists(file.id))
+        throw Error(ErrorCategory::kNotFound, "no library file for " + name);
     }
   }
   for (const auto& u : c.counters) build_locked(u.build_id);
@@ -490,9 +493,14 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
     b.built = x.built;
     b.duration = x.duration;
     if (x.builder_id) b.builder_id = x.builder_id;
-    if (x.buildlog_id) b.buildlog_id = x.buildlog_id;
+    auto record = [&](const LibraryFile& file) {
+      return file.id != 0 ? file.id : add_library_file_locked(file).id;
+    };
+    if (x.buildlog) b.buildlog_id = record(*x.buildlog);
     b.dependencies = x.dependencies;
-    results_[x.build_id] = x.result_files;
+    auto& results = results_[x.build_id];
+    results.clear();
+    for (const auto& [name, file] : x.result_files) results.emplace_back(name, record(file));
   }
   for (const auto& u : c.slave_states) {
     for (auto& b : builders_) {
@@ -574,8 +582,21 @@ void FakeStore::leave(const std::string& master_id, const std::string& instance)
   if (it != masters_.end() && it->second.instance == instance) masters_.erase(it);
 }
 
+std::vector<bool> FakeStore::claim_all(const std::vector<Claim>& claims, TimePoint now) {
+  {
+    Lock lock(mutex_);
+    claim_batches.push_back(claims.size());
+  }
+  std::this_thread::sleep_for(claim_delay);
+  return BuildStore::claim_all(claims, now);
+}
+
 LibraryFile FakeStore::add_library_file(const LibraryFile& file) {
   Lock lock(mutex_);
+  return add_library_file_locked(file);
+}
+
+LibraryFile FakeStore::add_library_file_locked(const LibraryFile& file) {
   LibraryFile f = file;
   f.id = new_id();
   if (f.created == TimePoint{}) f.created = Clock::now();

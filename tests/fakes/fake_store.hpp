@@ -59,6 +59,8 @@ class FakeStore : public BuildStore {
                                       std::size_t limit) override;
   std::vector<QueuedBuild> waiting(std::size_t limit) override;
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
+  // The default's, recorded in claim_batches after claim_delay.
+  std::vector<bool> claim_all(const std::vector<Claim>& claims, TimePoint now) override;
   CommitResult commit(const CycleChanges& changes) override;
 
   MasterRegistration heartbeat(const std::string& master_id, const std::string& instance,
@@ -77,7 +79,9 @@ class FakeStore : public BuildStore {
   std::vector<CycleChanges> commits;          // every commit, in order
   std::vector<std::size_t> candidate_limits;  // the limit of every candidates() call
   bool fail_next_commit = false;
-  bool refuse_claims = false;  // claim() answers false (another master won)
+  std::vector<std::size_t> claim_batches;    // the size of every claim_all() call
+  std::chrono::milliseconds claim_delay{0};  // how long each claim_all() takes
+  bool refuse_claims = false;                // claim() answers false (another master won)
   Builder& builder(Id id);
   Build& build(Id id);
   std::optional<BuildQueueEntry> entry(Id id);
@@ -111,6 +115,7 @@ class FakeStore : public BuildStore {
   std::map<std::string, MasterRow> masters_;
   std::map<Id, LeaseRow> leases_;  // by builder
   Id new_id() { return next_id_++; }
+  LibraryFile add_library_file_locked(const LibraryFile& file);
   Build& build_locked(Id build_id);  // kNotFound when there is none
   std::vector<QueuedBuild> join(bool active, const std::vector<Id>* dars, std::size_t limit);
   bool reset_locked(const JobReset& reset);

@@ -17,6 +17,7 @@
 // stays in that store's own tests.
 
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <atomic>
 #include <chrono>
@@ -423,6 +424,43 @@ TYPED_TEST_P(StoreConformance, ClaimIsCompareAndSet) {
   EXPECT_EQ(active[0].build.state, BuildState::kBuilding);
 }
 
+TYPED_TEST_P(StoreConformance, ClaimAllJudgesEachClaimAlone) {
+  this->seed();
+  auto first = this->add_build(this->warty_.id, "first", 0);
+  auto second = this->add_build(this->warty_.id, "second", 0);
+  auto third = this->add_build(this->warty_.id, "third", 0);
+  const Id q1 = this->store_->queue_entry_for_build(first.id)->id;
+  const Id q2 = this->store_->queue_entry_for_build(second.id)->id;
+  const Id q3 = this->store_->queue_entry_for_build(third.id)->id;
+  auto toad = this->store_->add_builder({"toad", "http://127.0.0.1:9/", "386"});
+  auto newt = this->store_->add_builder({"newt", "http://127.0.0.1:9/", "386"});
+  const auto now = TimePoint(std::chrono::microseconds(1700000000123456LL));
+  // Won; lost (the entry was just taken); lost (bob holds a job now); won;
+  // lost (no such entry).
+  const std::vector<bool> won = this->store_->claim_all({{q1, first.id, this->bob_.id},
+                                                         {q1, first.id, toad.id},
+                                                         {q2, second.id, this->bob_.id},
+                                                         {q3, third.id, toad.id},
+                                                         {9999, second.id, newt.id}},
+                                                        now);
+  EXPECT_EQ(won, (std::vector<bool>{true, false, false, true, false}));
+  EXPECT_EQ(this->store_->active_job_for_builder(this->bob_.id)->build.id, first.id);
+  EXPECT_EQ(this->store_->active_job_for_builder(toad.id)->build.id, third.id);
+  EXPECT_FALSE(this->store_->active_job_for_builder(newt.id));
+  EXPECT_EQ(this->store_->find_build(first.id)->state, BuildState::kBuilding);
+  EXPECT_EQ(this->store_->find_build(first.id)->started, now);
+  EXPECT_EQ(this->store_->find_build(first.id)->builder_id, this->bob_.id);
+  // A lost claim leaves no trace.
+  EXPECT_EQ(this->store_->find_build(second.id)->state, BuildState::kNeedsBuild);
+  EXPECT_FALSE(this->store_->find_build(second.id)->builder_id);
+  EXPECT_FALSE(this->store_->queue_entry_for_build(second.id)->builder_id);
+  EXPECT_EQ(this->store_->queue_entry_for_build(second.id)->attempt, 0);
+  EXPECT_EQ(this->store_->queue_entry_for_build(third.id)->attempt, 1);
+  EXPECT_TRUE(this->store_->claim_all({}, now).empty());
+  // The store is usable after the lost claims.
+  EXPECT_TRUE(this->store_->claim(q2, second.id, newt.id, now));
+}
+
 TYPED_TEST_P(StoreConformance, OneActiveJobPerBuilderAndAttemptsCounted) {
   this->seed();
   auto first = this->add_build(this->warty_.id, "first", 0);
@@ -469,8 +507,8 @@ TYPED_TEST_P(StoreConformance, CommitTransitionsAreConditional) {
   completion.build_id = done.id;
   completion.queue_id = qd;
   completion.state = BuildState::kFullyBuilt;
-  completion.buildlog_id = log.id;
-  completion.result_files = {{"done_1.0-1_i386.deb", deb.id}};
+  completion.buildlog = log;
+  completion.result_files = {{"done_1.0-1_i386.deb", deb}};
   c.completions.push_back(completion);
   EXPECT_EQ(this->store_->commit(c).stale, 0u);
   EXPECT_EQ(this->store_->commit(c).stale, 1u);
@@ -527,12 +565,29 @@ TYPED_TEST_P(StoreConformance, CommitAllReportsEachMembersStaleChanges) {
   applies.builders.push_back(BuilderUpdate{this->bob_.id, true, "", 2});
   // A log tail for an entry no builder holds: dropped, counted stale.
   stale.logtails.push_back(LogTailUpdate{queue_id, "tail"});
+  // A completion of a build whose entry is gone: dropped whole, and the log
+  // it carries is not recorded either.
+  const Build cancelled = this->add_build(this->warty_.id, "gone", 10);
+  const Id gone_queue_id = this->store_->queue_entry_for_build(cancelled.id)->id;
+  ASSERT_EQ(this->store_->cancel_build(cancelled.id), CancelOutcome::kCancelled);
+  LibraryFile unrecorded_log;
+  unrecorded_log.filename = "buildlog_gone.txt.gz";
+  unrecorded_log.sha1 = std::string(40, '9');
+  unrecorded_log.sha256 = std::string(64, '9');
+  unrecorded_log.locator = "99/" + unrecorded_log.sha256;
+  BuildCompletion late;
+  late.build_id = cancelled.id;
+  late.queue_id = gone_queue_id;
+  late.buildlog = unrecorded_log;
+  stale.completions.push_back(late);
   states.slave_states.push_back(SlaveStateUpdate{this->bob_.id, "IDLE", TimePoint(1s)});
   const std::vector<CommitResult> results = this->store_->commit_all({&applies, &stale, &states});
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0].stale, 0u);
-  EXPECT_EQ(results[1].stale, 1u);
+  EXPECT_EQ(results[1].stale, 2u);
   EXPECT_EQ(results[2].stale, 0u);
+  EXPECT_FALSE(this->store_->find_library_file_by_sha256(unrecorded_log.sha256));
+  EXPECT_EQ(this->store_->find_build(cancelled.id)->state, BuildState::kCancelled);
   const Builder b = *this->store_->find_builder("bob");
   EXPECT_EQ(b.failure_count, 2);
   EXPECT_EQ(b.slave_state, "IDLE");
@@ -653,8 +708,17 @@ TYPED_TEST_P(StoreConformance, CommitAppliesEveryKindOfChange) {
   completion.state = BuildState::kFullyBuilt;
   completion.built = t0 + 60s;
   completion.duration = Duration(60000000);
-  completion.buildlog_id = log.id;
-  completion.result_files = {{"done_1.0-1_i386.deb", deb.id}};
+  completion.buildlog = log;
+  // One file recorded already, one the completion records (id 0).
+  LibraryFile changes_file;
+  changes_file.filename = "done_1.0-1_i386.changes";
+  changes_file.size = 7;
+  changes_file.sha1 = std::string(40, '3');
+  changes_file.sha256 = std::string(64, '3');
+  changes_file.mime = "text/plain";
+  changes_file.locator = "33/" + changes_file.sha256;
+  completion.result_files = {{"done_1.0-1_i386.deb", deb},
+                             {"done_1.0-1_i386.changes", changes_file}};
   c.completions.push_back(completion);
   this->store_->commit(c);
 
@@ -666,9 +730,18 @@ TYPED_TEST_P(StoreConformance, CommitAppliesEveryKindOfChange) {
   EXPECT_EQ(d.builder_id, this->bob_.id);  // kept when the completion names none
   EXPECT_FALSE(this->store_->queue_entry_for_build(done.id));
   auto results = this->store_->result_files(done.id);
-  ASSERT_EQ(results.size(), 1u);
+  std::sort(results.begin(), results.end(),
+            [](const BuildFile& x, const BuildFile& y) { return x.file.id < y.file.id; });
+  ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].filename, "done_1.0-1_i386.deb");
   EXPECT_EQ(results[0].file.id, deb.id);
+  EXPECT_EQ(results[1].filename, "done_1.0-1_i386.changes");
+  EXPECT_NE(results[1].file.id, 0u);
+  EXPECT_EQ(results[1].file.sha256, changes_file.sha256);
+  EXPECT_EQ(results[1].file.locator, changes_file.locator);
+  const auto recorded = this->store_->find_library_file_by_sha256(changes_file.sha256);
+  ASSERT_TRUE(recorded);
+  EXPECT_EQ(recorded->id, results[1].file.id);
 
   auto l = *this->store_->find_build(lost.id);
   EXPECT_EQ(l.state, BuildState::kNeedsBuild);
@@ -774,7 +847,9 @@ TYPED_TEST_P(StoreConformance, CommitIsAllOrNothing) {
   bad.build_id = b.id;
   bad.queue_id = qb;
   bad.state = BuildState::kFullyBuilt;
-  bad.result_files = {{"b.deb", 424242}};  // no such library file
+  LibraryFile missing;
+  missing.id = 424242;  // no such library file
+  bad.result_files = {{"b.deb", missing}};
   c.completions.push_back(bad);
   EXPECT_THROW(this->store_->commit(c), Error);
 
@@ -828,7 +903,7 @@ TYPED_TEST_P(StoreConformance, RetryRules) {
   failed.queue_id = q;
   failed.state = BuildState::kFailedToBuild;
   failed.built = Clock::now();
-  failed.buildlog_id = log.id;
+  failed.buildlog = log;
   c.completions.push_back(failed);
   this->store_->commit(c);
   EXPECT_FALSE(this->store_->queue_entry_for_build(b.id));
@@ -901,32 +976,43 @@ TYPED_TEST_P(StoreConformance, ParallelClaimsFromTwoStoresTakeEachEntryOnce) {
   auto second = this->open();
   std::mutex mutex;
   std::multiset<Id> claimed;
-  auto worker = [&](BuildStore* store) {
+  // `batched`: the candidates are claimed in one claim_all().
+  auto worker = [&](BuildStore* store, bool batched) {
     for (;;) {
       auto candidates = store->candidates({this->warty_.id}, 5);
       if (candidates.empty()) return;
-      for (const auto& c : candidates) {
-        bool won = false;
-        const Id builder = builders.at(next_builder++);
+      std::vector<Claim> claims;
+      for (const auto& c : candidates)
+        claims.push_back(Claim{c.entry.id, c.build.id, builders.at(next_builder++)});
+      // A busy database or a deadlock: the call wrote nothing; again.
+      auto retried = [](auto&& call) {
         for (int attempt = 0;; ++attempt) {
           try {
-            won = store->claim(c.entry.id, c.build.id, builder, Clock::now());
-            break;
+            return call();
           } catch (const Error& e) {
             if (!e.retryable() || attempt > 20) throw;
           }
         }
-        if (won) {
-          std::lock_guard<std::mutex> lock(mutex);
-          claimed.insert(c.entry.id);
+      };
+      std::vector<bool> won;
+      if (batched) {
+        won = retried([&] { return store->claim_all(claims, Clock::now()); });
+      } else {
+        for (const Claim& c : claims) {
+          won.push_back(retried(
+              [&] { return store->claim(c.queue_id, c.build_id, c.builder_id, Clock::now()); }));
         }
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      for (std::size_t i = 0; i < claims.size(); ++i) {
+        if (won.at(i)) claimed.insert(claims[i].queue_id);
       }
     }
   };
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads / 2; ++i) {
-    threads.emplace_back(worker, this->store_.get());
-    threads.emplace_back(worker, second.get());
+    threads.emplace_back(worker, this->store_.get(), i % 2 == 0);
+    threads.emplace_back(worker, second.get(), i % 2 == 1);
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kBuilds));
@@ -949,8 +1035,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     Builders, DisabledAtIsStampedOnceAndClearedOnEnable, CommitAllReportsEachMembersStaleChanges,
     RemovedBuilderLeavesTheFarmAndComesBackByName, AddBuildCreatesBuildFilesAndQueueEntry,
     BuildsNewestFirstFilteredAndLimited, CandidatesByScoreThenIdPerArchRelease,
-    ClaimIsCompareAndSet, OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional,
-    SlaveStateIsRecorded, AMasterIdIsHeldByOneLiveInstance,
+    ClaimIsCompareAndSet, ClaimAllJudgesEachClaimAlone, OneActiveJobPerBuilderAndAttemptsCounted,
+    CommitTransitionsAreConditional, SlaveStateIsRecorded, AMasterIdIsHeldByOneLiveInstance,
     LeasesSpreadOverLiveMastersAndOutliveADeadOne, BuildsByBuilderNewestFirst,
     CommitAppliesEveryKindOfChange, CommitIsAllOrNothing, CancelRules, RetryRules, LibraryFiles,
     ParallelClaimsFromTwoStoresTakeEachEntryOnce);

@@ -84,6 +84,13 @@ struct QueuedBuild {
   Build build;
 };
 
+// A waiting entry given to a builder (claim, claim_all).
+struct Claim {
+  Id queue_id = 0;
+  Id build_id = 0;
+  Id builder_id = 0;
+};
+
 // ---- the changes of one cycle ----------------------------------------------
 
 struct LogTailUpdate {
@@ -102,9 +109,14 @@ struct JobReset {
   int attempt = 0;  // 0: whatever the attempt
 };
 
-// A build reached a final state: the build row is updated, its result files
-// recorded and its queue entry deleted, together. Stale once the queue entry
-// is gone (already completed, or cancelled while waiting).
+// A build reached a final state: the build row is updated, its log and
+// result files recorded and its queue entry deleted, together. Stale once the
+// queue entry is gone (already completed, or cancelled while waiting).
+//
+// A file with id 0 is one the pipeline has just put into the archive: its
+// library file record is created here, in the completion's transaction (as
+// add_library_file would, and only when the completion applies), rather than
+// in a transaction of its own. A file with an id must exist (kNotFound).
 struct BuildCompletion {
   Id build_id = 0;
   Id queue_id = 0;
@@ -112,9 +124,9 @@ struct BuildCompletion {
   std::optional<TimePoint> built;
   std::optional<Duration> duration;
   std::optional<Id> builder_id;
-  std::optional<Id> buildlog_id;
+  std::optional<LibraryFile> buildlog;
   std::string dependencies;
-  std::vector<std::pair<std::string, Id>> result_files;  // filename, library file id
+  std::vector<std::pair<std::string, LibraryFile>> result_files;  // filename, file
 };
 
 // builderok false disables the builder with `failnotes`; true leaves the
@@ -317,6 +329,16 @@ class BUILDD_API BuildStore : public PluginObject {
   // gone), or when the builder already holds an entry: one active job per
   // builder, which the database enforces too.
   virtual bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) = 0;
+  // Several claims (the pipeline's batched dispatch), in one transaction
+  // where the store can; each is all or nothing and judged as claim() would
+  // judge it, in order, with one result per claim. The default claims them
+  // one by one.
+  virtual std::vector<bool> claim_all(const std::vector<Claim>& claims, TimePoint now) {
+    std::vector<bool> results;
+    for (const Claim& c : claims)
+      results.push_back(claim(c.queue_id, c.build_id, c.builder_id, now));
+    return results;
+  }
 
   // Applies the changes in one transaction, each conditionally (see the top).
   virtual CommitResult commit(const CycleChanges& changes) = 0;

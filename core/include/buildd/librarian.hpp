@@ -42,6 +42,13 @@ class BUILDD_API Librarian {
   LibraryFile store_streamed(const std::string& filename, const std::string& mime,
                              ContentWriter::Encoding encoding,
                              const std::function<void(ByteSink&)>& produce);
+  // As store_streamed, but the record is left to the caller: the file comes
+  // back with id 0, for a BuildCompletion to record in the completion's own
+  // transaction. When an identical record (same content, same name) exists
+  // already, that one comes back, with its id.
+  LibraryFile archive_streamed(const std::string& filename, const std::string& mime,
+                               ContentWriter::Encoding encoding,
+                               const std::function<void(ByteSink&)>& produce);
   // Stores a copy of the local file `source` (left as it is).
   LibraryFile store_file(const std::filesystem::path& source, const std::string& filename,
                          const std::string& mime);
@@ -70,8 +77,13 @@ class BUILDD_API Librarian {
   LogArchive& archive() { return archive_; }
 
  private:
-  // Records `content`, whose digest is known; `adoptable`: the archive may
-  // move the file into place.
+  // Puts `content`, whose digest is known, into the archive unless it is
+  // there already; `adoptable`: the archive may move the file into place.
+  // Returns the existing record of the same content and name, or the new
+  // file unrecorded (id 0).
+  LibraryFile put_in_archive(const std::filesystem::path& content, const ContentDigest& digest,
+                             bool adoptable, const std::string& filename, const std::string& mime);
+  // put_in_archive(), then the record.
   LibraryFile record(const std::filesystem::path& content, const ContentDigest& digest,
                      bool adoptable, const std::string& filename, const std::string& mime);
 

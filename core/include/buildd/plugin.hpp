@@ -62,7 +62,7 @@ enum class PluginKind : std::uint32_t {
 // Each bumped whenever its interface (or a type it uses) changes layout or
 // meaning, so a plugin of another kind keeps loading.
 inline constexpr std::uint32_t kSlaveTransportInterfaceVersion = 2;
-inline constexpr std::uint32_t kStoreInterfaceVersion = 5;
+inline constexpr std::uint32_t kStoreInterfaceVersion = 6;
 inline constexpr std::uint32_t kLogArchiveInterfaceVersion = 2;
 
 // The interface version of `kind` in this SDK; 0 for an unknown kind.

@@ -35,7 +35,10 @@ BuildRecord BuildRecord::from(const Build& b) {
   r.datebuilt = b.built;
   r.buildduration = b.duration;
   r.builder = b.builder_id;
-  r.buildlog = b.buildlog_id;
+  if (b.buildlog_id) {
+    r.buildlog.emplace();
+    r.buildlog->id = *b.buildlog_id;
+  }
   r.dependencies = b.dependencies;
   r.failure_count = b.failure_count;
   r.give_back_count = b.give_back_count;
@@ -57,7 +60,7 @@ Build BuildRecord::to_build() const {
   b.built = datebuilt;
   b.duration = buildduration;
   b.builder_id = builder;
-  b.buildlog_id = buildlog;
+  if (buildlog && buildlog->id != 0) b.buildlog_id = buildlog->id;
   b.dependencies = dependencies;
   b.failure_count = failure_count;
   b.give_back_count = give_back_count;
@@ -213,8 +216,8 @@ void BuilderGroup::fail_builder(QueueItem& item, BuilderHandle& builder, const s
   record_builder(item, builder);
 }
 
-void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<Id> log,
-                            std::vector<std::pair<std::string, Id>> files,
+void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<LibraryFile> log,
+                            std::vector<std::pair<std::string, LibraryFile>> files,
                             std::string dependencies) {
   const TimePoint now = time_.now();
   item.build.buildstate = state;
@@ -238,7 +241,7 @@ void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<Id>
   c.built = item.build.datebuilt;
   c.duration = item.build.buildduration;
   c.builder_id = item.build.builder;
-  c.buildlog_id = item.build.buildlog;
+  c.buildlog = item.build.buildlog;
   c.dependencies = item.build.dependencies;
   c.result_files = item.build.result_files;
   item.changes.completions.push_back(std::move(c));
@@ -252,25 +255,24 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
   const BuildState old_state = item.build.buildstate;
   // The state comes first: its name is part of the log's file name.
   item.build.buildstate = decision.new_state;
-  std::optional<Id> log_id;
-  std::vector<std::pair<std::string, Id>> files;
+  std::optional<LibraryFile> log;
+  std::vector<std::pair<std::string, LibraryFile>> files;
   try {
     // Each file is downloaded, hashed, compressed (the log) and written into
-    // the archive in one pass.
-    log_id =
-        librarian
-            .store_streamed(build_log_filename(item.dar, item.build.to_build(), decision.new_state),
-                            "application/gzip", ContentWriter::Encoding::kGzip,
-                            [&](ByteSink& sink) {
-                              b.slave->fetch_file("buildlog", sink, settings_.max_log_bytes);
-                            })
-            .id;
+    // the archive in one pass; the records are made by the completion's
+    // commit, not a transaction per file.
+    log = librarian.archive_streamed(
+        build_log_filename(item.dar, item.build.to_build(), decision.new_state), "application/gzip",
+        ContentWriter::Encoding::kGzip,
+        [&](ByteSink& sink) { b.slave->fetch_file("buildlog", sink, settings_.max_log_bytes); });
     for (const auto& [filename, file_sha1] : decision.files) {
       const std::string& sha1 = file_sha1;  // clang 14 cannot capture a structured binding
-      const LibraryFile file = librarian.store_streamed(
-          filename, mime_for(filename), ContentWriter::Encoding::kAsIs,
-          [&](ByteSink& sink) { b.slave->fetch_file(sha1, sink, settings_.max_result_bytes); });
-      files.emplace_back(filename, file.id);
+      files.emplace_back(
+          filename, librarian.archive_streamed(filename, mime_for(filename),
+                                               ContentWriter::Encoding::kAsIs, [&](ByteSink& sink) {
+                                                 b.slave->fetch_file(sha1, sink,
+                                                                     settings_.max_result_bytes);
+                                               }));
     }
   } catch (...) {
     item.build.buildstate = old_state;
@@ -280,7 +282,7 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
   if (!decision.note.empty()) {
     logger("scan")->warn("{}: build {}: {}", b.name, item.cookie(), decision.note);
   }
-  complete(item, decision.new_state, log_id, std::move(files), std::move(dependencies));
+  complete(item, decision.new_state, std::move(log), std::move(files), std::move(dependencies));
   // The slave keeps everything until the completion is committed.
   item.clean_after_commit = true;
   if (decision.action == ScanAction::kCollect && b.failure_count != 0) {

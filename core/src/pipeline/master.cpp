@@ -11,6 +11,7 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "buildd/logging.hpp"
 #include "buildd/net.hpp"
@@ -304,11 +305,106 @@ bool BuilddMaster::arch_indep(const DistroArchRelease& dar) {
   return true;
 }
 
-std::mutex& BuilddMaster::family_mutex(Id family_id) {
-  std::lock_guard lock(family_mutexes_guard_);
-  auto& slot = family_mutexes_[family_id];
-  if (!slot) slot = std::make_unique<std::mutex>();
+BuilddMaster::FamilyDispatch& BuilddMaster::family_dispatch(Id family_id) {
+  std::lock_guard lock(family_dispatch_guard_);
+  auto& slot = family_dispatch_[family_id];
+  if (!slot) slot = std::make_unique<FamilyDispatch>();
   return *slot;
+}
+
+void BuilddMaster::rank(std::vector<QueuedBuild>& rows, TimePoint now) const {
+  for (auto& row : rows) {
+    if (auto score = scoring_->score(row.build, row.entry, now)) row.entry.score = *score;
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const QueuedBuild& x, const QueuedBuild& y) {
+    if (x.entry.score != y.entry.score) return x.entry.score > y.entry.score;
+    return x.entry.id < y.entry.id;
+  });
+}
+
+struct BuilddMaster::ClaimRequest {
+  BuilderHandle* builder = nullptr;
+  std::optional<QueuedBuild> job;
+  std::exception_ptr error;
+  bool done = false;
+};
+
+std::optional<QueuedBuild> BuilddMaster::claim_next_job(BuilderHandle& b) {
+  FamilyDispatch& family = family_dispatch(b.family_id);
+  ClaimRequest mine;
+  mine.builder = &b;
+  std::unique_lock lock(family.mutex);
+  family.waiting.push_back(&mine);
+  while (!mine.done) {
+    if (family.serving) {
+      family.served.wait(lock);
+      continue;
+    }
+    // No batch is being claimed: this thread claims for every builder
+    // waiting now, its own among them.
+    family.serving = true;
+    const std::vector<ClaimRequest*> batch = std::exchange(family.waiting, {});
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      claim_batch(b.family_id, batch);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    for (ClaimRequest* request : batch) {
+      request->error = error;
+      request->done = true;
+    }
+    family.serving = false;
+    family.served.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
+  return std::move(mine.job);
+}
+
+void BuilddMaster::claim_batch(Id family_id, const std::vector<ClaimRequest*>& batch) {
+  std::vector<Id> dar_ids;
+  for (const auto& dar : family_archreleases(family_id)) dar_ids.push_back(dar.id);
+  if (dar_ids.empty()) return;
+  std::vector<QueuedBuild> rows =
+      store_.candidates(dar_ids, batch.size() + settings_.candidate_lookahead);
+  const TimePoint now = time_.now();
+  rank(rows, now);
+  // Each builder is offered the best build left that it does not avoid; the
+  // builders whose claim lost (another master took the build) are offered
+  // the next ones, until the candidates run out.
+  std::vector<bool> offered(rows.size(), false);
+  std::vector<ClaimRequest*> pending = batch;
+  while (!pending.empty()) {
+    std::vector<Claim> claims;
+    std::vector<std::pair<ClaimRequest*, std::size_t>> offers;
+    for (ClaimRequest* request : pending) {
+      const Id builder_id = request->builder->id;
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (offered[i] || avoided(rows[i].build.id, builder_id)) continue;
+        offered[i] = true;
+        claims.push_back(Claim{rows[i].entry.id, rows[i].build.id, builder_id});
+        offers.emplace_back(request, i);
+        break;
+      }
+    }
+    if (claims.empty()) return;
+    const std::vector<bool> won = store_.claim_all(claims, now);
+    pending.clear();
+    for (std::size_t k = 0; k < offers.size(); ++k) {
+      auto [request, i] = offers[k];
+      if (k >= won.size() || !won[k]) {
+        pending.push_back(request);
+        continue;
+      }
+      QueuedBuild row = rows[i];
+      row.entry.builder_id = request->builder->id;
+      row.entry.buildstart = now;
+      ++row.entry.attempt;
+      request->job = std::move(row);
+    }
+  }
 }
 
 void BuilddMaster::avoid(Id build_id, Id builder_id) {
@@ -391,14 +487,7 @@ std::map<Id, std::vector<QueuedBuild>> BuilddMaster::sort_and_split_by_processor
     }
     auto rows = store_.candidates(dar_ids, usable + settings_.candidate_lookahead);
     if (rows.empty()) continue;
-    // Rescore in memory so that time in queue counts; a pinned score stays.
-    for (auto& row : rows) {
-      if (auto s = scoring_->score(row.build, row.entry, now)) row.entry.score = *s;
-    }
-    std::stable_sort(rows.begin(), rows.end(), [](const QueuedBuild& a, const QueuedBuild& b) {
-      if (a.entry.score != b.entry.score) return a.entry.score > b.entry.score;
-      return a.entry.id < b.entry.id;
-    });
+    rank(rows, now);
     result[family] = std::move(rows);
   }
   return result;
@@ -688,37 +777,10 @@ void BuilddMaster::reconcile(BuilderHandle& b, const SlaveStatus& status, CycleR
 bool BuilddMaster::dispatch_to(BuilderHandle& b, CycleReport& report) {
   BuilderGroup* g = group(b.family_id);
   if (!g) return false;
-  std::vector<Id> dar_ids;
   std::map<Id, std::optional<Id>> chroot_ids;
-  for (const auto& dar : family_archreleases(b.family_id)) {
-    dar_ids.push_back(dar.id);
-    chroot_ids[dar.id] = dar.chroot_file_id;
-  }
-  if (dar_ids.empty()) return false;
-  std::optional<QueuedBuild> chosen;
-  {
-    // Picking and claiming are quick; one builder of the family at a time,
-    // so that two of them do not race for the same best build.
-    std::lock_guard lock(family_mutex(b.family_id));
-    auto rows = store_.candidates(dar_ids, settings_.candidate_lookahead + 1);
-    const TimePoint now = time_.now();
-    for (auto& row : rows) {
-      if (auto score = scoring_->score(row.build, row.entry, now)) row.entry.score = *score;
-    }
-    std::stable_sort(rows.begin(), rows.end(), [](const QueuedBuild& x, const QueuedBuild& y) {
-      if (x.entry.score != y.entry.score) return x.entry.score > y.entry.score;
-      return x.entry.id < y.entry.id;
-    });
-    for (auto& row : rows) {
-      if (avoided(row.build.id, b.id)) continue;
-      if (!store_.claim(row.entry.id, row.build.id, b.id, now)) continue;
-      row.entry.builder_id = b.id;
-      row.entry.buildstart = now;
-      ++row.entry.attempt;
-      chosen = std::move(row);
-      break;
-    }
-  }
+  for (const auto& dar : family_archreleases(b.family_id)) chroot_ids[dar.id] = dar.chroot_file_id;
+  if (chroot_ids.empty()) return false;
+  const std::optional<QueuedBuild> chosen = claim_next_job(b);
   if (!chosen) return false;
   const auto& chroot_id = chroot_ids[chosen->build.distro_arch_release_id];
   const std::optional<LibraryFile> chroot =

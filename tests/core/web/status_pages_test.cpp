@@ -84,9 +84,11 @@ class StatusPages : public ::testing::Test {
     Id queue = store_.queue_entry_for_build(b.id)->id;
     store_.assign(queue, builder, time_.now() - 3min);
     CycleChanges c;
-    c.completions.push_back(BuildCompletion{b.id, queue, state, time_.now(),
-                                            Duration(std::chrono::seconds(180)), builder, log,
-                                            std::move(deps), std::move(files)});
+    std::vector<std::pair<std::string, LibraryFile>> recorded;
+    for (const auto& [name, id] : files) recorded.emplace_back(name, *store_.find_library_file(id));
+    c.completions.push_back(BuildCompletion{
+        b.id, queue, state, time_.now(), Duration(std::chrono::seconds(180)), builder,
+        log ? store_.find_library_file(*log) : std::nullopt, std::move(deps), std::move(recorded)});
     store_.commit(c);
   }
 

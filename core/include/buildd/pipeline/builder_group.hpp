@@ -93,15 +93,17 @@ struct BUILDD_API BuildRecord {
   std::optional<TimePoint> started;
   std::optional<TimePoint> datebuilt;
   std::optional<Duration> buildduration;
-  std::optional<Id> builder;   // builder id, set when the build finishes
-  std::optional<Id> buildlog;  // library file of the gzipped log
+  std::optional<Id> builder;  // builder id, set when the build finishes
+  // The gzipped log and the result files: id 0 until the completion that
+  // records them is committed (a record read from the store has its id only).
+  std::optional<LibraryFile> buildlog;
   std::string dependencies;
   int failure_count = 0;
   int give_back_count = 0;
   std::string component = "main";
   std::string pocket = "release";
   std::string urgency = "medium";
-  std::vector<std::pair<std::string, Id>> result_files;  // filename, library file id
+  std::vector<std::pair<std::string, LibraryFile>> result_files;  // filename, file
 
   static BuildRecord from(const Build& build);
   Build to_build() const;
@@ -183,8 +185,8 @@ class BUILDD_API BuilderGroup {
   static bool answers_idle(BuilderHandle& builder);
   void reset_job(QueueItem& item);
   void fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes);
-  void complete(QueueItem& item, BuildState state, std::optional<Id> log,
-                std::vector<std::pair<std::string, Id>> files, std::string dependencies);
+  void complete(QueueItem& item, BuildState state, std::optional<LibraryFile> log,
+                std::vector<std::pair<std::string, LibraryFile>> files, std::string dependencies);
   void collect(QueueItem& item, const ScanDecision& decision, Librarian& librarian);
 
   Id family_id_;

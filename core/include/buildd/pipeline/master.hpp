@@ -29,6 +29,7 @@
 // archive errors never escape (see builder_group.hpp).
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -140,7 +141,15 @@ class BUILDD_API BuilddMaster {
   void poll_step(BuilderHandle& builder, BuilderGroup& group, CycleReport& report);
   void avoid(Id build_id, Id builder_id);
   bool avoided(Id build_id, Id builder_id);
-  std::mutex& family_mutex(Id family_id);
+  // A claimed build for this builder of the family, if one is waiting. The
+  // builders of a family asking at the same time are served together (see
+  // FamilyDispatch); a store error reaches every one of them.
+  std::optional<QueuedBuild> claim_next_job(BuilderHandle& builder);
+  struct ClaimRequest;
+  void claim_batch(Id family_id, const std::vector<ClaimRequest*>& batch);
+  // The waiting entries in dispatch order: rescored now (time in queue
+  // counts; a pinned score stays), best score first, then oldest.
+  void rank(std::vector<QueuedBuild>& rows, TimePoint now) const;
   // Sends the claimed build to the builder (row.entry.attempt is this attempt).
   bool start_build(BuilderGroup& group, BuilderHandle& builder, const QueuedBuild& row,
                    const std::optional<LibraryFile>& chroot, CycleChanges& changes,
@@ -158,9 +167,20 @@ class BUILDD_API BuilddMaster {
   std::shared_mutex topology_mutex_;
   std::map<Id, DistroArchRelease> archreleases_;
   std::map<Id, std::unique_ptr<BuilderGroup>> groups_;  // by family id
-  // One dispatch at a time per family picks and claims (the RPCs run outside).
-  std::mutex family_mutexes_guard_;
-  std::map<Id, std::unique_ptr<std::mutex>> family_mutexes_;
+  // Batched dispatch: the builders of a family that want a job while one
+  // batch is being claimed wait, and the next batch serves all of them with
+  // one candidates() read and one claim_all() transaction. One batch at a
+  // time per family, so that two builders never race for the same best
+  // build (the RPCs that start the builds run outside).
+  struct FamilyDispatch {
+    std::mutex mutex;
+    std::condition_variable served;
+    bool serving = false;
+    std::vector<ClaimRequest*> waiting;
+  };
+  FamilyDispatch& family_dispatch(Id family_id);
+  std::mutex family_dispatch_guard_;
+  std::map<Id, std::unique_ptr<FamilyDispatch>> family_dispatch_;
   // Builds a slave forgot, and which builder forgot them: their next attempt
   // prefers another builder for a while.
   std::mutex avoid_mutex_;
