@@ -212,9 +212,10 @@ Farm::~Farm() {
 void Farm::start_slave() {
   const auto port_file = options_.work / "slave.port";
   const int n = options_.builders;
-  // Each keep-alive connection of the master holds one slave worker thread
-  // (cpp-httplib), and the master keeps one connection per builder: size the
-  // pool for all of them plus the load client's.
+  // Each keep-alive connection holds one slave worker thread (cpp-httplib).
+  // The master's pooled handles keep about one each (every builder here has
+  // the same host and port), the load clients theirs: builders + 64 threads
+  // leave room for all of them.
   std::vector<std::string> args = {"--listen",    "127.0.0.1:0",
                                    "--port-file", port_file.string(),
                                    "--builders",  std::to_string(n),
