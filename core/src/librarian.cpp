@@ -92,18 +92,14 @@ LibraryFile Librarian::put_in_archive(const std::filesystem::path& content,
   return file;
 }
 
-LibraryFile Librarian::record(const std::filesystem::path& content, const ContentDigest& digest,
-                              bool adoptable, const std::string& filename,
-                              const std::string& mime) {
-  LibraryFile file = put_in_archive(content, digest, adoptable, filename, mime);
+LibraryFile Librarian::recorded(LibraryFile file) {
   return file.id != 0 ? file : store_.add_library_file(file);
 }
 
 LibraryFile Librarian::store_streamed(const std::string& filename, const std::string& mime,
                                       ContentWriter::Encoding encoding,
                                       const std::function<void(ByteSink&)>& produce) {
-  LibraryFile file = archive_streamed(filename, mime, encoding, produce);
-  return file.id != 0 ? file : store_.add_library_file(file);
+  return recorded(archive_streamed(filename, mime, encoding, produce));
 }
 
 LibraryFile Librarian::archive_streamed(const std::string& filename, const std::string& mime,
@@ -118,7 +114,7 @@ LibraryFile Librarian::archive_streamed(const std::string& filename, const std::
 
 LibraryFile Librarian::store_file(const std::filesystem::path& source, const std::string& filename,
                                   const std::string& mime) {
-  return record(source, digest_file(source), false, filename, mime);
+  return recorded(put_in_archive(source, digest_file(source), false, filename, mime));
 }
 
 LibraryFile Librarian::store_bytes(std::string_view bytes, const std::string& filename,

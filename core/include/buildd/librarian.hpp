@@ -83,9 +83,8 @@ class BUILDD_API Librarian {
   // file unrecorded (id 0).
   LibraryFile put_in_archive(const std::filesystem::path& content, const ContentDigest& digest,
                              bool adoptable, const std::string& filename, const std::string& mime);
-  // put_in_archive(), then the record.
-  LibraryFile record(const std::filesystem::path& content, const ContentDigest& digest,
-                     bool adoptable, const std::string& filename, const std::string& mime);
+  // The file with its record in the store, made now when it has none (id 0).
+  LibraryFile recorded(LibraryFile file);
 
   BuildStore& store_;
   LogArchive& archive_;
