@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <csignal>
@@ -274,15 +276,38 @@ int archrelease_list(CommandContext& ctx, const po::variables_map& vm) {
 
 // ---- builder ----------------------------------------------------------------------
 
-// A slave's URL as typed: absolute http(s), bounded, ending in '/'.
-std::string checked_builder_url(std::string url) {
-  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-    throw Error(ErrorCategory::kUsage, "builder URL must be absolute http(s), not '" + url + "'");
+// A slave's URL as typed: absolute (scheme://…), bounded, ending in '/', and
+// one a slave transport of the farm takes (xmlrpc-slave: http(s); another
+// transport its own scheme). connect() does no I/O: the slave is not asked.
+std::string checked_builder_url(CommandContext& ctx, const std::string& name, std::string url) {
+  const std::size_t scheme_end = url.find("://");
+  const bool has_scheme =
+      scheme_end != std::string::npos && scheme_end > 0 &&
+      std::isalpha(static_cast<unsigned char>(url[0])) &&
+      std::all_of(
+          url.begin(), url.begin() + static_cast<std::ptrdiff_t>(scheme_end),
+          [](unsigned char c) { return std::isalnum(c) || c == '+' || c == '-' || c == '.'; });
+  if (!has_scheme)
+    throw Error(
+        ErrorCategory::kUsage,
+        "builder URL must be absolute (http://host:8221/ for launchpad-buildd), not '" + url + "'");
   if (url.size() > 2048 || url.find_first_of(" \t\r\n\"<>\\^`{|}") != std::string::npos)
     throw Error(ErrorCategory::kUsage,
                 "builder URL must be at most 2048 characters with no spaces, control characters "
                 "or any of \"<>\\^`{|}");
   if (url.back() != '/') url += '/';
+  // A config without a slave_transport (an admin-only one) checks the form only.
+  if (ctx.config().plugin_count(PluginKind::kSlaveTransport) == 0) return url;
+  Builder probe;
+  probe.name = name;
+  probe.url = url;
+  try {
+    ctx.transport().open(probe);
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::kConfig || e.category() == ErrorCategory::kPlugin) throw;
+    throw Error(ErrorCategory::kUsage,
+                "builder URL '" + url + "' refused by the slave transport: " + e.message());
+  }
   return url;
 }
 
@@ -294,7 +319,7 @@ int builder_add(CommandContext& ctx, const po::variables_map& vm) {
   b.virtualized = vm.count("virtualized") > 0;
   check_object_name("builder name", b.name);
   check_object_name("processor name", b.processor);
-  b.url = checked_builder_url(vm["url"].as<std::string>());
+  b.url = checked_builder_url(ctx, b.name, vm["url"].as<std::string>());
   auto added = ctx.store().add_builder(b);
   ctx.out << "added builder " << added.name << " (id " << added.id << ")\n";
   return 0;
@@ -392,7 +417,7 @@ int builder_enable(CommandContext& ctx, const po::variables_map& vm) {
 
 int builder_set_url(CommandContext& ctx, const po::variables_map& vm) {
   Builder b = require_builder(ctx.store(), vm["name"].as<std::string>());
-  const std::string url = checked_builder_url(vm["url"].as<std::string>());
+  const std::string url = checked_builder_url(ctx, b.name, vm["url"].as<std::string>());
   ctx.store().set_builder_url(b.id, url);
   ctx.out << "builder " << b.name << " is now at " << url << "\n";
   wake_daemon(ctx);  // reconnected and probed at its next pass

@@ -2,6 +2,7 @@
 
 #include "runtime.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "buildd/error.hpp"
@@ -68,15 +69,20 @@ int config_check(CommandContext& ctx, const po::variables_map&) {
   master_settings_from(config.master());  // and its ranges, as `run` reads them
   for (PluginKind kind :
        {PluginKind::kStore, PluginKind::kSlaveTransport, PluginKind::kLogArchive}) {
-    PluginInfo info = ctx.loader().inspect(config.plugin_for(kind));
-    if (info.kind != kind)
-      throw Error(ErrorCategory::kConfig, config.file().string() + ": section '" +
-                                              section_name(kind) + "' names plugin '" + info.name +
-                                              "', a " + kind_name(info.kind) +
-                                              " plugin; it needs a " + kind_name(kind) + " plugin");
-    config.plugin_config(kind, info.config_keys.data(), info.config_keys.size());
-    ctx.out << section_name(kind) << ": " << info.name << " " << info.version << " ("
-            << info.file.string() << ")\n";
+    // A slave_transport list: each entry is checked; the absent section is
+    // reported by plugin_for().
+    const std::size_t count = std::max<std::size_t>(config.plugin_count(kind), 1);
+    for (std::size_t i = 0; i < count; ++i) {
+      PluginInfo info = ctx.loader().inspect(config.plugin_for(kind, i));
+      if (info.kind != kind)
+        throw Error(ErrorCategory::kConfig,
+                    config.file().string() + ": section '" + section_name(kind) +
+                        "' names plugin '" + info.name + "', a " + kind_name(info.kind) +
+                        " plugin; it needs a " + kind_name(kind) + " plugin");
+      config.plugin_config(kind, info.config_keys.data(), info.config_keys.size(), i);
+      ctx.out << section_name(kind) << ": " << info.name << " " << info.version << " ("
+              << info.file.string() << ")\n";
+    }
   }
   ctx.out << "config OK: " << config.file().string() << '\n';
   return 0;

@@ -8,8 +8,10 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "buildd/error.hpp"
 
@@ -271,16 +273,50 @@ const PluginConfig& Config::master() const {
 
 namespace {
 
-YAML::Node plugin_section(const std::filesystem::path& file, const YAML::Node& root,
-                          PluginKind kind) {
+// The section of `kind`, nullopt when absent. Only slave_transport may be a
+// list (several transports in one farm).
+std::optional<YAML::Node> section_node(const std::filesystem::path& file, const YAML::Node& root,
+                                       PluginKind kind) {
   const std::string name = section_name(kind);
   YAML::Node section = root[name];
-  if (!section || section.IsNull())
-    fail_at(file, root.Mark(),
-            "missing section '" + name + "' (it names the " + kind_name(kind) + " plugin)");
+  if (!section || section.IsNull()) return std::nullopt;
+  if (section.IsSequence() && kind == PluginKind::kSlaveTransport) {
+    if (section.size() == 0)
+      fail_at(file, section.Mark(), "section '" + name + "' lists no plugin");
+    return section;
+  }
   if (!section.IsMap())
     fail_at(file, section.Mark(),
-            "section '" + name + "' must be a mapping with plugin and config");
+            "section '" + name + "' must be a mapping with plugin and config" +
+                (kind == PluginKind::kSlaveTransport ? ", or a list of them" : ""));
+  return section;
+}
+
+// Entry `index` of the section of `kind` (its label, for messages, is
+// "slave_transport" or "slave_transport[1]"), checked: plugin and config only.
+std::pair<YAML::Node, std::string> plugin_section(const std::filesystem::path& file,
+                                                  const YAML::Node& root, PluginKind kind,
+                                                  std::size_t index) {
+  std::string name = section_name(kind);
+  const std::optional<YAML::Node> found = section_node(file, root, kind);
+  if (!found)
+    fail_at(file, root.Mark(),
+            "missing section '" + name + "' (it names the " + kind_name(kind) + " plugin)");
+  // reset(), not '=': assigning a yaml-cpp node writes into the node it refers to.
+  YAML::Node section;
+  section.reset(*found);
+  if (section.IsSequence()) {
+    if (index >= section.size())
+      throw Error(ErrorCategory::kInternal, name + " has " + std::to_string(section.size()) +
+                                                " entries, not " + std::to_string(index + 1));
+    section.reset((*found)[index]);
+    name += "[" + std::to_string(index) + "]";
+    if (!section.IsMap())
+      fail_at(file, section.Mark(), name + " must be a mapping with plugin and config");
+  } else if (index != 0) {
+    throw Error(ErrorCategory::kInternal,
+                name + " has one entry, not " + std::to_string(index + 1));
+  }
   std::set<std::string> seen;
   for (const auto& entry : section) {
     const std::string key = entry.first.Scalar();
@@ -293,21 +329,27 @@ YAML::Node plugin_section(const std::filesystem::path& file, const YAML::Node& r
   YAML::Node plugin = section["plugin"];
   if (!plugin || !plugin.IsScalar() || plugin.Scalar().empty())
     fail_at(file, section.Mark(), "missing required key 'plugin' in " + name);
-  return section;
+  return {section, name};
 }
 
 }  // namespace
 
-std::string Config::plugin_for(PluginKind kind) const {
-  return plugin_section(impl_->file, impl_->root, kind)["plugin"].Scalar();
+std::size_t Config::plugin_count(PluginKind kind) const {
+  const std::optional<YAML::Node> section = section_node(impl_->file, impl_->root, kind);
+  if (!section) return 0;
+  return section->IsSequence() ? section->size() : 1;
 }
 
-PluginConfig Config::plugin_config(PluginKind kind, const ConfigKey* keys,
-                                   std::size_t count) const {
-  YAML::Node section = plugin_section(impl_->file, impl_->root, kind);
+std::string Config::plugin_for(PluginKind kind, std::size_t index) const {
+  return plugin_section(impl_->file, impl_->root, kind, index).first["plugin"].Scalar();
+}
+
+PluginConfig Config::plugin_config(PluginKind kind, const ConfigKey* keys, std::size_t count,
+                                   std::size_t index) const {
+  auto [section, name] = plugin_section(impl_->file, impl_->root, kind, index);
   YAML::Node config = section["config"];
-  return validate(impl_->file, std::string(section_name(kind)) + ".config", config,
-                  config ? config.Mark() : section.Mark(), keys, count);
+  return validate(impl_->file, name + ".config", config, config ? config.Mark() : section.Mark(),
+                  keys, count);
 }
 
 }  // namespace buildd

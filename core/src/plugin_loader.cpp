@@ -186,18 +186,19 @@ std::vector<PluginInfo> PluginLoader::list() const {
   return out;
 }
 
-std::shared_ptr<PluginObject> PluginLoader::create(PluginKind kind, const Config& config) const {
-  return create(kind, config.plugin_for(kind), config);
+std::shared_ptr<PluginObject> PluginLoader::create(PluginKind kind, const Config& config,
+                                                   std::size_t index) const {
+  return create(kind, config.plugin_for(kind, index), config, index);
 }
 
 std::shared_ptr<PluginObject> PluginLoader::create(PluginKind kind, const std::string& name_or_path,
-                                                   const Config& config) const {
+                                                   const Config& config, std::size_t index) const {
   Loaded loaded = load(resolve(name_or_path));
   const PluginDescriptor& d = *loaded.descriptor;
   if (d.kind != kind)
     fail(loaded.who() + " is a " + kind_name(d.kind) + " plugin, but section '" +
          section_name(kind) + "' needs a " + kind_name(kind) + " plugin");
-  PluginConfig plugin_config = config.plugin_config(kind, d.config_keys, d.config_key_count);
+  PluginConfig plugin_config = config.plugin_config(kind, d.config_keys, d.config_key_count, index);
   std::unique_ptr<PluginObject> object;
   try {
     object = d.create(plugin_config);
@@ -228,7 +229,13 @@ std::shared_ptr<BuildStore> PluginLoader::create_store(const Config& config) con
   return as<BuildStore>(create(PluginKind::kStore, config));
 }
 std::shared_ptr<SlaveTransport> PluginLoader::create_transport(const Config& config) const {
-  return as<SlaveTransport>(create(PluginKind::kSlaveTransport, config));
+  const std::size_t count = config.plugin_count(PluginKind::kSlaveTransport);
+  if (count <= 1) return as<SlaveTransport>(create(PluginKind::kSlaveTransport, config));
+  std::vector<SlaveTransportChain::Member> members;
+  for (std::size_t i = 0; i < count; ++i)
+    members.push_back({config.plugin_for(PluginKind::kSlaveTransport, i),
+                       as<SlaveTransport>(create(PluginKind::kSlaveTransport, config, i))});
+  return std::make_shared<SlaveTransportChain>(std::move(members));
 }
 std::shared_ptr<LogArchive> PluginLoader::create_archive(const Config& config) const {
   return as<LogArchive>(create(PluginKind::kLogArchive, config));

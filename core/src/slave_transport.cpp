@@ -69,4 +69,20 @@ std::unique_ptr<Slave> SlaveTransport::open(const Builder& builder) {
   return slave;
 }
 
+SlaveTransportChain::SlaveTransportChain(std::vector<Member> members)
+    : members_(std::move(members)) {}
+
+std::unique_ptr<Slave> SlaveTransportChain::connect(const Builder& builder) {
+  std::string refusals;
+  for (const Member& m : members_) {
+    try {
+      return m.transport->open(builder);
+    } catch (const Error& e) {
+      refusals += (refusals.empty() ? "" : "; ") + m.name + ": " + e.message();
+    }
+  }
+  throw Error(ErrorCategory::kProtocol,
+              "no slave transport takes " + builder.url + " (" + refusals + ")");
+}
+
 }  // namespace buildd

@@ -509,6 +509,10 @@ XmlRpcSlaveTransport::XmlRpcSlaveTransport(Options options)
 }
 
 std::unique_ptr<Slave> XmlRpcSlaveTransport::connect(const Builder& builder) {
+  if (!builder.url.starts_with("http://") && !builder.url.starts_with("https://"))
+    throw Error(ErrorCategory::kProtocol,
+                builder.name + ": launchpad-buildd is reached over http:// or https://, not " +
+                    builder.url);
   return std::make_unique<XmlRpcSlave>(builder, options_, pool_);
 }
 

@@ -38,7 +38,8 @@ class AdminCli : public ::testing::Test {
                          "\nstore:\n  plugin: soci-store\n  config:\n    backend: sqlite3\n"
                          "    connection: " +
                          (dir_ / "db.sqlite").string() +
-                         "\narchive:\n  plugin: file-librarian\n  config:\n    root: " +
+                         "\nslave_transport:\n  plugin: xmlrpc-slave\n"
+                         "archive:\n  plugin: file-librarian\n  config:\n    root: " +
                          (dir_ / "archive").string() + "\n");
     std::filesystem::create_directories(dir_ / "work");
     test::write_file(dir_ / "foo_1.0-1.dsc", "Source: foo\nVersion: 1.0-1\n");
@@ -188,7 +189,11 @@ TEST_F(AdminCli, Builders) {
 
   ok({"builder", "set-url", "bob", "http://10.0.0.7:8221"});
   EXPECT_EQ(ok_json({"builder", "show", "bob"})["url"], "http://10.0.0.7:8221/");
-  bad({"builder", "set-url", "bob", "ftp://10.0.0.7/"}, "URL");
+  // The form is the CLI's to check; the scheme is the transport's (xmlrpc-slave: http(s)).
+  bad({"builder", "set-url", "bob", "ftp://10.0.0.7/"}, "refused by the slave transport");
+  bad({"builder", "set-url", "bob", "local://slot-1/"}, "http:// or https://");
+  bad({"builder", "add", "toad", "10.0.0.7:8221", "--processor", "386"}, "must be absolute");
+  EXPECT_EQ(builders().size(), 2u);  // toad not added
   bad({"builder", "set-url", "nobody", "http://10.0.0.7/"}, "no builder nobody");
   EXPECT_EQ(ok_json({"builder", "show", "bob"})["url"], "http://10.0.0.7:8221/");
 

@@ -76,6 +76,54 @@ TEST_F(Reconcile, AMovedBuilderIsReconnectedProbedAndFed) {
   EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
 }
 
+// A URL the transport refuses (typed for another transport, or written into
+// the database by hand) disables that builder, with the refusal as its
+// failnotes; the pass goes on. Moved back and enabled, it is fed.
+TEST_F(Reconcile, ABuilderWhoseUrlTheTransportRefusesIsDisabledWithWhy) {
+  store_.set_builder_url(bob_.id, "local://slot-1/");
+  auto build = add_build("foo");
+  auto report = master().run_cycle();
+  EXPECT_EQ(report.dispatched, 0u);
+  const Builder bob = store_.builder(bob_.id);
+  EXPECT_FALSE(bob.builderok);
+  EXPECT_NE(bob.failnotes.find("the slave transport refuses local://slot-1/"), std::string::npos)
+      << bob.failnotes;
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kNeedsBuild);
+
+  store_.set_builder_url(bob_.id, "http://bob:8221/");
+  store_.set_builder_ok(bob_.id, true, "");
+  report = master().run_cycle();
+  EXPECT_EQ(report.dispatched, 1u);
+  EXPECT_EQ(store_.build(build.id).state, BuildState::kBuilding);
+}
+
+// Several transports in one farm: each builder is served by the first that
+// takes its URL; a URL none takes is refused with every transport's reason.
+TEST(SlaveTransportChain, EachBuilderGoesToTheFirstTransportThatTakesItsUrl) {
+  auto http = std::make_shared<FakeTransport>("http");
+  auto local = std::make_shared<FakeTransport>("local");
+  SlaveTransportChain chain({{"xmlrpc-slave", http}, {"local-process", local}});
+  Builder b;
+  b.name = "bob";
+  b.url = "http://bob:8221/";
+  EXPECT_EQ(chain.open(b)->builder_name(), "bob");
+  b.name = "slot";
+  b.url = "local://slot-1/";
+  EXPECT_EQ(chain.open(b)->builder_name(), "slot");
+  EXPECT_EQ(http->connected_urls(), std::vector<std::string>{"http://bob:8221/"});
+  EXPECT_EQ(local->connected_urls(), std::vector<std::string>{"local://slot-1/"});
+  b.url = "ftp://bob/";
+  try {
+    chain.open(b);
+    ADD_FAILURE() << "ftp:// was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::kProtocol);
+    EXPECT_EQ(e.message(),
+              "no slave transport takes ftp://bob/ (xmlrpc-slave: not a http URL: ftp://bob/; "
+              "local-process: not a local URL: ftp://bob/)");
+  }
+}
+
 TEST_F(Reconcile, AbortedSlaveWithNoJobIsCleanedAndIdleOneIsLeftAlone) {
   script_->status = aborted_status("7-7");
   master().run_cycle();

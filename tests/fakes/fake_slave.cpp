@@ -143,6 +143,8 @@ std::shared_ptr<SlaveScript> FakeTransport::script(const std::string& builder_na
 }
 
 std::unique_ptr<Slave> FakeTransport::connect(const Builder& builder) {
+  if (!builder.url.starts_with(scheme_))
+    throw Error(ErrorCategory::kProtocol, "not a " + scheme_ + " URL: " + builder.url);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     urls_.push_back(builder.url);

@@ -78,8 +78,10 @@ class FakeSlave final : public Slave {
 
 // connect() hands out a FakeSlave over the script registered for the
 // builder's name (a fresh IDLE script when none is), and records the URL.
+// Like xmlrpc-slave it refuses a URL of another scheme (http(s) unless told).
 class FakeTransport final : public SlaveTransport {
  public:
+  explicit FakeTransport(std::string scheme = "http") : scheme_(std::move(scheme)) {}
   std::shared_ptr<SlaveScript> script(const std::string& builder_name);
   std::unique_ptr<Slave> connect(const Builder& builder) override;
   std::vector<std::string> connected_urls();  // every connect(), in order
@@ -88,6 +90,7 @@ class FakeTransport final : public SlaveTransport {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<SlaveScript>> scripts_;
   std::vector<std::string> urls_;
+  const std::string scheme_;
 };
 
 Error transport_error(const std::string& what = "connection refused");

@@ -6,7 +6,8 @@
 // Layout (etc/buildd-master.yaml is the commented example):
 //   master:           the master's own settings (kMasterConfigKeys)
 //   store:            { plugin: NAME-or-PATH, config: {…} }
-//   slave_transport:  { plugin: …, config: {…} }
+//   slave_transport:  { plugin: …, config: {…} }, or a list of them
+//                     (several transports, tried in order for each builder URL)
 //   archive:          { plugin: …, config: {…} }
 //
 // Errors: Error(kConfig) whose message starts "FILE:LINE: " and names the key:
@@ -36,10 +37,17 @@ class BUILDD_API Config {
   const std::filesystem::path& file() const;
   // The `master:` section, validated, defaults filled in.
   const PluginConfig& master() const;
-  // The `plugin:` value of a section; throws kConfig when the section is absent.
-  std::string plugin_for(PluginKind kind) const;
-  // The section's `config:`, validated against `keys`.
-  PluginConfig plugin_config(PluginKind kind, const ConfigKey* keys, std::size_t count) const;
+  // How many plugins the section of `kind` names: 0 when it is absent, 1 for
+  // a mapping. Only slave_transport may also be a list of them (several
+  // transports in one farm, each builder served by the first that takes its
+  // URL); a list elsewhere is refused (kConfig).
+  std::size_t plugin_count(PluginKind kind) const;
+  // The `plugin:` value of a section (of its entry `index` when it is a
+  // list); throws kConfig when the section is absent.
+  std::string plugin_for(PluginKind kind, std::size_t index = 0) const;
+  // The section's (or entry's) `config:`, validated against `keys`.
+  PluginConfig plugin_config(PluginKind kind, const ConfigKey* keys, std::size_t count,
+                             std::size_t index = 0) const;
 
  private:
   struct Impl;

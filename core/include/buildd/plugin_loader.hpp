@@ -66,13 +66,16 @@ class BUILDD_API PluginLoader {
   // sorted by name; a file that fails to load is listed with its `error`.
   std::vector<PluginInfo> list() const;
 
-  // Creates the object of the plugin named for `kind` in `config`.
-  std::shared_ptr<PluginObject> create(PluginKind kind, const Config& config) const;
-  // Creates from an explicit plugin and an already validated config.
+  // Creates the object of the plugin named for `kind` in `config` (by entry
+  // `index` of a slave_transport list).
+  std::shared_ptr<PluginObject> create(PluginKind kind, const Config& config,
+                                       std::size_t index = 0) const;
+  // Creates from an explicit plugin, configured by the section (entry) of `config`.
   std::shared_ptr<PluginObject> create(PluginKind kind, const std::string& name_or_path,
-                                       const Config& config) const;
+                                       const Config& config, std::size_t index = 0) const;
 
   std::shared_ptr<BuildStore> create_store(const Config& config) const;
+  // One transport, or a SlaveTransportChain of the slave_transport list's.
   std::shared_ptr<SlaveTransport> create_transport(const Config& config) const;
   std::shared_ptr<LogArchive> create_archive(const Config& config) const;
 

@@ -157,11 +157,31 @@ class BUILDD_API Slave {
 class BUILDD_API SlaveTransport : public PluginObject {
  public:
   // No I/O: returns a handle for the builder's base URL (Builder::url).
+  // Throws buildd::Error for a URL this transport does not serve (another
+  // scheme, a malformed address): in a farm of several transports the next
+  // one is asked, and `builder add` reports the refusal.
   virtual std::unique_ptr<Slave> connect(const Builder& builder) = 0;
 
   // What the core calls: connect(), with a null answer (a plugin's bug)
   // turned into Error(kPlugin) naming the method and the builder.
   std::unique_ptr<Slave> open(const Builder& builder);
+};
+
+// Several transports in one farm (a `slave_transport:` list in the config):
+// each builder is served by the first transport, in the config's order, whose
+// connect() takes its URL. When none does, the error lists every refusal.
+class BUILDD_API SlaveTransportChain final : public SlaveTransport {
+ public:
+  struct Member {
+    std::string name;  // the plugin, as the config names it (for messages)
+    std::shared_ptr<SlaveTransport> transport;
+  };
+  explicit SlaveTransportChain(std::vector<Member> members);
+
+  std::unique_ptr<Slave> connect(const Builder& builder) override;
+
+ private:
+  std::vector<Member> members_;
 };
 
 }  // namespace buildd

@@ -28,6 +28,35 @@ bool is_dead_local_instance(const std::string& instance) {
   return pid > 1 && pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
+// The slave of a builder whose URL the transport refused (a URL typed for
+// another transport, or written to the database by hand): every call throws
+// the refusal, so the probe disables the builder with it as the failnotes and
+// the rest of the farm goes on.
+class RefusedSlave : public Slave {
+ public:
+  RefusedSlave(std::string name, Error refusal)
+      : name_(std::move(name)), refusal_(std::move(refusal)) {}
+  const std::string& builder_name() const override { return name_; }
+  std::vector<std::string> echo(const std::vector<std::string>&) override { throw refusal_; }
+  SlaveInfo info() override { throw refusal_; }
+  SlaveStatus status() override { throw refusal_; }
+  EnsurePresentResult ensure_present(const std::string&, const std::optional<std::string>&,
+                                     const std::string&, const std::string&) override {
+    throw refusal_;
+  }
+  BuildStartResult build(const std::string&, const std::string&, const std::string&,
+                         const std::map<std::string, std::string>&, const BuildArgs&) override {
+    throw refusal_;
+  }
+  std::string abort() override { throw refusal_; }
+  std::string clean() override { throw refusal_; }
+  FetchedFile fetch_file(const std::string&, ByteSink&, std::uint64_t) override { throw refusal_; }
+
+ private:
+  std::string name_;
+  Error refusal_;
+};
+
 }  // namespace
 
 std::string CycleReport::summary() const {
@@ -118,7 +147,17 @@ BuilderGroup& BuilddMaster::load_builders(const DistroArchRelease& dar,
   if (!slot) slot = std::make_unique<BuilderGroup>(dar.family_id, time_, settings_);
   slot->metrics = metrics_;
   BuilderGroup& group = *slot;
-  auto connect = [this](const Builder& row) { return transport_.open(row); };
+  auto connect = [this](const Builder& row) -> std::unique_ptr<Slave> {
+    try {
+      return transport_.open(row);
+    } catch (const Error& e) {
+      logger("master")->error("{}: the slave transport refuses {}: {}", row.name, row.url,
+                              e.what());
+      return std::make_unique<RefusedSlave>(
+          row.name, Error(ErrorCategory::kProtocol,
+                          "the slave transport refuses " + row.url + ": " + e.message()));
+    }
+  };
   for (const Builder& row : rows) {
     if (row.family_id != dar.family_id) continue;
     BuilderHandle* handle = group.find(row.id);

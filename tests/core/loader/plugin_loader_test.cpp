@@ -219,5 +219,53 @@ TEST(PluginLoader, PluginPathIsSearchedBeforeThePluginFolder) {
   EXPECT_EQ(PluginLoader(dir.path()).search_path().size(), 1u);  // unset: the folder alone
 }
 
+// A slave_transport list: one transport per entry, each with its own config
+// (an error names the entry), chained in the config's order.
+TEST(PluginLoader, ASlaveTransportListMakesAChainOfItsEntries) {
+  PluginLoader loader(BUILDD_PLUGIN_DIR);
+  auto config = Config::parse(
+      "slave_transport:\n  - plugin: xmlrpc-slave\n  - plugin: xmlrpc-slave\n"
+      "    config: {call_timeout: 3}\n",
+      "/etc/buildd/test.yaml");
+  EXPECT_EQ(config.plugin_count(PluginKind::kSlaveTransport), 2u);
+  auto transport = loader.create_transport(config);
+  ASSERT_NE(dynamic_cast<SlaveTransportChain*>(transport.get()), nullptr);
+  Builder bob;
+  bob.name = "bob";
+  bob.url = "http://127.0.0.1:9/";
+  EXPECT_NE(transport->open(bob), nullptr);
+  bob.url = "local://slot-1/";
+  const std::string refused = error_of([&] { transport->open(bob); }, ErrorCategory::kProtocol);
+  EXPECT_NE(refused.find("no slave transport takes local://slot-1/ (xmlrpc-slave: bob: "
+                         "launchpad-buildd is reached over http:// or https://"),
+            std::string::npos)
+      << refused;
+
+  auto bad = Config::parse(
+      "slave_transport:\n  - plugin: xmlrpc-slave\n  - plugin: xmlrpc-slave\n"
+      "    config: {call_timeout: soon}\n",
+      "/etc/buildd/test.yaml");
+  EXPECT_NE(error_of([&] { loader.create_transport(bad); }, ErrorCategory::kConfig)
+                .find("/etc/buildd/test.yaml:4: key 'call_timeout' in slave_transport[1].config"),
+            std::string::npos);
+  // Only slave_transport may be a list; an empty one names nothing.
+  EXPECT_NE(error_of(
+                [&] {
+                  Config::parse("store:\n  - plugin: soci-store\n", "/b.yaml")
+                      .plugin_count(PluginKind::kStore);
+                },
+                ErrorCategory::kConfig)
+                .find("section 'store' must be a mapping with plugin and config"),
+            std::string::npos);
+  EXPECT_NE(error_of(
+                [&] {
+                  Config::parse("slave_transport: []\n", "/b.yaml")
+                      .plugin_count(PluginKind::kSlaveTransport);
+                },
+                ErrorCategory::kConfig)
+                .find("section 'slave_transport' lists no plugin"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace buildd

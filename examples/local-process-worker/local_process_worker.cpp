@@ -1,0 +1,392 @@
+#include "local_process_worker.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "buildd/digest.hpp"
+#include "buildd/error.hpp"
+#include "buildd/logging.hpp"
+
+extern char** environ;
+
+namespace local_process_worker {
+namespace {
+
+namespace fs = std::filesystem;
+using buildd::Error;
+using buildd::ErrorCategory;
+
+constexpr int kFaultRefused = 8002;  // launchpad-buildd's answer to a call out of turn
+constexpr std::size_t kChunk = 64 * 1024;
+
+Error refused(const std::string& what) {
+  return Error(ErrorCategory::kFault, what).with_fault_code(kFaultRefused);
+}
+
+// A slot name, a build id or a file name the master sent: one path component
+// that cannot climb out of the slot's folder.
+bool is_plain_name(const std::string& name) {
+  return !name.empty() && name.size() <= 255 && name.front() != '.' &&
+         name.find_first_of("/\\") == std::string::npos &&
+         std::none_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20; });
+}
+
+std::string slot_of(const std::string& url) {
+  constexpr std::string_view kScheme = "local://";
+  if (!url.starts_with(kScheme))
+    throw Error(ErrorCategory::kProtocol, "not a local-process URL (local://<slot>/): " + url);
+  std::string slot = url.substr(kScheme.size());
+  if (slot.ends_with('/')) slot.pop_back();
+  if (!is_plain_name(slot))
+    throw Error(ErrorCategory::kProtocol, "bad slot name in " + url + " (one path component)");
+  return slot;
+}
+
+std::string tail_of(const fs::path& file, std::size_t max_bytes) {
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = size > static_cast<std::streamoff>(max_bytes)
+                                   ? size - static_cast<std::streamoff>(max_bytes)
+                                   : 0;
+  in.seekg(start);
+  std::string tail(static_cast<std::size_t>(size - start), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  return tail;
+}
+
+std::size_t write_to_file(char* data, std::size_t size, std::size_t count, void* out) {
+  auto* file = static_cast<std::ofstream*>(out);
+  file->write(data, static_cast<std::streamsize>(size * count));
+  return *file ? size * count : 0;  // a short count makes curl stop with CURLE_WRITE_ERROR
+}
+
+// GETs `url` into `destination`; an error text, empty on success.
+std::string download(const std::string& url, const fs::path& destination, double timeout) {
+  std::ofstream out(destination, std::ios::binary | std::ios::trunc);
+  if (!out) return "cannot create " + destination.string();
+  CURL* curl = curl_easy_init();
+  if (!curl) return "curl_easy_init failed";
+  char error[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout * 1000));
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &write_to_file);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
+  const CURLcode code = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  out.close();
+  if (code != CURLE_OK) return *error ? error : curl_easy_strerror(code);
+  if (!out) return "cannot write " + destination.string();
+  return {};
+}
+
+// Starts `command` in `dir` as the leader of a new process group (abort()
+// signals the whole group), stdin from /dev/null, stdout and stderr into
+// `log`. posix_spawn, not fork: the master is multi-threaded.
+pid_t spawn(const fs::path& command, const fs::path& dir, const fs::path& log,
+            const std::vector<std::string>& extra_env) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "BUILDD_", 7) != 0) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string program = command.string();
+  char* argv[] = {program.data(), nullptr};
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0)
+    throw Error(ErrorCategory::kTransport, "cannot start " + program + ": " + std::strerror(rc));
+  return pid;
+}
+
+// Reaps the slot's command if it has ended. Caller holds slot.mutex.
+void reap(Slot& slot) {
+  if (slot.pid < 0) return;
+  int status = 0;
+  const pid_t r = waitpid(slot.pid, &status, WNOHANG);
+  if (r == slot.pid || (r < 0 && errno == ECHILD)) {
+    slot.wait_status = r == slot.pid ? status : 0;
+    slot.pid = -1;
+  }
+}
+
+class LocalSlave : public buildd::Slave {
+ public:
+  LocalSlave(const Options& options, std::string name, std::shared_ptr<Slot> slot)
+      : options_(options), name_(std::move(name)), slot_(std::move(slot)) {}
+
+  const std::string& builder_name() const override { return name_; }
+
+  std::vector<std::string> echo(const std::vector<std::string>& args) override { return args; }
+
+  buildd::SlaveInfo info() override { return {"1.0", options_.arch_tag, {"binarypackage"}}; }
+
+  buildd::SlaveStatus status() override {
+    std::lock_guard lock(slot_->mutex);
+    reap(*slot_);
+    buildd::SlaveStatus s;
+    s.build_id = slot_->build_id;
+    if (slot_->build_id.empty()) {
+      set_state(s, buildd::BuilderState::kIdle);
+    } else if (slot_->pid >= 0) {
+      set_state(s,
+                slot_->aborted ? buildd::BuilderState::kAborting : buildd::BuilderState::kBuilding);
+      s.logtail = tail_of(slot_->dir / "build" / "buildlog", options_.max_logtail_bytes);
+    } else {
+      set_state(s, buildd::BuilderState::kWaiting);
+      set_result(s);
+    }
+    return s;
+  }
+
+  buildd::EnsurePresentResult ensure_present(const std::string& sha1,
+                                             const std::optional<std::string>& url,
+                                             const std::string&, const std::string&) override {
+    if (!buildd::is_sha1_hex(sha1)) return {false, "not a SHA-1: " + sha1};
+    const fs::path cached = options_.work_dir / "cache" / sha1;
+    if (fs::exists(cached)) return {true, "Cache"};
+    if (!url) return {false, "No URL"};
+    // Downloaded beside the cache under a name of its own, checked, then
+    // renamed in: a concurrent download of the same file, or a crash, never
+    // leaves a wrong file under the SHA-1's name.
+    fs::create_directories(cached.parent_path());
+    const fs::path part = cached.string() + ".part-" + name_;
+    std::string problem = download(*url, part, options_.download_timeout);
+    if (problem.empty()) {
+      const std::string got = buildd::digest_file(part).sha1;
+      if (got != sha1) problem = "downloaded content has SHA-1 " + got;
+    }
+    if (!problem.empty()) {
+      std::error_code ignored;
+      fs::remove(part, ignored);
+      return {false, problem};
+    }
+    fs::rename(part, cached);
+    return {true, "Download"};
+  }
+
+  buildd::BuildStartResult build(const std::string& build_id, const std::string& builder_type,
+                                 const std::string& chroot_sha1,
+                                 const std::map<std::string, std::string>& filemap,
+                                 const buildd::BuildArgs& args) override {
+    std::lock_guard lock(slot_->mutex);
+    reap(*slot_);
+    if (!slot_->build_id.empty())
+      throw refused(name_ + " is not IDLE (it holds build " + slot_->build_id + ")");
+    if (builder_type != "binarypackage")
+      return {buildd::BuildStartStatus::kUnknownBuilder, "BuilderStatus.UNKNOWNBUILDER",
+              builder_type};
+    const fs::path cache = options_.work_dir / "cache";
+    std::vector<std::string> env = {"BUILDD_BUILD_ID=" + build_id,
+                                    "BUILDD_CHROOT=" + (cache / chroot_sha1).string()};
+    for (const std::string& sha1 : [&] {
+           std::vector<std::string> all{chroot_sha1};
+           for (const auto& [name, sha] : filemap) all.push_back(sha);
+           return all;
+         }()) {
+      if (!buildd::is_sha1_hex(sha1) || !fs::exists(cache / sha1))
+        return {buildd::BuildStartStatus::kUnknownSum, "BuilderStatus.UNKNOWNSUM", sha1};
+    }
+    for (const auto& [key, value] : args) {
+      std::string text = std::holds_alternative<bool>(value) ? (std::get<bool>(value) ? "1" : "0")
+                                                             : std::get<std::string>(value);
+      std::string var = "BUILDD_ARG_" + key;
+      std::transform(var.begin(), var.end(), var.begin(), [](unsigned char c) {
+        return std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_';
+      });
+      env.push_back(var + "=" + text);
+    }
+    // A fresh build folder: the inputs linked in by their names, results/ empty.
+    const fs::path dir = slot_->dir / "build";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "results");
+    for (const auto& [name, sha1] : filemap) {
+      if (!is_plain_name(name))
+        return {buildd::BuildStartStatus::kOther, "BuilderStatus.ERROR", "bad file name " + name};
+      fs::create_hard_link(cache / sha1, dir / name);
+    }
+    slot_->pid = spawn(options_.command, dir, dir / "buildlog", env);
+    slot_->build_id = build_id;
+    slot_->aborted = false;
+    slot_->wait_status = 0;
+    slot_->results.reset();
+    buildd::logger("local-process")
+        ->info("{}: build {} started (pid {})", name_, build_id, slot_->pid);
+    return {buildd::BuildStartStatus::kBuilding, "BuilderStatus.BUILDING", build_id};
+  }
+
+  std::string abort() override {
+    std::lock_guard lock(slot_->mutex);
+    reap(*slot_);
+    if (slot_->build_id.empty()) throw refused(name_ + " is IDLE: nothing to abort");
+    if (slot_->pid < 0) throw refused(name_ + " is WAITING: the build has ended");
+    kill(-slot_->pid, SIGTERM);
+    slot_->aborted = true;
+    return "BuilderStatus.ABORTING";
+  }
+
+  std::string clean() override {
+    std::lock_guard lock(slot_->mutex);
+    reap(*slot_);
+    if (slot_->pid >= 0) throw refused(name_ + " is BUILDING: abort it first");
+    std::error_code ignored;
+    fs::remove_all(slot_->dir / "build", ignored);
+    slot_->build_id.clear();
+    slot_->results.reset();
+    return "BuilderStatus.IDLE";
+  }
+
+  buildd::FetchedFile fetch_file(const std::string& name, buildd::ByteSink& sink,
+                                 std::uint64_t max_bytes) override {
+    const fs::path file = locate(name);
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(ErrorCategory::kTransport, name_ + ": no file " + name + " (HTTP 404)");
+    buildd::Hasher sha1(buildd::DigestAlgorithm::kSha1);
+    buildd::FetchedFile fetched;
+    std::vector<char> buffer(kChunk);
+    while (in) {
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const auto n = static_cast<std::size_t>(in.gcount());
+      if (n == 0) break;
+      fetched.size += n;
+      if (fetched.size > max_bytes)
+        throw Error(ErrorCategory::kProtocol, name_ + ": " + name + " is larger than " +
+                                                  std::to_string(max_bytes) + " bytes");
+      sha1.update(buffer.data(), n);
+      sink.write(buffer.data(), n);
+    }
+    fetched.sha1 = sha1.hex_digest();
+    if (name != "buildlog" && fetched.sha1 != name)
+      throw Error(ErrorCategory::kProtocol, name_ + ": " + name + " has SHA-1 " + fetched.sha1);
+    return fetched;
+  }
+
+ private:
+  static void set_state(buildd::SlaveStatus& s, buildd::BuilderState state) {
+    s.state = state;
+    s.state_text = std::string("BuilderStatus.") + buildd::to_string(state);
+  }
+
+  // Caller holds the slot's mutex; the command has ended.
+  void set_result(buildd::SlaveStatus& s) {
+    const fs::path dir = slot_->dir / "build";
+    const int w = slot_->wait_status;
+    if (slot_->aborted) {
+      s.result = buildd::BuildResult::kAborted;
+    } else if (WIFEXITED(w) && WEXITSTATUS(w) == 0) {
+      s.result = buildd::BuildResult::kOk;
+      s.filemap = results();
+    } else if (fs::exists(dir / "depwait")) {
+      s.result = buildd::BuildResult::kDepFail;
+      std::ifstream in(dir / "depwait");
+      std::getline(in, s.dependencies);
+    } else {
+      s.result = buildd::BuildResult::kPackageFail;
+    }
+    s.result_text = std::string("BuildStatus.") + buildd::to_string(s.result);
+  }
+
+  // The files the command left in results/, by name, with their SHA-1 (listed
+  // once per build).
+  const std::map<std::string, std::string>& results() {
+    if (!slot_->results) {
+      std::map<std::string, std::string> found;
+      for (const auto& entry : fs::directory_iterator(slot_->dir / "build" / "results"))
+        if (entry.is_regular_file())
+          found[entry.path().filename().string()] = buildd::digest_file(entry.path()).sha1;
+      slot_->results = std::move(found);
+    }
+    return *slot_->results;
+  }
+
+  // The file behind a /filecache/ name: the log, an input, or a result.
+  fs::path locate(const std::string& name) {
+    if (name == "buildlog") return slot_->dir / "build" / "buildlog";
+    if (!buildd::is_sha1_hex(name)) throw Error(ErrorCategory::kProtocol, "bad file name " + name);
+    const fs::path cached = options_.work_dir / "cache" / name;
+    if (fs::exists(cached)) return cached;
+    std::lock_guard lock(slot_->mutex);
+    if (slot_->results)
+      for (const auto& [file, sha1] : *slot_->results)
+        if (sha1 == name) return slot_->dir / "build" / "results" / file;
+    return cached;  // absent: fetch_file reports it
+  }
+
+  const Options& options_;
+  const std::string name_;
+  std::shared_ptr<Slot> slot_;
+};
+
+}  // namespace
+
+LocalProcessTransport::LocalProcessTransport(Options options) : options_(std::move(options)) {}
+
+LocalProcessTransport::~LocalProcessTransport() {
+  // The builds still running die with the master (see the header).
+  for (auto& [name, slot] : slots_) {
+    std::lock_guard lock(slot->mutex);
+    if (slot->pid < 0) continue;
+    kill(-slot->pid, SIGKILL);
+    waitpid(slot->pid, nullptr, 0);
+  }
+}
+
+std::unique_ptr<buildd::Slave> LocalProcessTransport::connect(const buildd::Builder& builder) {
+  const std::string name = slot_of(builder.url);
+  std::lock_guard lock(mutex_);
+  auto& slot = slots_[name];
+  if (!slot) {
+    slot = std::make_shared<Slot>();
+    slot->dir = options_.work_dir / "slots" / name;  // made by the first build()
+  }
+  return std::make_unique<LocalSlave>(options_, builder.name, slot);
+}
+
+Options options_from_config(const buildd::PluginConfig& config) {
+  Options o;
+  o.work_dir = config.get_path("work_dir");
+  o.command = config.get_path("command");
+  o.arch_tag = config.get_string("arch_tag");
+  o.max_logtail_bytes = static_cast<std::size_t>(config.get_int("max_logtail_bytes"));
+  o.download_timeout = config.get_seconds("download_timeout");
+  if (access(o.command.c_str(), X_OK) != 0)
+    throw Error(ErrorCategory::kConfig,
+                config.origin() + ": command " + o.command.string() + " is not executable");
+  return o;
+}
+
+}  // namespace local_process_worker
