@@ -73,6 +73,10 @@ endforeach()
 set(BUILDD_CMAKE_PACKAGE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/BuilddMaster)
 install(EXPORT BuilddMasterTargets NAMESPACE BuilddMaster:: DESTINATION ${BUILDD_CMAKE_PACKAGE_DIR}
         COMPONENT dev)
+if(TARGET buildd-conformance)
+  install(EXPORT BuilddMasterConformanceTargets NAMESPACE BuilddMaster::
+          DESTINATION ${BUILDD_CMAKE_PACKAGE_DIR} COMPONENT dev)
+endif()
 configure_package_config_file(cmake/BuilddMasterConfig.cmake.in
   ${CMAKE_BINARY_DIR}/packaging/BuilddMasterConfig.cmake
   INSTALL_DESTINATION ${BUILDD_CMAKE_PACKAGE_DIR}
@@ -146,12 +150,14 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME buildd-master-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
     "buildd-master (= ${buildd_exact}), libboost-dev, libboost-filesystem-dev, libspdlog-dev, nlohmann-json3-dev")
+set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "libgtest-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "plugin SDK of buildd-master
 The headers of libbuildd-core, its development link, a CMake package
 (find_package(BuilddMaster): the target BuilddMaster::core and
 buildd_add_plugin()) and a pkg-config file (buildd-master), to build store,
-slave transport and librarian plugins for buildd-master.")
+slave transport and librarian plugins for buildd-master; and the contract
+suites each kind of plugin must pass (BuilddMaster::conformance, GoogleTest).")
 
 set(CPACK_DEBIAN_SLAVE_PACKAGE_NAME buildd-slave)
 set(CPACK_DEBIAN_SLAVE_PACKAGE_DEPENDS "buildd-master (= ${buildd_exact})")

@@ -2,8 +2,9 @@
 // conformance suite as the SOCI store, so that what the pipeline tests prove
 // holds against the real stores too.
 
+#include "buildd/conformance/store_conformance.hpp"
 #include "fakes/fake_store.hpp"
-#include "support/store_conformance.hpp"
+#include "support/test_support.hpp"
 
 namespace buildd::test {
 namespace {

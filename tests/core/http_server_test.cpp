@@ -17,8 +17,8 @@
 #include "buildd/compression.hpp"
 #include "buildd/librarian.hpp"
 #include "file_librarian.hpp"
-#include "support/archive_test_helpers.hpp"
-#include "support/memory_library_store.hpp"
+#include "buildd/conformance/archive_test_helpers.hpp"
+#include "buildd/conformance/memory_library_store.hpp"
 #include "support/test_support.hpp"
 
 namespace buildd::test {

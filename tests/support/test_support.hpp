@@ -8,23 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "buildd/conformance/scratch_dir.hpp"  // TempDir, write_file
 #include "buildd/error.hpp"
 
 namespace buildd::test {
-
-// A fresh empty directory under the system temp dir, removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
 std::uint16_t free_port();
@@ -37,7 +24,6 @@ std::filesystem::path plugin_dir();                         // where the plugins
 std::filesystem::path executable(const std::string& name);  // <binary_dir>/bin/<name>
 
 std::string read_file(const std::filesystem::path& path);
-void write_file(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace buildd::test
 

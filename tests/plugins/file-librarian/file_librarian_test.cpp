@@ -6,10 +6,11 @@
 
 #include <csignal>
 
+#include "buildd/conformance/log_archive_conformance.hpp"
 #include "buildd/librarian.hpp"
 #include "buildd/plugin_loader.hpp"
 #include "fakes/fake_store.hpp"
-#include "support/log_archive_conformance.hpp"
+#include "support/test_support.hpp"
 
 namespace buildd::test {
 namespace {

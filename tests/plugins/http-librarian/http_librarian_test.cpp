@@ -8,9 +8,10 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "buildd/conformance/log_archive_conformance.hpp"
 #include "buildd/plugin_loader.hpp"
-#include "support/log_archive_conformance.hpp"
 #include "support/nginx_server.hpp"
+#include "support/test_support.hpp"
 
 namespace buildd::test {
 namespace {

@@ -6,12 +6,12 @@
 #include <xmlrpc-c/base.hpp>
 #include <xmlrpc-c/client_simple.hpp>
 
+#include "buildd/conformance/archive_test_helpers.hpp"
+#include "buildd/conformance/memory_library_store.hpp"
 #include "buildd/http_server.hpp"
 #include "buildd/librarian.hpp"
 #include "file_librarian.hpp"
 #include "http_librarian.hpp"
-#include "support/archive_test_helpers.hpp"
-#include "support/memory_library_store.hpp"
 #include "support/nginx_server.hpp"
 #include "support/slave_process.hpp"
 

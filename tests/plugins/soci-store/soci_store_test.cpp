@@ -1,4 +1,4 @@
-// The SOCI store: the BuildStore conformance suite (support/store_conformance.hpp)
+// The SOCI store: the BuildStore conformance suite (buildd/conformance/store_conformance.hpp)
 // on SQLite (a temp file), a real PostgreSQL 15 and a real MariaDB 10.11 (the
 // CTest fixtures started by scripts/pg-fixture and scripts/mariadb-fixture;
 // these tests fail when they are not there), then what is the SOCI store's
@@ -16,9 +16,9 @@
 #include <set>
 #include <thread>
 
+#include "buildd/conformance/store_conformance.hpp"
 #include "buildd/error.hpp"
 #include "soci_store.hpp"
-#include "support/store_conformance.hpp"
 #include "support/test_support.hpp"
 
 namespace buildd {

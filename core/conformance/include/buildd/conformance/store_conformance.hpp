@@ -30,8 +30,8 @@
 
 #include "buildd/build_store.hpp"
 #include "buildd/clock.hpp"
+#include "buildd/conformance/scratch_dir.hpp"
 #include "buildd/error.hpp"
-#include "support/test_support.hpp"
 
 namespace buildd::test {
 

@@ -22,13 +22,13 @@
 #include <thread>
 #include <vector>
 
+#include "buildd/conformance/archive_test_helpers.hpp"
+#include "buildd/conformance/memory_library_store.hpp"
+#include "buildd/conformance/scratch_dir.hpp"
 #include "buildd/digest.hpp"
 #include "buildd/error.hpp"
 #include "buildd/librarian.hpp"
 #include "buildd/log_archive.hpp"
-#include "support/archive_test_helpers.hpp"
-#include "support/memory_library_store.hpp"
-#include "support/test_support.hpp"
 
 namespace buildd::test {
 

@@ -1,0 +1,290 @@
+#pragma once
+
+// One conformance suite for the SlaveTransport contract (slave_transport.hpp),
+// run against a transport and a worker it drives: the in-tree xmlrpc-slave
+// against the project's launchpad-buildd double, and any vendor's transport.
+// It drives the worker as the master does — status, ensure_present, build,
+// the result files, abort, clean — and ends each test by asking whether the
+// worker is IDLE again. A transport's test instantiates it with a Context:
+//
+//   struct MyContext {
+//     explicit MyContext(const std::filesystem::path& scratch);
+//     std::shared_ptr<buildd::SlaveTransport> transport();
+//     // A builder whose worker is IDLE and serves only this test.
+//     buildd::Builder builder();
+//     // A URL the transport does not serve (connect() must throw).
+//     std::string foreign_url();
+//     std::string arch_tag();  // what the worker's info() reports
+//     // The source files (name -> content) of a build with this outcome.
+//     std::map<std::string, std::string> sources(buildd::test::BuildOutcome outcome);
+//   };
+//   INSTANTIATE_TYPED_TEST_SUITE_P(Mine, SlaveTransportConformance, MyContext);
+//
+// The suite serves the inputs itself, over HTTP on 127.0.0.1 (the core's
+// HttpServer), so the worker must be able to download from there.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "buildd/conformance/scratch_dir.hpp"
+#include "buildd/content_writer.hpp"
+#include "buildd/digest.hpp"
+#include "buildd/error.hpp"
+#include "buildd/http_server.hpp"
+#include "buildd/slave_transport.hpp"
+
+namespace buildd::test {
+
+enum class BuildOutcome {
+  kOk,               // WAITING, OK, at least one result file
+  kPackageFail,      // WAITING, PACKAGEFAIL
+  kRunsUntilAborted  // BUILDING for at least a minute unless aborted
+};
+
+// Bytes fetched from a worker, kept in memory.
+class StringSink : public ByteSink {
+ public:
+  void write(const char* data, std::size_t size) override { bytes.append(data, size); }
+  std::string bytes;
+};
+
+template <typename Context>
+class SlaveTransportConformance : public ::testing::Test {
+ protected:
+  SlaveTransportConformance() : context_(scratch_.path()) {}
+
+  void SetUp() override {
+    server_ = std::make_unique<HttpServer>("127.0.0.1:0");
+    server_->add_route("/files/([0-9a-f]{40})", [this](const HttpRequest& request) {
+      std::lock_guard lock(files_mutex_);
+      auto it = files_.find(request.matches[1]);
+      if (it == files_.end()) return HttpResponse::text(404, "no such file");
+      HttpResponse r = HttpResponse::text(200, it->second);
+      r.content_type = "application/octet-stream";
+      return r;
+    });
+    server_->start();
+    transport_ = context_.transport();
+    builder_ = context_.builder();
+    slave_ = transport_->open(builder_);
+  }
+
+  void TearDown() override {
+    // Whatever a test left behind is aborted and cleaned: the next test, and
+    // the worker's owner, get an IDLE worker.
+    if (!slave_) return;
+    try {
+      SlaveStatus s = slave_->status();
+      if (s.state == BuilderState::kBuilding) slave_->abort();
+      s = wait_until_not({BuilderState::kBuilding, BuilderState::kAborting});
+      if (s.state != BuilderState::kIdle) slave_->clean();
+    } catch (const std::exception&) {
+    }
+  }
+
+  // Serves `content` at a URL of the suite's server; its SHA-1.
+  std::string serve(const std::string& content) {
+    const std::string sha1 = sha1_hex(content);
+    std::lock_guard lock(files_mutex_);
+    files_[sha1] = content;
+    return sha1;
+  }
+  std::string url_of(const std::string& sha1) const {
+    return server_->base_url() + "/files/" + sha1;
+  }
+
+  // status() until its state is none of `states` (at most `timeout`).
+  SlaveStatus wait_until_not(const std::vector<BuilderState>& states,
+                             std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      SlaveStatus s = slave_->status();
+      bool waiting = false;
+      for (BuilderState state : states) waiting = waiting || s.state == state;
+      if (!waiting || std::chrono::steady_clock::now() > deadline) return s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  // The chroot and the sources of `outcome` sent with ensure_present(), then
+  // build(): what the master does to dispatch.
+  BuildStartResult start(BuildOutcome outcome, const std::string& build_id) {
+    const std::string chroot = serve("chroot of the conformance suite " + build_id);
+    EXPECT_TRUE(slave_->ensure_present(chroot, url_of(chroot), "", "").present);
+    std::map<std::string, std::string> filemap;
+    for (const auto& [name, content] : context_.sources(outcome)) {
+      const std::string sha1 = serve(content);
+      EXPECT_TRUE(slave_->ensure_present(sha1, url_of(sha1), "", "").present) << name;
+      filemap[name] = sha1;
+    }
+    BuildArgs args;
+    args["series"] = std::string("noble");
+    args["suite"] = std::string("noble");
+    args["ogrecomponent"] = std::string("main");
+    args["arch_tag"] = context_.arch_tag();
+    args["arch_indep"] = true;
+    return slave_->build(build_id, "binarypackage", chroot, filemap, args);
+  }
+
+  // Cleans a WAITING worker and checks that it is IDLE and usable.
+  void clean_and_expect_idle() {
+    slave_->clean();
+    SlaveStatus s = wait_until_not({BuilderState::kWaiting, BuilderState::kAborted});
+    EXPECT_EQ(s.state, BuilderState::kIdle) << s.state_text;
+    EXPECT_EQ(s.build_id, "");
+  }
+
+  TempDir scratch_;
+  Context context_;
+  std::unique_ptr<HttpServer> server_;
+  std::mutex files_mutex_;
+  std::map<std::string, std::string> files_;
+  std::shared_ptr<SlaveTransport> transport_;
+  Builder builder_;
+  std::unique_ptr<Slave> slave_;
+};
+
+TYPED_TEST_SUITE_P(SlaveTransportConformance);
+
+TYPED_TEST_P(SlaveTransportConformance, ConnectRefusesAUrlItDoesNotServe) {
+  Builder foreign = this->builder_;
+  foreign.url = this->context_.foreign_url();
+  EXPECT_THROW(this->transport_->open(foreign), Error);
+}
+
+TYPED_TEST_P(SlaveTransportConformance, AFreshWorkerIsIdleEchoesAndSaysItsArch) {
+  SlaveStatus s = this->slave_->status();
+  EXPECT_EQ(s.state, BuilderState::kIdle) << s.state_text;
+  EXPECT_EQ(s.build_id, "");
+  EXPECT_EQ(this->slave_->echo({"Test"}), std::vector<std::string>{"Test"});
+  SlaveInfo info = this->slave_->info();
+  EXPECT_EQ(info.protocol_version, "1.0");
+  EXPECT_EQ(info.arch_tag, this->context_.arch_tag());
+  EXPECT_EQ(this->slave_->builder_name(), this->builder_.name);
+}
+
+TYPED_TEST_P(SlaveTransportConformance, EnsurePresentDownloadsChecksTheDigestAndCaches) {
+  const std::string content = "a source file for ensure_present";
+  const std::string sha1 = sha1_hex(content);
+  EXPECT_FALSE(this->slave_->ensure_present(sha1, std::nullopt, "", "").present)
+      << "present before it was sent";
+  this->serve(content);
+  EXPECT_TRUE(this->slave_->ensure_present(sha1, this->url_of(sha1), "", "").present);
+  EXPECT_TRUE(this->slave_->ensure_present(sha1, std::nullopt, "", "").present)
+      << "not kept after the download";
+  // Content whose SHA-1 is not the one asked for is not accepted.
+  const std::string wrong = sha1_hex("bytes never served");
+  {
+    std::lock_guard lock(this->files_mutex_);
+    this->files_[wrong] = "other bytes";
+  }
+  EXPECT_FALSE(this->slave_->ensure_present(wrong, this->url_of(wrong), "", "").present);
+  EXPECT_FALSE(this->slave_->ensure_present(wrong, std::nullopt, "", "").present);
+}
+
+TYPED_TEST_P(SlaveTransportConformance, BuildWithAnUnknownChrootIsRefusedAndLeavesItIdle) {
+  const std::string never_sent = sha1_hex("a chroot nobody sent");
+  BuildStartResult r = this->slave_->build("1-1", "binarypackage", never_sent, {}, {});
+  EXPECT_EQ(r.status, BuildStartStatus::kUnknownSum) << r.status_text << ": " << r.info;
+  EXPECT_EQ(this->slave_->status().state, BuilderState::kIdle);
+}
+
+TYPED_TEST_P(SlaveTransportConformance, ASuccessfulBuildEndsWaitingOkWithItsFiles) {
+  BuildStartResult r = this->start(BuildOutcome::kOk, "7-11");
+  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+  SlaveStatus s = this->wait_until_not({BuilderState::kBuilding});
+  ASSERT_EQ(s.state, BuilderState::kWaiting) << s.state_text;
+  EXPECT_EQ(s.build_id, "7-11");
+  EXPECT_EQ(s.result, BuildResult::kOk) << s.result_text;
+  ASSERT_FALSE(s.filemap.empty()) << "an OK build with no result file";
+  for (const auto& [name, sha1] : s.filemap) {
+    StringSink sink;
+    FetchedFile fetched = this->slave_->fetch_file(sha1, sink, 1ull << 30);
+    EXPECT_EQ(fetched.sha1, sha1) << name;
+    EXPECT_EQ(sha1_hex(sink.bytes), sha1) << name;
+    EXPECT_EQ(fetched.size, sink.bytes.size()) << name;
+  }
+  StringSink log;
+  this->slave_->fetch_file("buildlog", log, 1ull << 30);
+  EXPECT_FALSE(log.bytes.empty()) << "no build log";
+  this->clean_and_expect_idle();
+}
+
+TYPED_TEST_P(SlaveTransportConformance, AFailedBuildEndsWaitingPackageFail) {
+  BuildStartResult r = this->start(BuildOutcome::kPackageFail, "8-12");
+  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+  SlaveStatus s = this->wait_until_not({BuilderState::kBuilding});
+  ASSERT_EQ(s.state, BuilderState::kWaiting) << s.state_text;
+  EXPECT_EQ(s.build_id, "8-12");
+  EXPECT_EQ(s.result, BuildResult::kPackageFail) << s.result_text;
+  this->clean_and_expect_idle();
+}
+
+TYPED_TEST_P(SlaveTransportConformance, AbortEndsARunningBuildAborted) {
+  BuildStartResult r = this->start(BuildOutcome::kRunsUntilAborted, "9-13");
+  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+  SlaveStatus s = this->slave_->status();
+  EXPECT_EQ(s.state, BuilderState::kBuilding) << s.state_text;
+  EXPECT_EQ(s.build_id, "9-13");
+  this->slave_->abort();
+  s = this->wait_until_not({BuilderState::kBuilding, BuilderState::kAborting});
+  // Modern slaves end an abort WAITING with the result ABORTED; 2005 ones ABORTED.
+  EXPECT_TRUE(s.state == BuilderState::kAborted ||
+              (s.state == BuilderState::kWaiting && s.result == BuildResult::kAborted))
+      << s.state_text << " " << s.result_text;
+  this->clean_and_expect_idle();
+}
+
+TYPED_TEST_P(SlaveTransportConformance, CallsOutOfTurnAreRefusedWithoutHarm) {
+  EXPECT_THROW(this->slave_->abort(), Error) << "abort() of an IDLE worker";
+  EXPECT_EQ(this->slave_->status().state, BuilderState::kIdle);
+  BuildStartResult r = this->start(BuildOutcome::kRunsUntilAborted, "10-14");
+  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+  EXPECT_THROW(this->slave_->clean(), Error) << "clean() of a BUILDING worker";
+  SlaveStatus s = this->slave_->status();
+  EXPECT_EQ(s.state, BuilderState::kBuilding) << "clean() stopped the build: " << s.state_text;
+  EXPECT_EQ(s.build_id, "10-14");
+}
+
+TYPED_TEST_P(SlaveTransportConformance, FetchEnforcesTheSizeLimitAndRefusesUnknownFiles) {
+  BuildStartResult r = this->start(BuildOutcome::kOk, "11-15");
+  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+  SlaveStatus s = this->wait_until_not({BuilderState::kBuilding});
+  ASSERT_EQ(s.result, BuildResult::kOk) << s.result_text;
+  ASSERT_FALSE(s.filemap.empty());
+  const std::string sha1 = s.filemap.begin()->second;
+  StringSink whole;
+  const std::uint64_t size = this->slave_->fetch_file(sha1, whole, 1ull << 30).size;
+  ASSERT_GT(size, 0u);
+  StringSink cut;
+  try {
+    this->slave_->fetch_file(sha1, cut, size - 1);
+    ADD_FAILURE() << "a file larger than max_bytes was fetched";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::kProtocol) << e.what();
+  }
+  StringSink none;
+  EXPECT_THROW(this->slave_->fetch_file(std::string(40, '0'), none, 1ull << 30), Error);
+  this->clean_and_expect_idle();
+}
+
+REGISTER_TYPED_TEST_SUITE_P(SlaveTransportConformance, ConnectRefusesAUrlItDoesNotServe,
+                            AFreshWorkerIsIdleEchoesAndSaysItsArch,
+                            EnsurePresentDownloadsChecksTheDigestAndCaches,
+                            BuildWithAnUnknownChrootIsRefusedAndLeavesItIdle,
+                            ASuccessfulBuildEndsWaitingOkWithItsFiles,
+                            AFailedBuildEndsWaitingPackageFail, AbortEndsARunningBuildAborted,
+                            CallsOutOfTurnAreRefusedWithoutHarm,
+                            FetchEnforcesTheSizeLimitAndRefusesUnknownFiles);
+
+}  // namespace buildd::test
