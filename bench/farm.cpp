@@ -26,7 +26,7 @@ std::string dsc_text(bool long_build) {
 }
 
 xmlrpc_slave::Options transport_options(const FarmOptions& o) {
-  xmlrpc_slave::Options t;
+  xmlrpc_slave::Options t = xmlrpc_slave::default_options();
   t.call_timeout = o.call_timeout;
   return t;
 }

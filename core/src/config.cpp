@@ -334,6 +334,28 @@ std::pair<YAML::Node, std::string> plugin_section(const std::filesystem::path& f
 
 }  // namespace
 
+PluginConfig plugin_config_from(const ConfigKey* keys, std::size_t count,
+                                std::map<std::string, PluginConfig::Value> values) {
+  const std::filesystem::path origin = "built-in options";
+  for (const auto& [key, value] : values) {
+    bool known = false;
+    for (std::size_t i = 0; i < count; ++i) known = known || key == keys[i].name;
+    if (!known)
+      fail_at(origin, YAML::Mark::null_mark(),
+              "unknown key '" + key + "' (known: " + known_keys(keys, count) + ")");
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const ConfigKey& spec = keys[i];
+    if (values.count(spec.name)) continue;
+    if (spec.default_value)
+      values[spec.name] = convert(origin, "the defaults", spec, YAML::Node(spec.default_value));
+    else if (spec.required)
+      fail_at(origin, YAML::Mark::null_mark(),
+              "missing required key '" + std::string(spec.name) + "'");
+  }
+  return PluginConfig(origin.string(), std::move(values));
+}
+
 std::size_t Config::plugin_count(PluginKind kind) const {
   const std::optional<YAML::Node> section = section_node(impl_->file, impl_->root, kind);
   if (!section) return 0;

@@ -81,6 +81,12 @@ LibraryFile Librarian::put_in_archive(const std::filesystem::path& content,
   std::string locator = existing    ? existing->locator
                         : adoptable ? archive_.adopt(digest, content)
                                     : archive_.put(digest, content);
+  // A plugin's bug is reported at the boundary, not recorded as a file
+  // that can never be read back.
+  if (locator.empty())
+    throw Error(ErrorCategory::kPlugin, std::string("the log archive plugin's ") +
+                                            (adoptable ? "adopt()" : "put()") +
+                                            " returned no locator for " + filename);
   LibraryFile file;
   file.filename = filename;
   file.size = digest.size;
@@ -143,7 +149,11 @@ std::string Librarian::url_for(const LibraryFile& file) {
 }
 
 std::unique_ptr<std::istream> Librarian::open(const LibraryFile& file) {
-  return archive_.open(file.locator);
+  std::unique_ptr<std::istream> in = archive_.open(file.locator);
+  if (!in)
+    throw Error(ErrorCategory::kPlugin, "the log archive plugin's open() returned no stream for " +
+                                            file.filename + " (" + file.locator + ")");
+  return in;
 }
 
 std::optional<LibraryFile> Librarian::find_by_sha256(const std::string& sha256) {

@@ -39,8 +39,8 @@ std::unique_ptr<buildd::PluginObject> create(const buildd::PluginConfig& config)
   o.aws_sigv4 = config.get_string_or("aws_sigv4", "");
   o.aws_access_key_env = config.get_string_or("aws_access_key_env", "");
   o.aws_secret_key_env = config.get_string_or("aws_secret_key_env", "");
-  o.timeout = std::chrono::duration<double>(config.get_seconds_or("timeout", 60));
-  o.connect_timeout = std::chrono::duration<double>(config.get_seconds_or("connect_timeout", 10));
+  o.timeout = std::chrono::duration<double>(config.get_seconds("timeout"));
+  o.connect_timeout = std::chrono::duration<double>(config.get_seconds("connect_timeout"));
   if (config.has("temp_dir")) o.temp_dir = config.get_path("temp_dir");
   return std::make_unique<buildd::HttpLibrarian>(std::move(o));
 }

@@ -27,9 +27,9 @@ std::unique_ptr<buildd::PluginObject> create(const buildd::PluginConfig& config)
   buildd::soci_store::SociStoreOptions options;
   options.backend = config.get_string("backend");
   options.connection = config.get_string("connection");
-  options.pool_size = static_cast<int>(config.get_int_or("pool_size", 4));
-  options.busy_timeout_seconds = static_cast<int>(config.get_seconds_or("busy_timeout", 10));
-  options.auto_upgrade = config.get_bool_or("auto_upgrade", false);
+  options.pool_size = static_cast<int>(config.get_int("pool_size"));
+  options.busy_timeout_seconds = static_cast<int>(config.get_seconds("busy_timeout"));
+  options.auto_upgrade = config.get_bool("auto_upgrade");
   return std::make_unique<buildd::soci_store::SociStore>(options);
 }
 

@@ -476,10 +476,13 @@ std::string join_url(const std::string& base, const std::string& rest) {
 
 Options options_from_config(const PluginConfig& config) {
   Options o;
-  o.connect_timeout = config.get_seconds_or("connect_timeout", o.connect_timeout);
-  o.call_timeout = config.get_seconds_or("call_timeout", o.call_timeout);
-  o.ensurepresent_timeout = config.get_seconds_or("ensurepresent_timeout", 5 * o.call_timeout);
-  o.download_timeout = config.get_seconds_or("download_timeout", o.download_timeout);
+  o.connect_timeout = config.get_seconds("connect_timeout");
+  o.call_timeout = config.get_seconds("call_timeout");
+  // No default of its own: it follows call_timeout.
+  o.ensurepresent_timeout = config.has("ensurepresent_timeout")
+                                ? config.get_seconds("ensurepresent_timeout")
+                                : 5 * o.call_timeout;
+  o.download_timeout = config.get_seconds("download_timeout");
   for (const auto& [key, seconds] : {std::pair{"connect_timeout", o.connect_timeout},
                                      {"call_timeout", o.call_timeout},
                                      {"ensurepresent_timeout", o.ensurepresent_timeout},
@@ -489,18 +492,22 @@ Options options_from_config(const PluginConfig& config) {
                   config.origin() + ": " + key + " must be a positive number of seconds");
     }
   }
-  const auto positive = [&](const char* key, std::uint64_t fallback) -> std::uint64_t {
-    const std::int64_t v = config.get_int_or(key, static_cast<std::int64_t>(fallback));
+  const auto positive = [&](const char* key) -> std::uint64_t {
+    const std::int64_t v = config.get_int(key);
     if (v <= 0) throw Error(ErrorCategory::kConfig, config.origin() + ": " + key + " must be > 0");
     return static_cast<std::uint64_t>(v);
   };
-  o.max_xml_bytes = positive("max_xml_bytes", o.max_xml_bytes);
-  o.max_logtail_bytes = positive("max_logtail_bytes", o.max_logtail_bytes);
-  if (config.has("ca_file")) o.ca_file = config.get_path("ca_file").string();
-  if (config.has("client_cert")) o.client_cert = config.get_path("client_cert").string();
-  if (config.has("client_key")) o.client_key = config.get_path("client_key").string();
-  o.tls_verify = config.get_bool_or("tls_verify", o.tls_verify);
+  o.max_xml_bytes = positive("max_xml_bytes");
+  o.max_logtail_bytes = positive("max_logtail_bytes");
+  o.ca_file = config.has("ca_file") ? config.get_path("ca_file").string() : "";
+  o.client_cert = config.has("client_cert") ? config.get_path("client_cert").string() : "";
+  o.client_key = config.has("client_key") ? config.get_path("client_key").string() : "";
+  o.tls_verify = config.get_bool("tls_verify");
   return o;
+}
+
+Options default_options() {
+  return options_from_config(plugin_config_from(kConfigKeys));
 }
 
 XmlRpcSlaveTransport::XmlRpcSlaveTransport(Options options)

@@ -41,6 +41,7 @@
 #include <optional>
 #include <string>
 
+#include "buildd/config.hpp"
 #include "buildd/plugin.hpp"
 #include "buildd/slave_transport.hpp"
 
@@ -48,22 +49,48 @@ namespace buildd::xmlrpc_slave {
 
 class HandlePool;  // xmlrpc_slave.cpp
 
-struct Options {
-  double connect_timeout = 10;         // seconds
-  double call_timeout = 30;            // echo, info, status, build, abort, clean
-  double ensurepresent_timeout = 150;  // the slave downloads synchronously
-  double download_timeout = 600;       // fetch_file
-  std::uint64_t max_xml_bytes = 1u << 20;
-  std::uint64_t max_logtail_bytes = 65536;  // longer tails keep their LAST bytes
-  std::string ca_file;                      // empty: the system's CA store
-  std::string client_cert;                  // empty: no client certificate
-  std::string client_key;
-  bool tls_verify = true;
+// The plugin's config keys: the one place its defaults are written.
+inline constexpr ConfigKey kConfigKeys[] = {
+    {"connect_timeout", ConfigType::kSeconds, false, "10", "seconds to establish a connection"},
+    {"call_timeout", ConfigType::kSeconds, false, "30",
+     "deadline of one XML-RPC call (echo, info, status, build, abort, clean)"},
+    {"ensurepresent_timeout", ConfigType::kSeconds, false, nullptr,
+     "deadline of ensurepresent, during which the slave downloads the file (default 5 x "
+     "call_timeout = 150)"},
+    {"download_timeout", ConfigType::kSeconds, false, "600",
+     "deadline of one download from the slave's /filecache/"},
+    {"max_xml_bytes", ConfigType::kInteger, false, "1048576",
+     "largest XML-RPC reply accepted from a slave (a status reply is a few KiB; the cap "
+     "bounds the memory max_in_flight calls can hold)"},
+    {"max_logtail_bytes", ConfigType::kInteger, false, "65536",
+     "a longer logtail is cut to its last bytes"},
+    {"ca_file", ConfigType::kPath, false, nullptr, "CA bundle for https:// builders"},
+    {"client_cert", ConfigType::kPath, false, nullptr, "TLS client certificate (PEM)"},
+    {"client_key", ConfigType::kPath, false, nullptr, "TLS client key (PEM)"},
+    {"tls_verify", ConfigType::kBoolean, false, "true",
+     "verify the https:// builder's certificate and host name"},
 };
 
-// Reads the keys declared by the plugin (see plugin.cpp); absent keys keep the
-// defaults above. Throws Error(kConfig) for a non-positive timeout or size.
+// The transport's settings. Start from default_options() (the keys'
+// defaults); the members have no defaults of their own.
+struct Options {
+  double connect_timeout;        // seconds
+  double call_timeout;           // echo, info, status, build, abort, clean
+  double ensurepresent_timeout;  // the slave downloads synchronously
+  double download_timeout;       // fetch_file
+  std::uint64_t max_xml_bytes;
+  std::uint64_t max_logtail_bytes;  // longer tails keep their LAST bytes
+  std::string ca_file;              // empty: the system's CA store
+  std::string client_cert;          // empty: no client certificate
+  std::string client_key;
+  bool tls_verify;
+};
+
+// Reads a config validated against kConfigKeys (every key with a default is
+// there). Throws Error(kConfig) for a non-positive timeout or size.
 Options options_from_config(const PluginConfig& config);
+// options_from_config() of the keys' defaults alone.
+Options default_options();
 
 class XmlRpcSlaveTransport : public SlaveTransport {
  public:

@@ -95,5 +95,31 @@ TEST(Librarian, StreamedFileIsRecordedOnceAndAFailedStreamLeavesNothing) {
   EXPECT_TRUE(std::filesystem::is_empty(dir / "tmp"));
 }
 
+// A plugin that hands back nothing (no locator, no stream) is reported as
+// the plugin's error, naming the method; nothing is recorded.
+TEST(Librarian, AnArchiveThatReturnsNothingIsAPluginError) {
+  TempDir dir;
+  FakeStore store;
+  FakeArchive archive;
+  Librarian librarian(store, archive, dir / "tmp", "http://master.test");
+  const LibraryFile kept = librarian.store_bytes("kept", "kept.txt", "text/plain");
+  archive.broken = true;
+  try {
+    librarian.store_bytes("lost", "lost.txt", "text/plain");
+    ADD_FAILURE() << "a file without a locator was stored";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::kPlugin);
+    EXPECT_EQ(e.message(), "the log archive plugin's adopt() returned no locator for lost.txt");
+  }
+  EXPECT_FALSE(store.find_library_file_by_sha256(sha256_hex("lost")));
+  try {
+    librarian.open(kept);
+    ADD_FAILURE() << "open() went on without a stream";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::kPlugin);
+    EXPECT_NE(e.message().find("open() returned no stream for kept.txt"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace buildd

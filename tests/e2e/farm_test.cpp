@@ -113,7 +113,7 @@ void run_outcome_scenario(Farm& farm) {
   EXPECT_EQ(farm.build(givenback)["dependencies"], "Given back 3 times (limit 2)");
 
   // Every slave ends IDLE and cleaned (its log is gone from the cache).
-  xmlrpc_slave::XmlRpcSlaveTransport transport({});
+  xmlrpc_slave::XmlRpcSlaveTransport transport(xmlrpc_slave::default_options());
   for (auto& slave : farm.slaves()) {
     Builder row;
     row.name = "check";

@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 BuilderState slave_state(const SlaveProcess& slave) {
-  xmlrpc_slave::XmlRpcSlaveTransport transport({});
+  xmlrpc_slave::XmlRpcSlaveTransport transport(xmlrpc_slave::default_options());
   Builder row;
   row.name = "check";
   row.url = slave.base_url();

@@ -1,7 +1,8 @@
 #pragma once
 
 // FakeArchive: a LogArchive in memory. `fail_puts` makes put() throw a
-// retryable kArchive error (the archive is down). Thread-safe.
+// retryable kArchive error (the archive is down); `broken` makes put() return
+// no locator and open() no stream (a plugin's bug). Thread-safe.
 
 #include <fstream>
 #include <map>
@@ -18,6 +19,7 @@ class FakeArchive final : public LogArchive {
   std::string put(const ContentDigest& digest, const std::filesystem::path& source) override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (fail_puts) throw Error(ErrorCategory::kArchive, "archive is down", true);
+    if (broken) return "";
     std::ifstream in(source, std::ios::binary);
     std::ostringstream bytes;
     bytes << in.rdbuf();
@@ -30,6 +32,7 @@ class FakeArchive final : public LogArchive {
   }
   std::unique_ptr<std::istream> open(const std::string& locator) override {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (broken) return nullptr;
     auto it = objects.find(locator);
     if (it == objects.end()) throw Error(ErrorCategory::kArchive, "no object " + locator);
     return std::make_unique<std::istringstream>(it->second);
@@ -39,6 +42,7 @@ class FakeArchive final : public LogArchive {
   }
 
   bool fail_puts = false;
+  bool broken = false;
   std::map<std::string, std::string> objects;
 
  private:

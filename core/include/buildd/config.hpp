@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,5 +58,17 @@ class BUILDD_API Config {
 
 // YAML section name of a plugin kind: "slave_transport", "store", "archive".
 BUILDD_API const char* section_name(PluginKind kind);
+
+// A plugin config made of `values` and the keys' defaults, as the loader
+// would hand it over: for code and tests that build a plugin's options
+// without a config file, so that the keys stay the one source of defaults.
+// Throws Error(kConfig) for a key not in `keys` or a required key missing.
+BUILDD_API PluginConfig plugin_config_from(const ConfigKey* keys, std::size_t count,
+                                           std::map<std::string, PluginConfig::Value> values = {});
+template <std::size_t N>
+PluginConfig plugin_config_from(const ConfigKey (&keys)[N],
+                                std::map<std::string, PluginConfig::Value> values = {}) {
+  return plugin_config_from(keys, N, std::move(values));
+}
 
 }  // namespace buildd

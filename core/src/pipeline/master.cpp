@@ -11,6 +11,7 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 #include <utility>
 
 #include "buildd/logging.hpp"
@@ -158,9 +159,14 @@ BuilderGroup& BuilddMaster::load_builders(const DistroArchRelease& dar,
                           "the slave transport refuses " + row.url + ": " + e.message()));
     }
   };
+  // The group's handles by id, once per call: a find() per row made this
+  // quadratic in the farm's size (50 million comparisons at 10,000 builders).
+  std::unordered_map<Id, BuilderHandle*> by_id;
+  for (auto& b : group.builders) by_id.emplace(b->id, b.get());
   for (const Builder& row : rows) {
     if (row.family_id != dar.family_id) continue;
-    BuilderHandle* handle = group.find(row.id);
+    const auto found = by_id.find(row.id);
+    BuilderHandle* handle = found == by_id.end() ? nullptr : found->second;
     if (!handle) {
       group.builders.push_back(std::make_unique<BuilderHandle>(row, connect(row)));
     } else if (!handle->polling) {

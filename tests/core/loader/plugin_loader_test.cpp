@@ -249,20 +249,14 @@ TEST(PluginLoader, ASlaveTransportListMakesAChainOfItsEntries) {
                 .find("/etc/buildd/test.yaml:4: key 'call_timeout' in slave_transport[1].config"),
             std::string::npos);
   // Only slave_transport may be a list; an empty one names nothing.
-  EXPECT_NE(error_of(
-                [&] {
-                  Config::parse("store:\n  - plugin: soci-store\n", "/b.yaml")
-                      .plugin_count(PluginKind::kStore);
-                },
-                ErrorCategory::kConfig)
+  auto count_error = [](const std::string& yaml, PluginKind kind) {
+    return error_of([&] { Config::parse(yaml, "/b.yaml").plugin_count(kind); },
+                    ErrorCategory::kConfig);
+  };
+  EXPECT_NE(count_error("store:\n  - plugin: soci-store\n", PluginKind::kStore)
                 .find("section 'store' must be a mapping with plugin and config"),
             std::string::npos);
-  EXPECT_NE(error_of(
-                [&] {
-                  Config::parse("slave_transport: []\n", "/b.yaml")
-                      .plugin_count(PluginKind::kSlaveTransport);
-                },
-                ErrorCategory::kConfig)
+  EXPECT_NE(count_error("slave_transport: []\n", PluginKind::kSlaveTransport)
                 .find("section 'slave_transport' lists no plugin"),
             std::string::npos);
 }

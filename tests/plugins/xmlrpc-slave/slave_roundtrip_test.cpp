@@ -80,7 +80,7 @@ void run_full_build(const std::string& protocol) {
   librarian.serve(chroot_sha1, chroot);
   librarian.serve(dsc_sha1, dsc);
 
-  xs::Options options;
+  xs::Options options = xs::default_options();
   options.call_timeout = 5;
   xs::XmlRpcSlaveTransport transport(options);
   Builder builder;

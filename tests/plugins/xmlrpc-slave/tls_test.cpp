@@ -42,7 +42,7 @@ class XmlRpcSlaveTlsTest : public ::testing::Test {
     return o;
   }
   static xs::Options options_with_ca(const std::filesystem::path& ca) {
-    xs::Options o;
+    xs::Options o = xs::default_options();
     o.connect_timeout = 2;
     o.call_timeout = 5;
     o.ensurepresent_timeout = 5;

@@ -15,7 +15,7 @@ struct XmlRpcSlaveContext {
   explicit XmlRpcSlaveContext(const std::filesystem::path&) {}
 
   std::shared_ptr<SlaveTransport> transport() {
-    return std::make_shared<xmlrpc_slave::XmlRpcSlaveTransport>(xmlrpc_slave::Options{});
+    return std::make_shared<xmlrpc_slave::XmlRpcSlaveTransport>(xmlrpc_slave::default_options());
   }
   Builder builder() {
     Builder b;

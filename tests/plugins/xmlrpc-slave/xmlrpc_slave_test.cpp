@@ -80,11 +80,11 @@ Error expect_error(Fn&& fn) {
 
 class XmlRpcSlaveTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Slave> connect(xs::Options options = {}) {
+  std::unique_ptr<Slave> connect(xs::Options options = xs::default_options()) {
     transport_ = std::make_unique<xs::XmlRpcSlaveTransport>(options);
     return transport_->connect(builder_at(server_.url()));
   }
-  SlaveStatus status_of(const std::string& body, xs::Options options = {}) {
+  SlaveStatus status_of(const std::string& body, xs::Options options = xs::default_options()) {
     server_.reply(body);
     return connect(options)->status();
   }
@@ -226,7 +226,7 @@ TEST_F(XmlRpcSlaveTest, UnknownStatesKeepTheirText) {
 TEST_F(XmlRpcSlaveTest, LongLogtailKeepsItsLastBytes) {
   std::string tail(100000, 'a');
   tail += "THE END";
-  xs::Options options;
+  xs::Options options = xs::default_options();
   options.max_logtail_bytes = 1000;
   const SlaveStatus s =
       status_of(response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
@@ -359,7 +359,7 @@ TEST_F(XmlRpcSlaveTest, FaultCarriesCode) {
 }
 
 TEST_F(XmlRpcSlaveTest, XmlSizeLimit) {
-  xs::Options options;
+  xs::Options options = xs::default_options();
   options.max_xml_bytes = 4096;
   const std::string big = response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
                                             {"build_id", str("1")},
@@ -437,7 +437,7 @@ TEST_F(XmlRpcSlaveTest, RepliesAboveXmlRpcDefaultLimitPass) {
 }
 
 TEST_F(XmlRpcSlaveTest, ConnectionRefusedIsRetryableTransport) {
-  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  xs::XmlRpcSlaveTransport transport{xs::default_options()};
   auto slave =
       transport.connect(builder_at("http://127.0.0.1:" + std::to_string(free_port()) + "/"));
   const Error e = expect_error([&] { slave->status(); });
@@ -447,7 +447,7 @@ TEST_F(XmlRpcSlaveTest, ConnectionRefusedIsRetryableTransport) {
 }
 
 TEST_F(XmlRpcSlaveTest, HttpErrorIsTransport) {
-  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  xs::XmlRpcSlaveTransport transport{xs::default_options()};
   // A path where nothing answers /rpc: the fake gives 404.
   auto slave = transport.connect(builder_at(server_.url() + "nowhere/"));
   const Error e = expect_error([&] { slave->status(); });
@@ -483,7 +483,7 @@ class SilentServer {
 
 TEST_F(XmlRpcSlaveTest, SilentSlaveTimesOutWithinDeadline) {
   SilentServer silent;
-  xs::Options options;
+  xs::Options options = xs::default_options();
   options.call_timeout = 0.5;
   options.ensurepresent_timeout = 0.7;
   options.download_timeout = 0.5;
@@ -644,7 +644,7 @@ TEST_F(XmlRpcSlaveTest, FetchFileVerifiesSha1) {
 
 TEST_F(XmlRpcSlaveTest, FetchFileBaseUrlWithoutSlashAndWithPath) {
   server_.serve(kSha1B, wire("filecache-foo_1.0-1_amd64.deb"));
-  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  xs::XmlRpcSlaveTransport transport{xs::default_options()};
   TempDir dir;
   auto slave = transport.connect(
       builder_at("http://127.0.0.1:" + std::to_string(server_.port())));  // no trailing '/'
@@ -683,7 +683,7 @@ TEST_F(XmlRpcSlaveTest, FetchFileGuardsLeaveNothingOnDisk) {
 
 TEST_F(XmlRpcSlaveTest, ManySlavesConcurrently) {
   server_.reply(wire("21-status-waiting-ok.response.xml"));
-  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  xs::XmlRpcSlaveTransport transport{xs::default_options()};
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -745,7 +745,7 @@ class PortRecorder {
 TEST(XmlRpcSlaveConnections, BuilderCallsReuseOneConnection) {
   PortRecorder a;
   PortRecorder b;
-  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  xs::XmlRpcSlaveTransport transport{xs::default_options()};
   auto slave_a = transport.connect(builder_at(a.url(), "a"));
   auto slave_b = transport.connect(builder_at(b.url(), "b"));
   slave_a->status();
@@ -775,7 +775,7 @@ size_t open_descriptors() {
 // bounded by the calls in flight, not by the number of Slaves.
 TEST_F(XmlRpcSlaveTest, IdleSlavesHoldNoDescriptors) {
   server_.reply(wire("03-status-idle.response.xml"));
-  xs::XmlRpcSlaveTransport transport{xs::Options{}};
+  xs::XmlRpcSlaveTransport transport{xs::default_options()};
   const size_t before = open_descriptors();
   std::vector<std::unique_ptr<Slave>> slaves;
   for (int i = 0; i < 100; ++i) {
@@ -806,15 +806,25 @@ TEST(XmlRpcSlavePlugin, DescriptorAndConfigKeys) {
                                        "ca_file", "client_cert", "client_key", "tls_verify"}));
 }
 
+// The keys are the one source of the defaults: the options of a config that
+// sets nothing are the keys' defaults, and default_options() is the same.
 TEST(XmlRpcSlaveOptions, FromConfig) {
-  PluginConfig config("test", {{"call_timeout", 2.0}, {"max_logtail_bytes", std::int64_t{10}}});
-  const xs::Options o = xs::options_from_config(config);
+  const xs::Options o = xs::options_from_config(plugin_config_from(
+      xs::kConfigKeys, {{"call_timeout", 2.0}, {"max_logtail_bytes", std::int64_t{10}}}));
   EXPECT_EQ(o.call_timeout, 2.0);
   EXPECT_EQ(o.ensurepresent_timeout, 10.0);  // 5 x call_timeout when not given
   EXPECT_EQ(o.max_logtail_bytes, 10u);
+  EXPECT_EQ(o.connect_timeout, 10.0);  // the key's default
+  EXPECT_EQ(o.max_xml_bytes, 1048576u);
   EXPECT_TRUE(o.tls_verify);
-  PluginConfig bad("test", {{"call_timeout", 0.0}});
-  EXPECT_THROW(xs::options_from_config(bad), Error);
+  const xs::Options d = xs::default_options();
+  EXPECT_EQ(d.call_timeout, 30.0);
+  EXPECT_EQ(d.ensurepresent_timeout, 150.0);
+  EXPECT_EQ(d.download_timeout, 600.0);
+  EXPECT_EQ(d.ca_file, "");
+  EXPECT_THROW(
+      xs::options_from_config(plugin_config_from(xs::kConfigKeys, {{"call_timeout", 0.0}})), Error);
+  EXPECT_THROW(plugin_config_from(xs::kConfigKeys, {{"call_timout", 2.0}}), Error);  // misspelt
 }
 
 }  // namespace

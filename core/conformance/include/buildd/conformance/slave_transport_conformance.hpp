@@ -136,6 +136,17 @@ class SlaveTransportConformance : public ::testing::Test {
     return slave_->build(build_id, "binarypackage", chroot, filemap, args);
   }
 
+  // start(), then status() until the build ends: the WAITING status, having
+  // checked that build() answered BUILDING and that the worker kept the id.
+  SlaveStatus build_to_end(BuildOutcome outcome, const std::string& build_id) {
+    BuildStartResult r = start(outcome, build_id);
+    EXPECT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+    SlaveStatus s = wait_until_not({BuilderState::kBuilding});
+    EXPECT_EQ(s.state, BuilderState::kWaiting) << s.state_text;
+    EXPECT_EQ(s.build_id, build_id);
+    return s;
+  }
+
   // Cleans a WAITING worker and checks that it is IDLE and usable.
   void clean_and_expect_idle() {
     slave_->clean();
@@ -200,12 +211,8 @@ TYPED_TEST_P(SlaveTransportConformance, BuildWithAnUnknownChrootIsRefusedAndLeav
 }
 
 TYPED_TEST_P(SlaveTransportConformance, ASuccessfulBuildEndsWaitingOkWithItsFiles) {
-  BuildStartResult r = this->start(BuildOutcome::kOk, "7-11");
-  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
-  SlaveStatus s = this->wait_until_not({BuilderState::kBuilding});
-  ASSERT_EQ(s.state, BuilderState::kWaiting) << s.state_text;
-  EXPECT_EQ(s.build_id, "7-11");
-  EXPECT_EQ(s.result, BuildResult::kOk) << s.result_text;
+  SlaveStatus s = this->build_to_end(BuildOutcome::kOk, "7-11");
+  ASSERT_EQ(s.result, BuildResult::kOk) << s.result_text;
   ASSERT_FALSE(s.filemap.empty()) << "an OK build with no result file";
   for (const auto& [name, sha1] : s.filemap) {
     StringSink sink;
@@ -221,11 +228,7 @@ TYPED_TEST_P(SlaveTransportConformance, ASuccessfulBuildEndsWaitingOkWithItsFile
 }
 
 TYPED_TEST_P(SlaveTransportConformance, AFailedBuildEndsWaitingPackageFail) {
-  BuildStartResult r = this->start(BuildOutcome::kPackageFail, "8-12");
-  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
-  SlaveStatus s = this->wait_until_not({BuilderState::kBuilding});
-  ASSERT_EQ(s.state, BuilderState::kWaiting) << s.state_text;
-  EXPECT_EQ(s.build_id, "8-12");
+  SlaveStatus s = this->build_to_end(BuildOutcome::kPackageFail, "8-12");
   EXPECT_EQ(s.result, BuildResult::kPackageFail) << s.result_text;
   this->clean_and_expect_idle();
 }
@@ -257,9 +260,7 @@ TYPED_TEST_P(SlaveTransportConformance, CallsOutOfTurnAreRefusedWithoutHarm) {
 }
 
 TYPED_TEST_P(SlaveTransportConformance, FetchEnforcesTheSizeLimitAndRefusesUnknownFiles) {
-  BuildStartResult r = this->start(BuildOutcome::kOk, "11-15");
-  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
-  SlaveStatus s = this->wait_until_not({BuilderState::kBuilding});
+  SlaveStatus s = this->build_to_end(BuildOutcome::kOk, "11-15");
   ASSERT_EQ(s.result, BuildResult::kOk) << s.result_text;
   ASSERT_FALSE(s.filemap.empty());
   const std::string sha1 = s.filemap.begin()->second;
