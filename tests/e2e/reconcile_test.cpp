@@ -127,7 +127,9 @@ TEST_F(Reconciliation, SlaveRestartedMidBuildIsNotWedgedByTheSameCookie) {
   EXPECT_EQ(b["state"], "FULLYBUILT");
   EXPECT_EQ(b["failure_count"], 1);
   expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
-  EXPECT_EQ(farm_.daemon_log().find("8002"), std::string::npos)
+  // The slave's refusal as the transport reports it ("Fault 8002"; a bare
+  // "8002" also matches a pid in the log).
+  EXPECT_EQ(farm_.daemon_log().find("Fault 8002"), std::string::npos)
       << "the second attempt reused the first one's cookie";
   EXPECT_EQ(farm_.stop_daemon(), 0);
 }
