@@ -180,29 +180,17 @@ PluginConfig::Value convert(const std::filesystem::path& file, const std::string
   return wrong("a value");
 }
 
-PluginConfig validate(const std::filesystem::path& file, const std::string& section,
-                      const YAML::Node& node, const YAML::Mark& section_mark, const ConfigKey* keys,
-                      std::size_t count) {
-  if (node && !node.IsNull() && !node.IsMap())
-    fail_at(file, node.Mark(), section + " must be a mapping of keys to values");
-  std::map<std::string, PluginConfig::Value> values;
-  if (node && node.IsMap()) {
-    for (const auto& entry : node) {
-      const std::string key = entry.first.Scalar();
-      const ConfigKey* spec = nullptr;
-      for (std::size_t i = 0; i < count; ++i) {
-        if (key == keys[i].name) spec = &keys[i];
-      }
-      if (spec == nullptr)
-        fail_at(file, entry.first.Mark(),
-                "unknown key '" + key + "' in " + section + " (known: " + known_keys(keys, count) +
-                    ")");
-      // YAML parsers keep one of two equal keys silently; a person meant one.
-      if (values.count(key))
-        fail_at(file, entry.first.Mark(), "duplicate key '" + key + "' in " + section);
-      values[key] = convert(file, section, *spec, entry.second);
-    }
-  }
+const ConfigKey* find_key(const ConfigKey* keys, std::size_t count, const std::string& key) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (key == keys[i].name) return &keys[i];
+  return nullptr;
+}
+
+// Every key absent from `values`: a required one fails, one with a default
+// gets it. A config file's section and plugin_config_from() share it.
+void fill_defaults(const std::filesystem::path& file, const std::string& section,
+                   const YAML::Mark& section_mark, const ConfigKey* keys, std::size_t count,
+                   std::map<std::string, PluginConfig::Value>& values) {
   for (std::size_t i = 0; i < count; ++i) {
     const ConfigKey& spec = keys[i];
     if (values.count(spec.name)) continue;
@@ -214,6 +202,29 @@ PluginConfig validate(const std::filesystem::path& file, const std::string& sect
       values[spec.name] = convert(file, section, spec, fallback);
     }
   }
+}
+
+PluginConfig validate(const std::filesystem::path& file, const std::string& section,
+                      const YAML::Node& node, const YAML::Mark& section_mark, const ConfigKey* keys,
+                      std::size_t count) {
+  if (node && !node.IsNull() && !node.IsMap())
+    fail_at(file, node.Mark(), section + " must be a mapping of keys to values");
+  std::map<std::string, PluginConfig::Value> values;
+  if (node && node.IsMap()) {
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      const ConfigKey* spec = find_key(keys, count, key);
+      if (spec == nullptr)
+        fail_at(file, entry.first.Mark(),
+                "unknown key '" + key + "' in " + section + " (known: " + known_keys(keys, count) +
+                    ")");
+      // YAML parsers keep one of two equal keys silently; a person meant one.
+      if (values.count(key))
+        fail_at(file, entry.first.Mark(), "duplicate key '" + key + "' in " + section);
+      values[key] = convert(file, section, *spec, entry.second);
+    }
+  }
+  fill_defaults(file, section, section_mark, keys, count, values);
   return PluginConfig(file.string() + ", section " + section, std::move(values));
 }
 
@@ -337,22 +348,13 @@ std::pair<YAML::Node, std::string> plugin_section(const std::filesystem::path& f
 PluginConfig plugin_config_from(const ConfigKey* keys, std::size_t count,
                                 std::map<std::string, PluginConfig::Value> values) {
   const std::filesystem::path origin = "built-in options";
-  for (const auto& [key, value] : values) {
-    bool known = false;
-    for (std::size_t i = 0; i < count; ++i) known = known || key == keys[i].name;
-    if (!known)
+  const std::string section = "the options";
+  for (const auto& entry : values)
+    if (!find_key(keys, count, entry.first))
       fail_at(origin, YAML::Mark::null_mark(),
-              "unknown key '" + key + "' (known: " + known_keys(keys, count) + ")");
-  }
-  for (std::size_t i = 0; i < count; ++i) {
-    const ConfigKey& spec = keys[i];
-    if (values.count(spec.name)) continue;
-    if (spec.default_value)
-      values[spec.name] = convert(origin, "the defaults", spec, YAML::Node(spec.default_value));
-    else if (spec.required)
-      fail_at(origin, YAML::Mark::null_mark(),
-              "missing required key '" + std::string(spec.name) + "'");
-  }
+              "unknown key '" + entry.first + "' in " + section +
+                  " (known: " + known_keys(keys, count) + ")");
+  fill_defaults(origin, section, YAML::Mark::null_mark(), keys, count, values);
   return PluginConfig(origin.string(), std::move(values));
 }
 

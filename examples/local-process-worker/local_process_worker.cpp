@@ -9,12 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <fstream>
-#include <thread>
 #include <vector>
 
+#include "buildd/content_writer.hpp"
 #include "buildd/digest.hpp"
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
@@ -67,18 +66,27 @@ std::string tail_of(const fs::path& file, std::size_t max_bytes) {
   return tail;
 }
 
-std::size_t write_to_file(char* data, std::size_t size, std::size_t count, void* out) {
-  auto* file = static_cast<std::ofstream*>(out);
-  file->write(data, static_cast<std::streamsize>(size * count));
-  return *file ? size * count : 0;  // a short count makes curl stop with CURLE_WRITE_ERROR
+struct DownloadSink {
+  buildd::ByteSink& sink;
+  std::string error;  // what the sink threw, if it did
+};
+
+std::size_t write_to_sink(char* data, std::size_t size, std::size_t count, void* out) {
+  auto* d = static_cast<DownloadSink*>(out);
+  try {
+    d->sink.write(data, size * count);
+  } catch (const std::exception& e) {  // nothing may cross libcurl's C callback
+    d->error = e.what();
+    return 0;  // a short count makes curl stop with CURLE_WRITE_ERROR
+  }
+  return size * count;
 }
 
-// GETs `url` into `destination`; an error text, empty on success.
-std::string download(const std::string& url, const fs::path& destination, double timeout) {
-  std::ofstream out(destination, std::ios::binary | std::ios::trunc);
-  if (!out) return "cannot create " + destination.string();
+// GETs `url` into `sink`; an error text, empty on success.
+std::string download(const std::string& url, buildd::ByteSink& sink, double timeout) {
   CURL* curl = curl_easy_init();
   if (!curl) return "curl_easy_init failed";
+  DownloadSink out{sink, {}};
   char error[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -86,13 +94,12 @@ std::string download(const std::string& url, const fs::path& destination, double
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout * 1000));
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &write_to_file);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &write_to_sink);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
   const CURLcode code = curl_easy_perform(curl);
   curl_easy_cleanup(curl);
-  out.close();
+  if (!out.error.empty()) return out.error;
   if (code != CURLE_OK) return *error ? error : curl_easy_strerror(code);
-  if (!out) return "cannot write " + destination.string();
   return {};
 }
 
@@ -184,16 +191,22 @@ class LocalSlave : public buildd::Slave {
     // renamed in: a concurrent download of the same file, or a crash, never
     // leaves a wrong file under the SHA-1's name.
     fs::create_directories(cached.parent_path());
+    // The core's ContentWriter hashes the bytes as they are written (no
+    // second read) and removes the part file unless it is kept.
     const fs::path part = cached.string() + ".part-" + name_;
-    std::string problem = download(*url, part, options_.download_timeout);
-    if (problem.empty()) {
-      const std::string got = buildd::digest_file(part).sha1;
-      if (got != sha1) problem = "downloaded content has SHA-1 " + got;
-    }
-    if (!problem.empty()) {
-      std::error_code ignored;
-      fs::remove(part, ignored);
-      return {false, problem};
+    std::error_code ignored;
+    fs::remove(part, ignored);  // left by a crash
+    try {
+      buildd::ContentWriter writer(part, buildd::ContentWriter::Encoding::kAsIs);
+      std::string problem = download(*url, writer, options_.download_timeout);
+      if (problem.empty()) {
+        const std::string got = writer.finish().sha1;
+        if (got != sha1) problem = "downloaded content has SHA-1 " + got;
+      }
+      if (!problem.empty()) return {false, problem};
+      writer.keep();
+    } catch (const Error& e) {  // the part file cannot be created or written
+      return {false, e.message()};
     }
     fs::rename(part, cached);
     return {true, "Download"};
@@ -213,11 +226,9 @@ class LocalSlave : public buildd::Slave {
     const fs::path cache = options_.work_dir / "cache";
     std::vector<std::string> env = {"BUILDD_BUILD_ID=" + build_id,
                                     "BUILDD_CHROOT=" + (cache / chroot_sha1).string()};
-    for (const std::string& sha1 : [&] {
-           std::vector<std::string> all{chroot_sha1};
-           for (const auto& [name, sha] : filemap) all.push_back(sha);
-           return all;
-         }()) {
+    std::vector<std::string> inputs{chroot_sha1};
+    for (const auto& [name, sha1] : filemap) inputs.push_back(sha1);
+    for (const std::string& sha1 : inputs) {
       if (!buildd::is_sha1_hex(sha1) || !fs::exists(cache / sha1))
         return {buildd::BuildStartStatus::kUnknownSum, "BuilderStatus.UNKNOWNSUM", sha1};
     }
