@@ -803,7 +803,8 @@ void add_admin_commands(std::vector<Command>& t) {
                archrelease_list});
   t.push_back({{"builder", "add"},
                "NAME URL --processor P [--manual] [--virtualized]",
-               "add a builder (a slave)",
+               "add a builder (a slave); URL is http://host:8221/ for launchpad-buildd, or "
+               "what another configured slave transport takes (local://<slot>/…)",
                positionals({"name", "url"},
                            [](po::options_description& o) {
                              o.add_options()("processor", po::value<std::string>()->required(),
