@@ -22,6 +22,7 @@
 #include "buildd/librarian.hpp"
 #include "buildd/log_archive.hpp"
 #include "buildd/plugin_loader.hpp"
+#include "buildd/scheduler.hpp"
 #include "buildd/slave_transport.hpp"
 
 namespace buildd::cli {
@@ -41,6 +42,8 @@ class CommandContext {
   BuildStore& store();  // created on first use (does not upgrade the schema)
   LogArchive& archive();
   SlaveTransport& transport();
+  // The `scheduler:` section's plugin, or the default scheduler.
+  std::shared_ptr<const Scheduler> scheduler();
   Librarian& librarian();  // store + archive, temp dir under master.work_dir
 
   std::ostream& out;
@@ -53,6 +56,7 @@ class CommandContext {
   std::shared_ptr<BuildStore> store_;
   std::shared_ptr<LogArchive> archive_;
   std::shared_ptr<SlaveTransport> transport_;
+  std::shared_ptr<const Scheduler> scheduler_;
   std::unique_ptr<Librarian> librarian_;
 };
 

@@ -14,6 +14,7 @@ CommandContext::CommandContext(std::filesystem::path config_file, std::ostream& 
 // store and archive, which hold their libraries alive themselves.
 CommandContext::~CommandContext() {
   librarian_.reset();
+  scheduler_.reset();
   transport_.reset();
   archive_.reset();
   store_.reset();
@@ -47,6 +48,11 @@ LogArchive& CommandContext::archive() {
 SlaveTransport& CommandContext::transport() {
   if (!transport_) transport_ = loader().create_transport(config());
   return *transport_;
+}
+
+std::shared_ptr<const Scheduler> CommandContext::scheduler() {
+  if (!scheduler_) scheduler_ = loader().create_scheduler(config());
+  return scheduler_;
 }
 
 std::string files_base_url(const PluginConfig& master) {

@@ -20,7 +20,7 @@
 #include "buildd/error.hpp"
 #include "buildd/log_follow.hpp"
 #include "buildd/pipeline/decisions.hpp"
-#include "buildd/pipeline/scoring.hpp"
+#include "buildd/scheduler.hpp"
 #include "buildd/web/api_model.hpp"
 #include "runtime.hpp"
 
@@ -460,7 +460,9 @@ int build_add(CommandContext& ctx, const po::variables_map& vm) {
   nb.component = vm["component"].as<std::string>();
   nb.pocket = vm["pocket"].as<std::string>();
   nb.urgency = vm["urgency"].as<std::string>();
+  nb.archive = vm["archive"].as<std::string>();
   check_object_name("component", nb.component);
+  check_object_name("archive name", nb.archive);
   // The pocket names the suite the slave builds for; the urgency, Debian's.
   static const std::set<std::string> kPockets = {"release", "security", "updates", "proposed",
                                                  "backports"};
@@ -556,6 +558,7 @@ int build_show(CommandContext& ctx, const po::variables_map& vm) {
       {"component", cell(b["component"])},
       {"pocket", cell(b["pocket"])},
       {"urgency", cell(b["urgency"])},
+      {"archive", cell(b["archive"])},
       {"score", b["queue"].is_null() ? "-" : cell(b["queue"]["score"])},
   };
   for (const auto& f : b["source_files"])
@@ -719,7 +722,8 @@ int build_log(CommandContext& ctx, const po::variables_map& vm) {
 // ---- queue ------------------------------------------------------------------------------
 
 int queue_list(CommandContext& ctx, const po::variables_map& vm) {
-  const json doc = api::queue_document(ctx.store(), Clock::now(), parse_limit(vm));
+  const json doc =
+      api::queue_document(ctx.store(), *ctx.scheduler(), Clock::now(), parse_limit(vm));
   if (output_format(vm) == OutputFormat::kJson) return print_json(ctx, doc);
   for (const auto& f : doc["stalled_families"])
     ctx.out << "warning: family " << cell(f["family"]) << " has " << cell(f["queued"])
@@ -730,15 +734,17 @@ int queue_list(CommandContext& ctx, const po::variables_map& vm) {
   for (const auto& q : doc["running"])
     rows.push_back({cell(q["queue_id"]), cell(q["build_id"]), cell(q["source_name"]),
                     cell(q["source_version"]), cell(q["arch_release"]), cell(q["family"]),
-                    cell(q["score"]), cell(q["builder"]), cell(q["state_title"]), "-"});
+                    cell(q["archive"]), cell(q["score"]), cell(q["builder"]),
+                    cell(q["state_title"]), "-", "-"});
   for (const auto& q : doc["waiting"])
     rows.push_back({cell(q["queue_id"]), cell(q["build_id"]), cell(q["source_name"]),
                     cell(q["source_version"]), cell(q["arch_release"]), cell(q["family"]),
+                    cell(q["archive"]),
                     cell(q["score"]) + (q["score_pinned"].get<bool>() ? " (pinned)" : ""), "-",
-                    cell(q["state_title"]), cell(q["reason"])});
+                    cell(q["state_title"]), cell(q["explain"]), cell(q["reason"])});
   print_table(ctx.out,
-              {"QUEUE", "BUILD", "SOURCE", "VERSION", "ARCHRELEASE", "FAMILY", "SCORE", "BUILDER",
-               "STATE", "WHY IT WAITS"},
+              {"QUEUE", "BUILD", "SOURCE", "VERSION", "ARCHRELEASE", "FAMILY", "ARCHIVE", "SCORE",
+               "BUILDER", "STATE", "WHY HERE", "WHY IT WAITS"},
               rows);
   return 0;
 }
@@ -863,7 +869,7 @@ void add_admin_commands(std::vector<Command>& t) {
                builder_disable});
   t.push_back({{"build", "add"},
                "SOURCE VERSION --archrelease D/R/A --file PATH… [--component C] [--pocket P] "
-               "[--urgency U] [--score N] [--force]",
+               "[--urgency U] [--archive A] [--score N] [--force]",
                "queue a build of a source package; prints the new build id (refused while the "
                "same version is queued, building or built for that arch release, unless --force)",
                positionals({"source", "version"},
@@ -875,7 +881,10 @@ void add_admin_commands(std::vector<Command>& t) {
                                  "component", po::value<std::string>()->default_value("main"), "")(
                                  "pocket", po::value<std::string>()->default_value("release"), "")(
                                  "urgency", po::value<std::string>()->default_value("medium"), "")(
-                                 "score", po::value<int>(), "pin the queue score")(
+                                 "archive", po::value<std::string>()->default_value("primary"),
+                                 "who asks for it (a fair-share scheduler shares the builders "
+                                 "between archives)")("score", po::value<int>(),
+                                                      "pin the queue score")(
                                  "force", "queue it even if the same version is active or built");
                            }),
                build_add});

@@ -67,10 +67,14 @@ int plugins_list(CommandContext& ctx, const po::variables_map& vm) {
 int config_check(CommandContext& ctx, const po::variables_map&) {
   const Config& config = ctx.config();    // validates the master section's keys and types
   master_settings_from(config.master());  // and its ranges, as `run` reads them
-  for (PluginKind kind :
-       {PluginKind::kStore, PluginKind::kSlaveTransport, PluginKind::kLogArchive}) {
-    // A slave_transport list: each entry is checked; the absent section is
-    // reported by plugin_for().
+  for (PluginKind kind : {PluginKind::kStore, PluginKind::kSlaveTransport, PluginKind::kLogArchive,
+                          PluginKind::kScheduler}) {
+    // A slave_transport list: each entry is checked; an absent required
+    // section is reported by plugin_for(). The scheduler is optional.
+    if (kind == PluginKind::kScheduler && config.plugin_count(kind) == 0) {
+      ctx.out << section_name(kind) << ": the default (Launchpad's score, best first)\n";
+      continue;
+    }
     const std::size_t count = std::max<std::size_t>(config.plugin_count(kind), 1);
     for (std::size_t i = 0; i < count; ++i) {
       PluginInfo info = ctx.loader().inspect(config.plugin_for(kind, i));

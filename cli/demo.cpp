@@ -21,7 +21,7 @@
 #include "buildd/error.hpp"
 #include "buildd/logging.hpp"
 #include "buildd/net.hpp"
-#include "buildd/pipeline/scoring.hpp"
+#include "buildd/scheduler.hpp"
 #include "commands_run.hpp"
 #include "runtime.hpp"
 

@@ -115,11 +115,13 @@ MasterRuntime::MasterRuntime(CommandContext& context, bool upgrade_schema) : con
   answers_ = std::make_shared<BuilderAnswers>(time_.now());
   http_ = std::make_unique<HttpServer>(master.get_string("http_listen"));
   http_->serve_library(context.librarian());
-  add_status_routes(*http_, store, context.librarian(), Metrics::global(), time_);
+  add_status_routes(*http_, store, context.librarian(), Metrics::global(), time_,
+                    context.scheduler());
   http_->start();
   master_ = std::make_unique<BuilddMaster>(store, context.transport(), context.librarian(), time_,
                                            master_settings_from(master));
   master_->set_builder_answers(answers_);
+  master_->set_scheduler(context.scheduler());
   // Last: nothing throws after it, so the destructor always removes it.
   Metrics::global().add_collector(
       kAnswersCollector,
@@ -146,6 +148,7 @@ void MasterRuntime::apply_settings(const MasterSettings& settings) {
   master_ = std::make_unique<BuilddMaster>(context_.store(), context_.transport(),
                                            context_.librarian(), time_, settings);
   master_->set_builder_answers(answers_);
+  master_->set_scheduler(context_.scheduler());
 }
 
 std::filesystem::path pid_file(const PluginConfig& master) {

@@ -76,6 +76,8 @@ const char* section_name(PluginKind kind) {
       return "store";
     case PluginKind::kLogArchive:
       return "archive";
+    case PluginKind::kScheduler:
+      return "scheduler";
   }
   return "unknown";
 }
@@ -260,10 +262,11 @@ Config Config::parse(const std::string& yaml_text, const std::filesystem::path& 
   std::set<std::string> sections;
   for (const auto& entry : impl->root) {
     const std::string key = entry.first.Scalar();
-    if (key != "master" && key != "store" && key != "slave_transport" && key != "archive")
-      fail_at(
-          file, entry.first.Mark(),
-          "unknown top-level key '" + key + "' (known: master, store, slave_transport, archive)");
+    if (key != "master" && key != "store" && key != "slave_transport" && key != "archive" &&
+        key != "scheduler")
+      fail_at(file, entry.first.Mark(),
+              "unknown top-level key '" + key +
+                  "' (known: master, store, slave_transport, archive, scheduler)");
     if (!sections.insert(key).second)
       fail_at(file, entry.first.Mark(), "duplicate section '" + key + "'");
   }

@@ -17,6 +17,8 @@ const char* kind_name(PluginKind kind) {
       return "store";
     case PluginKind::kLogArchive:
       return "log-archive";
+    case PluginKind::kScheduler:
+      return "scheduler";
   }
   return "unknown";
 }

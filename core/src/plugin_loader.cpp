@@ -114,6 +114,8 @@ bool implements(PluginKind kind, PluginObject* object) {
       return dynamic_cast<BuildStore*>(object) != nullptr;
     case PluginKind::kLogArchive:
       return dynamic_cast<LogArchive*>(object) != nullptr;
+    case PluginKind::kScheduler:
+      return dynamic_cast<Scheduler*>(object) != nullptr;
   }
   return false;
 }
@@ -239,6 +241,10 @@ std::shared_ptr<SlaveTransport> PluginLoader::create_transport(const Config& con
 }
 std::shared_ptr<LogArchive> PluginLoader::create_archive(const Config& config) const {
   return as<LogArchive>(create(PluginKind::kLogArchive, config));
+}
+std::shared_ptr<Scheduler> PluginLoader::create_scheduler(const Config& config) const {
+  if (config.plugin_count(PluginKind::kScheduler) == 0) return std::make_shared<DefaultScheduler>();
+  return as<Scheduler>(create(PluginKind::kScheduler, config));
 }
 
 }  // namespace buildd

@@ -187,6 +187,25 @@ const std::vector<Migration>& migrations() {
            "ALTER TABLE builder ADD COLUMN IF NOT EXISTS removed INTEGER NOT NULL DEFAULT 0",
            "ALTER TABLE builder ADD COLUMN IF NOT EXISTS disabled_at BIGINT",
        }},
+      {8,
+       "archives: who asked for each build, and the waiting entries of each archive in "
+       "dispatch order (fair-share scheduling)",
+       {
+           "ALTER TABLE build ADD COLUMN archive TEXT NOT NULL DEFAULT 'primary'",
+           // A copy of the build's, as distro_arch_release_id is, so that the
+           // index covers candidates_per_archive().
+           "ALTER TABLE build_queue ADD COLUMN archive TEXT NOT NULL DEFAULT 'primary'",
+           "CREATE INDEX build_queue_waiting_archive ON build_queue (distro_arch_release_id, "
+           "archive, score DESC, id) WHERE builder_id IS NULL",
+       },
+       {
+           "ALTER TABLE build ADD COLUMN IF NOT EXISTS archive VARCHAR(255) NOT NULL DEFAULT "
+           "'primary'",
+           "ALTER TABLE build_queue ADD COLUMN IF NOT EXISTS archive VARCHAR(255) NOT NULL "
+           "DEFAULT 'primary'",
+           "CREATE INDEX IF NOT EXISTS build_queue_waiting_archive ON build_queue "
+           "(distro_arch_release_id, builder_id, archive, score DESC, id)",
+       }},
   };
   return kMigrations;
 }

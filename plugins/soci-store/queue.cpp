@@ -45,6 +45,67 @@ std::vector<QueuedBuild> SociStore::candidates(const std::vector<Id>& distro_arc
   });
 }
 
+std::vector<QueuedBuild> SociStore::candidates_per_archive(
+    const std::vector<Id>& distro_arch_release_ids, std::size_t per_archive) {
+  return with_session("listing candidates per archive", [&](soci::session& sql) {
+    std::vector<QueuedBuild> out;
+    if (per_archive == 0) return out;
+    // The archives with waiting entries of one arch release, by a skip scan
+    // of the waiting-entries-per-archive index (one probe per archive), then
+    // one index range scan per archive: the cost is the number of archives,
+    // not the depth of the queue.
+    const std::string archives_query =
+        "WITH RECURSIVE a(name) AS (SELECT MIN(archive) FROM build_queue WHERE "
+        "distro_arch_release_id = :d AND builder_id IS NULL UNION ALL SELECT (SELECT "
+        "MIN(w.archive) FROM build_queue w WHERE w.distro_arch_release_id = :e AND w.builder_id "
+        "IS NULL AND w.archive > a.name) FROM a WHERE a.name IS NOT NULL) SELECT name FROM a "
+        "WHERE name IS NOT NULL";
+    const std::string rows_query =
+        queued_select() +
+        " WHERE q.distro_arch_release_id = :d AND q.builder_id IS NULL AND q.archive = :a AND "
+        "b.state = 0 ORDER BY q.score DESC, q.id" +
+        limit_clause(per_archive);
+    std::vector<Id> ids = distro_arch_release_ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (Id dar : ids) {
+      long long d = dar, e = dar;
+      std::vector<std::string> archives;
+      {
+        std::string name;
+        soci::statement st =
+            (sql.prepare << archives_query, soci::use(d, "d"), soci::use(e, "e"), soci::into(name));
+        if (st.execute(true)) {
+          do archives.push_back(name);
+          while (st.fetch());
+        }
+      }
+      for (std::string& archive : archives) {
+        auto rows = select_rows<QueuedRow>(sql, rows_query,
+                                           [&](auto& p) { p, soci::use(d), soci::use(archive); });
+        out.insert(out.end(), rows.begin(), rows.end());
+      }
+    }
+    return out;
+  });
+}
+
+std::map<std::string, std::size_t> SociStore::running_per_archive() {
+  return with_session("counting running builds per archive", [&](soci::session& sql) {
+    std::map<std::string, std::size_t> out;
+    std::string archive;
+    long long count = 0;
+    soci::statement st = (sql.prepare << "SELECT archive, COUNT(*) FROM build_queue WHERE "
+                                         "builder_id IS NOT NULL GROUP BY archive",
+                          soci::into(archive), soci::into(count));
+    if (st.execute(true)) {
+      do out[archive] = static_cast<std::size_t>(count);
+      while (st.fetch());
+    }
+    return out;
+  });
+}
+
 std::vector<QueuedBuild> SociStore::waiting(std::size_t limit) {
   return with_session("listing the queue", [&](soci::session& sql) {
     return select_rows<QueuedRow>(

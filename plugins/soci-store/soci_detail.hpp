@@ -124,13 +124,13 @@ class Transaction {
 constexpr const char* kBuildColumns =
     "b.id, b.source_name, b.source_version, b.distro_arch_release_id, b.state, b.created, "
     "b.started, b.built, b.duration, b.builder_id, b.buildlog_id, b.dependencies, "
-    "b.failure_count, b.give_back_count, b.component, b.pocket, b.urgency";
+    "b.failure_count, b.give_back_count, b.component, b.pocket, b.urgency, b.archive";
 
 struct BuildRow {
   long long id = 0, dar = 0, created = 0, started = 0, built = 0, duration = 0, builder = 0,
             log = 0;
   int state = 0, failure_count = 0, give_back_count = 0;
-  std::string source, version, dependencies, component, pocket, urgency;
+  std::string source, version, dependencies, component, pocket, urgency, archive;
   Indicator i_started{}, i_built{}, i_duration{}, i_builder{}, i_log{};
 
   void bind(soci::details::prepare_temp_type& p) {
@@ -138,7 +138,7 @@ struct BuildRow {
         soci::into(created), soci::into(started, i_started), soci::into(built, i_built),
         soci::into(duration, i_duration), soci::into(builder, i_builder), soci::into(log, i_log),
         soci::into(dependencies), soci::into(failure_count), soci::into(give_back_count),
-        soci::into(component), soci::into(pocket), soci::into(urgency);
+        soci::into(component), soci::into(pocket), soci::into(urgency), soci::into(archive);
   }
   Build value() const {
     Build b;
@@ -159,6 +159,7 @@ struct BuildRow {
     b.component = component;
     b.pocket = pocket;
     b.urgency = urgency;
+    b.archive = archive;
     return b;
   }
 };

@@ -463,11 +463,12 @@ Build SociStore::add_build(const NewBuild& build) {
     long long dar = build.distro_arch_release_id, id = 0;
     int score = build.score, manual = build.manual_score ? 1 : 0;
     sql << "INSERT INTO build (source_name, source_version, distro_arch_release_id, state, "
-           "created, component, pocket, urgency, score, manual_score) VALUES (:s, :v, :d, 0, "
-           ":c, :comp, :p, :u, :score, :m) RETURNING id",
+           "created, component, pocket, urgency, score, manual_score, archive) VALUES (:s, :v, "
+           ":d, 0, :c, :comp, :p, :u, :score, :m, :a) RETURNING id",
         soci::use(build.source_name), soci::use(build.source_version), soci::use(dar),
         soci::use(now), soci::use(build.component), soci::use(build.pocket),
-        soci::use(build.urgency), soci::use(score), soci::use(manual), soci::into(id);
+        soci::use(build.urgency), soci::use(score), soci::use(manual), soci::use(build.archive),
+        soci::into(id);
     std::string filename;
     long long file_id = 0;
     soci::statement files =
@@ -479,9 +480,10 @@ Build SociStore::add_build(const NewBuild& build) {
       file_id = fid;
       files.execute(true);
     }
-    sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, manual, created) "
-           "VALUES (:b, :d, :s, :m, :c)",
-        soci::use(id), soci::use(dar), soci::use(score), soci::use(manual), soci::use(now);
+    sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, manual, created, "
+           "archive) VALUES (:b, :d, :s, :m, :c, :a)",
+        soci::use(id), soci::use(dar), soci::use(score), soci::use(manual), soci::use(now),
+        soci::use(build.archive);
     tx.commit();
     Build out;
     out.id = id;
@@ -492,6 +494,7 @@ Build SociStore::add_build(const NewBuild& build) {
     out.component = build.component;
     out.pocket = build.pocket;
     out.urgency = build.urgency;
+    out.archive = build.archive;
     return out;
   });
 }
@@ -579,10 +582,11 @@ void SociStore::retry_build(Id build_id) {
     Transaction tx(sql, engine_);
     long long id = build_id, dar = 0;
     int state = 0, score = 0, manual = 0;
-    soci::statement st =
-        (sql.prepare << "SELECT state, distro_arch_release_id, score, "
-                        "manual_score FROM build WHERE id = :id",
-         soci::into(state), soci::into(dar), soci::into(score), soci::into(manual), soci::use(id));
+    std::string archive;
+    soci::statement st = (sql.prepare << "SELECT state, distro_arch_release_id, score, "
+                                         "manual_score, archive FROM build WHERE id = :id",
+                          soci::into(state), soci::into(dar), soci::into(score), soci::into(manual),
+                          soci::into(archive), soci::use(id));
     if (!st.execute(true)) {
       throw Error(ErrorCategory::kNotFound,
                   "build " + std::to_string(build_id) + " does not exist");
@@ -598,9 +602,10 @@ void SociStore::retry_build(Id build_id) {
         soci::use(id);
     sql << "DELETE FROM build_result_file WHERE build_id = :id", soci::use(id);
     long long now = to_micros(Clock::now());
-    sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, manual, created) "
-           "VALUES (:b, :d, :s, :m, :c)",
-        soci::use(id), soci::use(dar), soci::use(score), soci::use(manual), soci::use(now);
+    sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, manual, created, "
+           "archive) VALUES (:b, :d, :s, :m, :c, :a)",
+        soci::use(id), soci::use(dar), soci::use(score), soci::use(manual), soci::use(now),
+        soci::use(archive);
     tx.commit();
     return 0;
   });

@@ -97,6 +97,9 @@ class SociStore final : public BuildStore {
   std::vector<QueuedBuild> active_jobs() override;
   std::vector<QueuedBuild> candidates(const std::vector<Id>& distro_arch_release_ids,
                                       std::size_t limit) override;
+  std::vector<QueuedBuild> candidates_per_archive(const std::vector<Id>& distro_arch_release_ids,
+                                                  std::size_t per_archive) override;
+  std::map<std::string, std::size_t> running_per_archive() override;
   std::vector<QueuedBuild> waiting(std::size_t limit) override;
   std::optional<QueuedBuild> active_job_for_builder(Id builder_id) override;
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;

@@ -2,8 +2,10 @@
 // and the file librarian in a temp dir.
 
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/wait.h>
+#include <fstream>
 
 #include <thread>
 
@@ -288,6 +290,51 @@ TEST_F(AdminCli, BuildListPagesAndFiltersBySource) {
   json bob = ok_json({"builder", "show", "bob"});
   EXPECT_TRUE(bob["disabled_at"].is_string());  // when, beside why
   EXPECT_EQ(bob["failnotes"], "disk full");
+}
+
+// `build add --archive` records who asked; `queue list` shows the order of
+// the configured scheduler and why each build is at its place.
+TEST_F(AdminCli, QueueListShowsTheSchedulersOrderAndWhy) {
+  seed();
+  auto add = [&](const std::string& source, const std::string& archive) {
+    ok({"build", "add", source, "1.0-1", "--archrelease", "ubuntu/warty/i386", "--file",
+        (dir_ / "foo_1.0-1.dsc").string(), "--archive", archive});
+  };
+  add("rebuild-a", "rebuild");
+  add("rebuild-b", "rebuild");
+  add("fix", "security");
+  bad({"build", "add", "bar", "1.0-1", "--archrelease", "ubuntu/warty/i386", "--file",
+       (dir_ / "foo_1.0-1.dsc").string(), "--archive", "no good"},
+      "archive name 'no good' is not allowed");
+  EXPECT_EQ(builds({"--source", "fix"})[0]["archive"], "security");
+
+  auto order = [&] {
+    std::vector<std::string> out;
+    const json doc = ok_json({"queue", "list"});
+    for (const auto& w : doc["waiting"])
+      out.push_back(w["source_name"].get<std::string>() + " " + w["explain"].get<std::string>());
+    return out;
+  };
+  // The default: Launchpad's score, then the oldest.
+  std::vector<std::string> by_score = order();
+  ASSERT_EQ(by_score.size(), 3u);
+  EXPECT_EQ(by_score[0], "rebuild-a score 2510: main 1000 + release 1500 + medium 10");
+  EXPECT_EQ(by_score[2].substr(0, 4), "fix ");
+
+  // Fair share: the security archive's build goes before the rebuild's second.
+  std::ofstream(dir_ / "master.yaml", std::ios::app)
+      << "scheduler:\n  plugin: fair-share-scheduler\n";
+  std::vector<std::string> shared = order();
+  ASSERT_EQ(shared.size(), 3u);
+  EXPECT_EQ(shared[0].substr(0, 10), "rebuild-a ");
+  EXPECT_EQ(shared[1],
+            "fix priority 2510 = score 2510 (main 1000 + release 1500 + medium 10) - share 0 "
+            "(archive security: 0 dispatched before it, weight 1)");
+  EXPECT_NE(shared[2].find("rebuild-b priority 2010"), std::string::npos) << shared[2];
+  Result text = ok({"queue", "list"});
+  EXPECT_NE(text.out.find("ARCHIVE"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("WHY HERE"), std::string::npos) << text.out;
+  EXPECT_NE(ok({"config", "check"}).out.find("scheduler: fair-share-scheduler"), std::string::npos);
 }
 
 // Under --format json a failure is one JSON object on stderr, with the same

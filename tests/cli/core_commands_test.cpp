@@ -59,6 +59,7 @@ TEST(CoreCommands, PluginsListShowsTheFourInTreePlugins) {
   EXPECT_EQ(kinds["xmlrpc-slave"], "slave-transport");
   EXPECT_EQ(kinds["file-librarian"], "log-archive");
   EXPECT_EQ(kinds["http-librarian"], "log-archive");
+  EXPECT_EQ(kinds["fair-share-scheduler"], "scheduler");
   CommandResult text = master({"plugins", "list"});
   EXPECT_NE(text.out.find("NAME"), std::string::npos);
 }

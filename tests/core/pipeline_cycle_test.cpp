@@ -8,10 +8,12 @@
 #include <set>
 #include <thread>
 
+#include "buildd/config.hpp"
 #include "buildd/digest.hpp"
 #include "buildd/librarian.hpp"
 #include "buildd/pipeline/commit_batcher.hpp"
 #include "buildd/pipeline/master.hpp"
+#include "fair_share_scheduler.hpp"
 #include "fakes/fake_archive.hpp"
 #include "fakes/fake_farm.hpp"
 #include "fakes/fake_slave.hpp"
@@ -481,6 +483,75 @@ TEST(CommitBatcher, ConcurrentCommitsShareTransactionsAndEachWaitsForItsOwn) {
   EXPECT_EQ(failed.load(), 8);
   EXPECT_EQ(store.builder(b.id).failure_count, kPolls);
   EXPECT_EQ(batcher.commit(CycleChanges{}).stale, 0u) << "nothing to commit: no transaction";
+}
+
+// The scheduler decides who gets the builders. Three idle builders; queued
+// in this order, all scored alike (main, updates): the fixture's build
+// (archive primary), five of a "rebuild" archive, then one "security" build.
+class SchedulerChoice : public Cycle {
+ protected:
+  SchedulerChoice() {
+    for (int i = 1; i <= 2; ++i)
+      store_.add_builder({"b" + std::to_string(i), "http://b:8221", "386"});
+    for (int i = 1; i <= 5; ++i) add("rebuild" + std::to_string(i), "rebuild");
+    security_ = add("fix", "security");
+  }
+  Build add(const std::string& source, const std::string& archive) {
+    NewBuild nb;
+    nb.source_name = source;
+    nb.source_version = "1";
+    nb.distro_arch_release_id = dar_.id;
+    nb.pocket = "updates";
+    nb.archive = archive;
+    nb.source_files = {{"foo_1.0-1.dsc", dsc_.id}};
+    return store_.add_build(nb);
+  }
+  // The archives of the builds dispatched by one cycle, by build id.
+  std::vector<std::string> dispatched_archives(std::shared_ptr<const Scheduler> scheduler) {
+    BuilddMaster master(store_, transport_, librarian_, time_);
+    master.set_scheduler(std::move(scheduler));
+    EXPECT_EQ(master.run_cycle().dispatched, 3u);
+    std::vector<std::string> out;
+    for (const auto& job : store_.active_jobs()) out.push_back(job.build.archive);
+    return out;
+  }
+  Build security_;
+};
+
+TEST_F(SchedulerChoice, TheDefaultSchedulerFeedsTheOldestBuildsWhateverTheirArchive) {
+  EXPECT_EQ(dispatched_archives(std::make_shared<DefaultScheduler>()),
+            (std::vector<std::string>{"primary", "rebuild", "rebuild"}));
+  EXPECT_EQ(store_.build(security_.id).state, BuildState::kNeedsBuild);
+}
+
+TEST_F(SchedulerChoice, FairShareGivesABuilderToTheArchiveWithNothingRunning) {
+  FairShareOptions options = fair_share_options_from(plugin_config_from(kFairShareConfigKeys));
+  EXPECT_EQ(dispatched_archives(std::make_shared<FairShareScheduler>(options)),
+            (std::vector<std::string>{"primary", "rebuild", "security"}));
+  EXPECT_EQ(store_.build(security_.id).state, BuildState::kBuilding);
+  // It read the best of each archive and what each has running, and fed
+  // every builder once.
+  for (const Builder& b : store_.builders())
+    EXPECT_TRUE(store_.active_job_for_builder(b.id)) << b.name;
+}
+
+// A scheduler plugin's answer is checked: dropping a candidate is a plugin
+// error, and nothing is dispatched.
+TEST_F(SchedulerChoice, ASchedulerThatDropsCandidatesIsRefused) {
+  struct Dropping final : Scheduler {
+    std::vector<ScheduledBuild> order(std::vector<QueuedBuild> candidates,
+                                      const std::map<std::string, std::size_t>&,
+                                      TimePoint) const override {
+      std::vector<ScheduledBuild> out;
+      out.push_back({candidates.front(), "only the first"});
+      return out;
+    }
+  };
+  BuilddMaster master(store_, transport_, librarian_, time_);
+  master.set_scheduler(std::make_shared<Dropping>());
+  const CycleReport report = master.run_cycle();
+  EXPECT_EQ(report.dispatched, 0u);
+  EXPECT_TRUE(store_.active_jobs().empty());
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "buildd/pipeline/decisions.hpp"
-#include "buildd/pipeline/scoring.hpp"
+#include "buildd/scheduler.hpp"
 #include "fakes/fake_slave.hpp"
 
 namespace buildd {
@@ -145,9 +145,42 @@ TEST(Scoring, LateTwentyOhFive) {
   BuildQueueEntry e;
   e.created = kNow - 1h;
   e.manual = true;
-  EXPECT_EQ(DefaultScoringPolicy().score(b, e, kNow), std::nullopt);
+  e.score = 7;
+  ScoreExplained pinned = explain_default_score(b, e, kNow);
+  EXPECT_EQ(pinned.score, 7);
+  EXPECT_EQ(pinned.explain, "pinned by an operator");
   e.manual = false;
-  EXPECT_EQ(DefaultScoringPolicy().score(b, e, kNow), 1000 + 10 + 1500 + 15);
+  ScoreExplained scored = explain_default_score(b, e, kNow);
+  EXPECT_EQ(scored.score, 1000 + 10 + 1500 + 15);
+  EXPECT_EQ(scored.explain, "main 1000 + release 1500 + medium 10 + queued >30m 15");
+}
+
+// The default scheduler: each entry rescored now (time in queue counts, a
+// pinned score stays), best first, then the oldest entry; each with its why.
+TEST(Scoring, TheDefaultSchedulerOrdersByScoreThenAge) {
+  auto queued = [](Id id, std::string pocket, int pinned = -1) {
+    QueuedBuild q;
+    q.entry.id = id;
+    q.entry.created = kNow;
+    q.build.id = id;
+    q.build.pocket = std::move(pocket);
+    if (pinned >= 0) {
+      q.entry.manual = true;
+      q.entry.score = pinned;
+    }
+    return q;
+  };
+  std::vector<QueuedBuild> rows = {queued(3, "release"), queued(1, "release"),
+                                   queued(2, "security"), queued(4, "backports", 9000)};
+  const auto ordered = DefaultScheduler().order(rows, {}, kNow);
+  ASSERT_EQ(ordered.size(), 4u);
+  EXPECT_EQ(ordered[0].job.entry.id, 4);  // pinned 9000
+  EXPECT_EQ(ordered[0].explain, "score 9000: pinned by an operator");
+  EXPECT_EQ(ordered[1].job.entry.id, 2);  // security 5510
+  EXPECT_EQ(ordered[1].job.entry.score, 5510);
+  EXPECT_EQ(ordered[2].job.entry.id, 1);  // release 2510, the older entry first
+  EXPECT_EQ(ordered[3].job.entry.id, 3);
+  EXPECT_EQ(ordered[3].explain, "score 2510: main 1000 + release 1500 + medium 10");
 }
 
 TEST(Decisions, LogFilename) {

@@ -75,7 +75,8 @@ void Farm::add_builders(int count, const std::vector<std::string>& slave_args,
 }
 
 long Farm::add_build(const std::string& source, const std::string& version,
-                     const std::string& outcome, double duration, const std::string& depends) {
+                     const std::string& outcome, double duration, const std::string& depends,
+                     const std::string& archive) {
   const auto dsc = dir_ / (source + "_" + version + ".dsc");
   std::string text = "Format: 3.0 (quilt)\nSource: " + source + "\nVersion: " + version +
                      "\nOutcome: " + outcome + "\nDuration: " + std::to_string(duration) + "\n";
@@ -83,8 +84,9 @@ long Farm::add_build(const std::string& source, const std::string& version,
   write_file(dsc, text);
   const auto tarball = dir_ / (source + "_" + version + ".orig.tar.gz");
   write_file(tarball, "tarball of " + source + " " + version + "\n");
-  std::string out = cli_ok({"build", "add", source, version, "--archrelease", "ubuntu/noble/amd64",
-                            "--file", dsc.string(), "--file", tarball.string()});
+  std::string out =
+      cli_ok({"build", "add", source, version, "--archrelease", "ubuntu/noble/amd64", "--file",
+              dsc.string(), "--file", tarball.string(), "--archive", archive});
   return std::stol(out);
 }
 

@@ -56,7 +56,8 @@ class Farm {
   // Writes a .dsc (with the outcome fields buildd-slave reads) and a tarball
   // and enqueues them; returns the build id.
   long add_build(const std::string& source, const std::string& version, const std::string& outcome,
-                 double duration = 0.1, const std::string& depends = "");
+                 double duration = 0.1, const std::string& depends = "",
+                 const std::string& archive = "primary");
 
   void start_daemon();
   // SIGTERM; returns the daemon's exit code.

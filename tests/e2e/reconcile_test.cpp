@@ -217,5 +217,33 @@ TEST_F(Reconciliation, OperatorsCleanAndAbortByHand) {
       << refused.err;
 }
 
+// The real daemon with the fair-share scheduler plugin named in its config:
+// a security build queued behind a rebuild goes to the second builder at
+// once, while the rebuild waits its turn; every slave ends IDLE and usable.
+TEST_F(Reconciliation, FairShareSchedulerFeedsAnArchiveWithNothingRunning) {
+  write_file(farm_.config(),
+             read_file(farm_.config()) + "scheduler:\n  plugin: fair-share-scheduler\n");
+  farm_.add_builders(2);
+  std::vector<long> rebuild;
+  for (int i = 0; i < 4; ++i)
+    rebuild.push_back(
+        farm_.add_build("rebuild" + std::to_string(i), "1.0-1", "ok", 3.0, "", "rebuild"));
+  const long fix = farm_.add_build("fix", "1.0-1", "ok", 0.1, "", "security");
+  farm_.start_daemon();
+  farm_.wait_until_drained(90s);
+  for (long id : rebuild) EXPECT_EQ(farm_.build(id)["state"], "FULLYBUILT");
+  const json fixed = farm_.build(fix);
+  EXPECT_EQ(fixed["state"], "FULLYBUILT");
+  EXPECT_EQ(fixed["archive"], "security");
+  // Dispatched beside the first rebuild build, it was built before the
+  // third could start (the default scheduler would start it last, after
+  // the third and fourth: all four are older and score the same).
+  EXPECT_LT(fixed["built"].get<std::string>(),
+            farm_.build(rebuild[2])["started"].get<std::string>());
+  expect_idle_and_usable(farm_, "builder-1", *farm_.slaves()[0]);
+  expect_idle_and_usable(farm_, "builder-2", *farm_.slaves()[1]);
+  EXPECT_EQ(farm_.stop_daemon(), 0);
+}
+
 }  // namespace
 }  // namespace buildd::test

@@ -207,6 +207,7 @@ Build FakeStore::add_build(const NewBuild& n) {
   b.component = n.component;
   b.pocket = n.pocket;
   b.urgency = n.urgency;
+  b.archive = n.archive;
   b.created = Clock::now();
   builds_[b.id] = b;
   scores_[b.id] = {n.score, n.manual_score};

@@ -30,9 +30,11 @@
 // record that does not exist; Error(kConflict) for a duplicate name or a state
 // that forbids the change. Bad input never leaves anything half-written.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +72,7 @@ struct NewBuild {
   std::string component = "main";
   std::string pocket = "release";
   std::string urgency = "medium";
+  std::string archive = "primary";  // check_object_name("archive name")
   int score = 0;
   bool manual_score = false;  // score pinned by the operator
   // Source files (.dsc, tarballs) already stored in the librarian.
@@ -291,7 +294,7 @@ class BUILDD_API BuildStore : public PluginObject {
   // A final (failed, cancelled…) build back to NEEDSBUILD with a new queue
   // entry. kConflict when the build is not in a retryable state.
   virtual void retry_build(Id build_id) = 0;
-  // The operator's score for a waiting build, pinned (the scoring policy
+  // The operator's score for a waiting build, pinned (the scheduler
   // leaves it). kConflict once the build is dispatched or final.
   virtual void rescore_build(Id build_id, int score) = 0;
   // The builds of one source version for one arch release, newest first
@@ -312,6 +315,35 @@ class BUILDD_API BuildStore : public PluginObject {
   // waiting entries; never load the whole queue).
   virtual std::vector<QueuedBuild> candidates(const std::vector<Id>& distro_arch_release_ids,
                                               std::size_t limit) = 0;
+  // For each of these arch releases, the best `per_archive` waiting entries
+  // (as candidates() ranks them) of each archive that has any there, in no
+  // particular order: what a scheduler that shares the builders between
+  // archives chooses from. Must cost the same whatever the depth of the
+  // queue (one index range scan per arch release and archive with waiting
+  // entries). The default filters waiting().
+  virtual std::vector<QueuedBuild> candidates_per_archive(
+      const std::vector<Id>& distro_arch_release_ids, std::size_t per_archive) {
+    std::map<std::pair<Id, std::string>, std::size_t> taken;
+    std::vector<QueuedBuild> out;
+    for (QueuedBuild& q : waiting(0)) {
+      const Id dar = q.build.distro_arch_release_id;
+      if (std::find(distro_arch_release_ids.begin(), distro_arch_release_ids.end(), dar) ==
+              distro_arch_release_ids.end() ||
+          q.build.state != BuildState::kNeedsBuild ||
+          taken[{dar, q.build.archive}]++ >= per_archive)
+        continue;
+      out.push_back(std::move(q));
+    }
+    return out;
+  }
+  // How many builds of each archive are dispatched now (queue entries with a
+  // builder), farm-wide; archives with none are left out. The default counts
+  // active_jobs().
+  virtual std::map<std::string, std::size_t> running_per_archive() {
+    std::map<std::string, std::size_t> out;
+    for (const QueuedBuild& q : active_jobs()) ++out[q.build.archive];
+    return out;
+  }
   // Every waiting entry, in dispatch order (for `queue list`; `limit` 0 = all).
   virtual std::vector<QueuedBuild> waiting(std::size_t limit) = 0;
   // The queue entry this builder holds, if any (fresh from the database: the

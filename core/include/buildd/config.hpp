@@ -9,6 +9,7 @@
 //   slave_transport:  { plugin: …, config: {…} }, or a list of them
 //                     (several transports, tried in order for each builder URL)
 //   archive:          { plugin: …, config: {…} }
+//   scheduler:        { plugin: …, config: {…} }, optional (scheduler.hpp)
 //
 // Errors: Error(kConfig) whose message starts "FILE:LINE: " and names the key:
 // unknown key, wrong type, missing required key, unreadable file, bad YAML.

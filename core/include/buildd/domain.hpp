@@ -85,6 +85,9 @@ struct Build {
   std::string component = "main";
   std::string pocket = "release";
   std::string urgency = "medium";
+  // Who asked for the build ("primary", a PPA, a rebuild): what a fair-share
+  // scheduler shares the builders between.
+  std::string archive = "primary";
 };
 
 struct BuildQueueEntry {
@@ -143,7 +146,7 @@ BUILDD_API void check_source_name(std::string_view name);
 // letters, digits, '.', '+', '~' (and '-' only when there is a revision), the
 // revision letters, digits, '.', '+' and '~'. At most 200 characters.
 BUILDD_API void check_source_version(std::string_view version);
-// Builder, processor family, processor, distribution, release, arch and
+// Builder, processor family, processor, distribution, release, arch, archive and
 // component names: 1 to 64 characters of letters, digits, '.', '_', '+' and
 // '-', starting with a letter or a digit. `what` names the thing in the
 // message ("builder name").

@@ -14,7 +14,7 @@
 //
 // Compatibility promise. kPluginAbiVersion covers the descriptor and
 // PluginConfig; each kind's interface version covers that interface
-// (SlaveTransport, BuildStore, LogArchive) and the types it uses; the build
+// (SlaveTransport, BuildStore, LogArchive, Scheduler) and the types it uses; the build
 // fingerprint covers what C++ cannot promise across builds (compiler, C++
 // library ABI, the versions of Boost, spdlog and nlohmann_json whose types
 // cross the boundary, the public headers). A plugin therefore loads only into
@@ -28,7 +28,7 @@
 //   filled in). It may throw buildd::Error (or any std::exception): the loader
 //   catches everything and reports it with the plugin's name and file.
 // - The object returned must derive from the interface of the declared kind
-//   (SlaveTransport, BuildStore or LogArchive). The loader keeps the library
+//   (SlaveTransport, BuildStore, LogArchive or Scheduler). The loader keeps the library
 //   loaded for as long as any object created by it lives.
 // - Methods of plugin objects report failures by throwing buildd::Error, never
 //   any other type; the core catches them at the call site.
@@ -57,13 +57,15 @@ enum class PluginKind : std::uint32_t {
   kSlaveTransport = 1,
   kStore = 2,
   kLogArchive = 3,
+  kScheduler = 4,
 };
 
 // Each bumped whenever its interface (or a type it uses) changes layout or
 // meaning, so a plugin of another kind keeps loading.
 inline constexpr std::uint32_t kSlaveTransportInterfaceVersion = 2;
-inline constexpr std::uint32_t kStoreInterfaceVersion = 6;
+inline constexpr std::uint32_t kStoreInterfaceVersion = 7;
 inline constexpr std::uint32_t kLogArchiveInterfaceVersion = 2;
+inline constexpr std::uint32_t kSchedulerInterfaceVersion = 1;
 
 // The interface version of `kind` in this SDK; 0 for an unknown kind.
 constexpr std::uint32_t interface_version(PluginKind kind) {
@@ -74,11 +76,14 @@ constexpr std::uint32_t interface_version(PluginKind kind) {
       return kStoreInterfaceVersion;
     case PluginKind::kLogArchive:
       return kLogArchiveInterfaceVersion;
+    case PluginKind::kScheduler:
+      return kSchedulerInterfaceVersion;
   }
   return 0;
 }
 
-BUILDD_API const char* kind_name(PluginKind kind);  // "slave-transport", "store", "log-archive"
+// "slave-transport", "store", "log-archive", "scheduler"
+BUILDD_API const char* kind_name(PluginKind kind);
 
 enum class ConfigType : std::uint32_t {
   kString = 1,

@@ -27,6 +27,7 @@
 #include "buildd/export.hpp"
 #include "buildd/log_archive.hpp"
 #include "buildd/plugin.hpp"
+#include "buildd/scheduler.hpp"
 #include "buildd/slave_transport.hpp"
 
 namespace buildd {
@@ -78,6 +79,8 @@ class BUILDD_API PluginLoader {
   // One transport, or a SlaveTransportChain of the slave_transport list's.
   std::shared_ptr<SlaveTransport> create_transport(const Config& config) const;
   std::shared_ptr<LogArchive> create_archive(const Config& config) const;
+  // The `scheduler:` section's plugin; the DefaultScheduler without one.
+  std::shared_ptr<Scheduler> create_scheduler(const Config& config) const;
 
  private:
   std::filesystem::path plugin_dir_;

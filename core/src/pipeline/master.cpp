@@ -81,7 +81,7 @@ BuilddMaster::BuilddMaster(BuildStore& store, SlaveTransport& transport, Librari
       librarian_(librarian),
       time_(time),
       settings_(std::move(settings)),
-      scoring_(std::make_unique<DefaultScoringPolicy>()),
+      scheduler_(std::make_shared<DefaultScheduler>()),
       instance_(host_name() + ":" + std::to_string(::getpid())),
       answers_(std::make_shared<BuilderAnswers>(time.now())) {}
 
@@ -94,8 +94,8 @@ void BuilddMaster::set_metrics(Metrics* metrics) {
   for (auto& [family, g] : groups_) g->metrics = metrics;
 }
 
-void BuilddMaster::set_scoring_policy(std::unique_ptr<ScoringPolicy> policy) {
-  scoring_ = std::move(policy);
+void BuilddMaster::set_scheduler(std::shared_ptr<const Scheduler> scheduler) {
+  if (scheduler) scheduler_ = std::move(scheduler);
 }
 
 bool BuilddMaster::add_distro_arch_release(const DistroArchRelease& dar) {
@@ -357,14 +357,38 @@ BuilddMaster::FamilyDispatch& BuilddMaster::family_dispatch(Id family_id) {
   return *slot;
 }
 
-void BuilddMaster::rank(std::vector<QueuedBuild>& rows, TimePoint now) const {
-  for (auto& row : rows) {
-    if (auto score = scoring_->score(row.build, row.entry, now)) row.entry.score = *score;
+std::vector<QueuedBuild> BuilddMaster::scheduled_candidates(
+    const std::vector<Id>& distro_arch_release_ids, std::size_t wanted, TimePoint now) {
+  const std::size_t per_archive = scheduler_->candidates_per_archive();
+  std::vector<QueuedBuild> rows;
+  std::map<std::string, std::size_t> running;
+  if (per_archive == 0) {
+    rows = store_.candidates(distro_arch_release_ids, wanted);
+  } else {
+    // Enough of each archive to feed every builder should one archive be
+    // the only one waiting.
+    rows = store_.candidates_per_archive(distro_arch_release_ids, std::max(per_archive, wanted));
+    running = store_.running_per_archive();
   }
-  std::stable_sort(rows.begin(), rows.end(), [](const QueuedBuild& x, const QueuedBuild& y) {
-    if (x.entry.score != y.entry.score) return x.entry.score > y.entry.score;
-    return x.entry.id < y.entry.id;
-  });
+  if (rows.empty()) return rows;
+  std::set<Id> given;
+  for (const QueuedBuild& row : rows) given.insert(row.entry.id);
+  std::vector<ScheduledBuild> ordered = scheduler_->order(std::move(rows), running, now);
+  std::vector<QueuedBuild> out;
+  out.reserve(ordered.size());
+  for (ScheduledBuild& s : ordered) {
+    // A plugin's answer is checked: each entry it was given, once.
+    if (given.erase(s.job.entry.id) == 0)
+      throw Error(ErrorCategory::kPlugin, "the scheduler's order() returned queue entry " +
+                                              std::to_string(s.job.entry.id) +
+                                              ", which it was not given or returned twice");
+    out.push_back(std::move(s.job));
+  }
+  if (!given.empty())
+    throw Error(ErrorCategory::kPlugin,
+                "the scheduler's order() dropped " + std::to_string(given.size()) + " of the " +
+                    std::to_string(out.size() + given.size()) + " candidates it was given");
+  return out;
 }
 
 struct BuilddMaster::ClaimRequest {
@@ -412,10 +436,9 @@ void BuilddMaster::claim_batch(Id family_id, const std::vector<ClaimRequest*>& b
   std::vector<Id> dar_ids;
   for (const auto& dar : family_archreleases(family_id)) dar_ids.push_back(dar.id);
   if (dar_ids.empty()) return;
-  std::vector<QueuedBuild> rows =
-      store_.candidates(dar_ids, batch.size() + settings_.candidate_lookahead);
   const TimePoint now = time_.now();
-  rank(rows, now);
+  std::vector<QueuedBuild> rows =
+      scheduled_candidates(dar_ids, batch.size() + settings_.candidate_lookahead, now);
   // Each builder is offered the best build left that it does not avoid; the
   // builders whose claim lost (another master took the build) are offered
   // the next ones, until the candidates run out.
@@ -530,9 +553,8 @@ std::map<Id, std::vector<QueuedBuild>> BuilddMaster::sort_and_split_by_processor
     if (auto* g = group(family)) {
       for (const auto& b : g->builders) usable += (b->builderok && !b->manual && !b->has_job);
     }
-    auto rows = store_.candidates(dar_ids, usable + settings_.candidate_lookahead);
+    auto rows = scheduled_candidates(dar_ids, usable + settings_.candidate_lookahead, now);
     if (rows.empty()) continue;
-    rank(rows, now);
     result[family] = std::move(rows);
   }
   return result;

@@ -88,6 +88,7 @@ json build_json(const Build& b, const Names& n) {
           {"component", b.component},
           {"pocket", b.pocket},
           {"urgency", b.urgency},
+          {"archive", b.archive},
           {"dependencies", text_or_null(b.dependencies)},
           {"failure_count", b.failure_count},
           {"give_back_count", b.give_back_count}};
@@ -104,6 +105,7 @@ json job_json(const QueuedBuild& q, const Names& n, TimePoint now) {
           {"family", family ? json(n.family(*family)) : json(nullptr)},
           {"state", std::string(name(q.build.state))},
           {"state_title", std::string(title(q.build.state))},
+          {"archive", q.build.archive},
           {"score", q.entry.score},
           {"score_pinned", q.entry.manual},
           {"created", iso_utc(q.entry.created)},
@@ -276,7 +278,8 @@ json builder_document(BuildStore& store, const std::string& builder_name, TimePo
   return j;
 }
 
-json queue_document(BuildStore& store, TimePoint now, std::size_t limit) {
+json queue_document(BuildStore& store, const Scheduler& scheduler, TimePoint now,
+                    std::size_t limit) {
   Names n(store);
   auto jobs = jobs_by_builder(store);
   const auto fam = family_builders(n, jobs);
@@ -286,9 +289,15 @@ json queue_document(BuildStore& store, TimePoint now, std::size_t limit) {
   std::map<std::string, int> by_family;
   std::map<std::string, std::string> stalled;  // family -> why none of its builds can go
   json waiting = json::array();
-  auto rows = store.waiting(limit);
+  // The scheduler's order (the dispatch offers them so), with its why; the
+  // first `limit` by stored score when the queue is longer.
+  std::vector<ScheduledBuild> rows =
+      scheduler.order(store.waiting(limit),
+                      scheduler.candidates_per_archive() > 0 ? store.running_per_archive()
+                                                             : std::map<std::string, std::size_t>{},
+                      now);
   int position = 0;
-  for (const auto& q : rows) {
+  for (const auto& [q, explain] : rows) {
     ++position;
     auto dar = n.dars.find(q.build.distro_arch_release_id);
     const DistroArchRelease* d = dar == n.dars.end() ? nullptr : &dar->second;
@@ -300,6 +309,7 @@ json queue_document(BuildStore& store, TimePoint now, std::size_t limit) {
     ++by_family[family];
     json w = job_json(q, n, now);
     w["position"] = position;
+    w["explain"] = explain;
     w["age_seconds"] = seconds_between(q.entry.created, now);
     w["reason"] = wait_reason(d, n.arch_release(q.build.distro_arch_release_id), family, builders,
                               ahead[family_id]);

@@ -38,6 +38,7 @@ struct Sources {
   Librarian& librarian;
   Metrics& metrics;
   const TimeSource& time;
+  std::shared_ptr<const Scheduler> scheduler;
 };
 
 // ---- small formatting helpers ----------------------------------------------
@@ -292,13 +293,15 @@ HttpResponse queue_page(const json& m) {
     out << "<p>The queue is empty.</p>";
   } else {
     out << "<table><tr><th>#</th><th>Build</th><th>Arch release</th><th>Family</th>"
-           "<th>Score</th><th>Age</th><th>Why it waits</th></tr>";
+           "<th>Archive</th><th>Score</th><th>Why here</th><th>Age</th><th>Why it waits</th></tr>";
     for (const auto& q : m["waiting"])
       out << "<tr><td>" << esc(q["position"]) << "</td><td>"
           << build_link(q["build_id"], esc(q["source_name"]) + " " + esc(q["source_version"]))
           << "</td><td>" << esc(q["arch_release"]) << "</td><td>" << esc(q["family"]) << "</td><td>"
-          << esc(q["score"]) << (q["score_pinned"].get<bool>() ? " (pinned)" : "") << "</td><td>"
-          << secs_text(q["age_seconds"]) << "</td><td>" << esc(q["reason"]) << "</td></tr>";
+          << esc(q["archive"]) << "</td><td>" << esc(q["score"])
+          << (q["score_pinned"].get<bool>() ? " (pinned)" : "") << "</td><td>" << esc(q["explain"])
+          << "</td><td>" << secs_text(q["age_seconds"]) << "</td><td>" << esc(q["reason"])
+          << "</td></tr>";
     out << "</table>";
   }
   return page("Queue", "/queue", "/api/queue", out.str());
@@ -545,9 +548,11 @@ std::string html_escape(std::string_view text) {
 }
 
 void add_status_routes(HttpServer& server, BuildStore& store, Librarian& librarian,
-                       Metrics& metrics, const TimeSource& time) {
+                       Metrics& metrics, const TimeSource& time,
+                       std::shared_ptr<const Scheduler> scheduler) {
   describe_farm_metrics(metrics);
-  Sources src{store, librarian, metrics, time};
+  if (!scheduler) scheduler = std::make_shared<DefaultScheduler>();
+  Sources src{store, librarian, metrics, time, std::move(scheduler)};
   server.add_route("/", [](const HttpRequest&) {
     HttpResponse r = HttpResponse::text(302, "see /builders\n");
     r.headers["Location"] = "/builders";
@@ -556,7 +561,7 @@ void add_status_routes(HttpServer& server, BuildStore& store, Librarian& librari
   server.add_route("/builders", [src](const HttpRequest&) {
     const TimePoint now = src.time.now();
     return builders_page(api::builders_document(src.store, now),
-                         api::queue_document(src.store, now, kQueueLimit));
+                         api::queue_document(src.store, *src.scheduler, now, kQueueLimit));
   });
   server.add_route("/api/builders", [src](const HttpRequest&) {
     return json_response(api::builders_document(src.store, src.time.now()));
@@ -570,10 +575,11 @@ void add_status_routes(HttpServer& server, BuildStore& store, Librarian& librari
         api::builder_document(src.store, req.matches.at(1), src.time.now(), kHistoryLimit));
   });
   server.add_route("/queue", [src](const HttpRequest&) {
-    return queue_page(api::queue_document(src.store, src.time.now(), kQueueLimit));
+    return queue_page(api::queue_document(src.store, *src.scheduler, src.time.now(), kQueueLimit));
   });
   server.add_route("/api/queue", [src](const HttpRequest&) {
-    return json_response(api::queue_document(src.store, src.time.now(), kQueueLimit));
+    return json_response(
+        api::queue_document(src.store, *src.scheduler, src.time.now(), kQueueLimit));
   });
   server.add_route("/api/families", [src](const HttpRequest&) {
     return json_response(api::families_document(src.store, src.time.now()));

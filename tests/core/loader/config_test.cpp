@@ -41,7 +41,7 @@ TEST(Config, UnknownKeyNamesLineAndKnownKeys) {
 TEST(Config, UnknownTopLevelKey) {
   EXPECT_EQ(config_error("master: {}\nstorage: {}\n"),
             "/srv/b.yaml:2: unknown top-level key 'storage' (known: master, store, "
-            "slave_transport, archive)");
+            "slave_transport, archive, scheduler)");
 }
 
 TEST(Config, DuplicateKeysAreRefused) {

@@ -219,7 +219,10 @@ TEST_F(StatusPages, QueueListsWaitingBuildsInDispatchOrderWithReasons) {
   EXPECT_EQ(j["running"][0]["builder"], "bob");
   const json& b = j["waiting"];
   EXPECT_EQ(b[0]["build_id"], waiting_x86_.id);
-  EXPECT_EQ(b[0]["score"], 500);
+  // The score is the scheduler's, now: the default's, with time in queue.
+  EXPECT_EQ(b[0]["score"], 2610);
+  EXPECT_EQ(b[0]["explain"], "score 2610: main 1000 + release 1500 + medium 10 + queued >4h 100");
+  EXPECT_EQ(b[0]["archive"], "primary");
   EXPECT_EQ(b[0]["family"], "x86");
   EXPECT_EQ(b[0]["reason"], "all 1 builders of family x86 are busy");
   // FakeStore leaves created at the epoch.
@@ -237,6 +240,8 @@ TEST_F(StatusPages, QueueListsWaitingBuildsInDispatchOrderWithReasons) {
   EXPECT_EQ(j["stalled_families"][0]["queued"], 1);
   std::string body = html("/queue");
   EXPECT_TRUE(contains(body, "no builder of family arm"));
+  EXPECT_TRUE(contains(body, "<th>Why here</th>"));
+  EXPECT_TRUE(contains(body, "main 1000 + release 1500 + medium 10 + queued &gt;4h 100"));
   EXPECT_TRUE(contains(body,
                        "<p class=\"banner\">Family arm has 1 queued builds that cannot be "
                        "dispatched: no builder of family arm.</p>"));

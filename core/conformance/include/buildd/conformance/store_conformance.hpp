@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -73,12 +74,14 @@ class StoreConformance : public ::testing::Test {
     bob_ = store_->add_builder({"bob", "http://127.0.0.1:8221/", "386", false, false, 1});
   }
 
-  Build add_build(Id dar, const std::string& source, int score) {
+  Build add_build(Id dar, const std::string& source, int score,
+                  const std::string& archive = "primary") {
     NewBuild b;
     b.source_name = source;
     b.source_version = "1.0-1";
     b.distro_arch_release_id = dar;
     b.score = score;
+    b.archive = archive;
     return store_->add_build(b);
   }
 
@@ -400,6 +403,60 @@ TYPED_TEST_P(StoreConformance, CandidatesByScoreThenIdPerArchRelease) {
   ASSERT_TRUE(this->store_->claim(first.entry.id, w2.id, this->bob_.id, Clock::now()));
   EXPECT_EQ(ids(this->store_->candidates({this->warty_.id}, 10)), (std::vector<Id>{w1.id, w3.id}));
   EXPECT_EQ(this->store_->waiting(0).size(), 4u);
+}
+
+// What a fair-share scheduler reads: the best of each archive, and how many
+// builds each archive has running. The archive survives a retry.
+TYPED_TEST_P(StoreConformance, CandidatesAndRunningBuildsPerArchive) {
+  this->seed();
+  auto a1 = this->add_build(this->warty_.id, "a1", 50, "rebuild");
+  auto a2 = this->add_build(this->warty_.id, "a2", 40, "rebuild");
+  auto a3 = this->add_build(this->warty_.id, "a3", 30, "rebuild");
+  auto p1 = this->add_build(this->warty_.id, "p1", 10);
+  auto s1 = this->add_build(this->warty_.id, "s1", 5, "security-ppa");
+  auto h1 = this->add_build(this->hoary_.id, "h1", 99, "rebuild");
+  EXPECT_EQ(this->store_->find_build(a1.id)->archive, "rebuild");
+  EXPECT_EQ(this->store_->find_build(p1.id)->archive, "primary");
+
+  auto ids = [](const std::vector<QueuedBuild>& q) {
+    std::vector<Id> out;
+    for (const auto& e : q) out.push_back(e.build.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(ids(this->store_->candidates_per_archive({this->warty_.id}, 2)),
+            (std::vector<Id>{a1.id, a2.id, p1.id, s1.id}));
+  EXPECT_EQ(ids(this->store_->candidates_per_archive({this->warty_.id, this->hoary_.id}, 1)),
+            (std::vector<Id>{a1.id, p1.id, s1.id, h1.id}));
+  EXPECT_TRUE(this->store_->candidates_per_archive({this->warty_.id}, 0).empty());
+  EXPECT_TRUE(this->store_->candidates_per_archive({9999}, 5).empty());
+  for (const auto& q : this->store_->candidates_per_archive({this->warty_.id}, 5))
+    EXPECT_EQ(q.build.archive, q.build.id == p1.id   ? "primary"
+                               : q.build.id == s1.id ? "security-ppa"
+                                                     : "rebuild");
+  EXPECT_TRUE(this->store_->running_per_archive().empty());
+
+  // A claimed entry counts as running and is no longer a candidate.
+  const auto q1 = this->store_->queue_entry_for_build(a1.id)->id;
+  ASSERT_TRUE(this->store_->claim(q1, a1.id, this->bob_.id, Clock::now()));
+  EXPECT_EQ(this->store_->running_per_archive(),
+            (std::map<std::string, std::size_t>{{"rebuild", 1}}));
+  EXPECT_EQ(ids(this->store_->candidates_per_archive({this->warty_.id}, 2)),
+            (std::vector<Id>{a2.id, a3.id, p1.id, s1.id}));
+
+  // Failed, then retried: back among its archive's candidates.
+  CycleChanges c;
+  BuildCompletion failed;
+  failed.build_id = a1.id;
+  failed.queue_id = q1;
+  failed.state = BuildState::kFailedToBuild;
+  failed.built = Clock::now();
+  c.completions.push_back(failed);
+  this->store_->commit(c);
+  EXPECT_TRUE(this->store_->running_per_archive().empty());
+  this->store_->retry_build(a1.id);
+  EXPECT_EQ(ids(this->store_->candidates_per_archive({this->warty_.id}, 1)),
+            (std::vector<Id>{a1.id, p1.id, s1.id}));
 }
 
 TYPED_TEST_P(StoreConformance, ClaimIsCompareAndSet) {
@@ -1035,10 +1092,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     Builders, DisabledAtIsStampedOnceAndClearedOnEnable, CommitAllReportsEachMembersStaleChanges,
     RemovedBuilderLeavesTheFarmAndComesBackByName, AddBuildCreatesBuildFilesAndQueueEntry,
     BuildsNewestFirstFilteredAndLimited, CandidatesByScoreThenIdPerArchRelease,
-    ClaimIsCompareAndSet, ClaimAllJudgesEachClaimAlone, OneActiveJobPerBuilderAndAttemptsCounted,
-    CommitTransitionsAreConditional, SlaveStateIsRecorded, AMasterIdIsHeldByOneLiveInstance,
-    LeasesSpreadOverLiveMastersAndOutliveADeadOne, BuildsByBuilderNewestFirst,
-    CommitAppliesEveryKindOfChange, CommitIsAllOrNothing, CancelRules, RetryRules, LibraryFiles,
-    ParallelClaimsFromTwoStoresTakeEachEntryOnce);
+    CandidatesAndRunningBuildsPerArchive, ClaimIsCompareAndSet, ClaimAllJudgesEachClaimAlone,
+    OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional, SlaveStateIsRecorded,
+    AMasterIdIsHeldByOneLiveInstance, LeasesSpreadOverLiveMastersAndOutliveADeadOne,
+    BuildsByBuilderNewestFirst, CommitAppliesEveryKindOfChange, CommitIsAllOrNothing, CancelRules,
+    RetryRules, LibraryFiles, ParallelClaimsFromTwoStoresTakeEachEntryOnce);
 
 }  // namespace buildd::test

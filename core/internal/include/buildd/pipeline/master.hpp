@@ -44,8 +44,8 @@
 #include "buildd/librarian.hpp"
 #include "buildd/pipeline/builder_answers.hpp"
 #include "buildd/pipeline/builder_group.hpp"
-#include "buildd/pipeline/scoring.hpp"
 #include "buildd/pipeline/settings.hpp"
+#include "buildd/scheduler.hpp"
 #include "buildd/slave_transport.hpp"
 #include "buildd/web/metrics.hpp"
 
@@ -63,7 +63,8 @@ class BUILDD_API BuilddMaster {
   BuilddMaster(BuildStore& store, SlaveTransport& transport, Librarian& librarian,
                const TimeSource& time, MasterSettings settings = {});
 
-  void set_scoring_policy(std::unique_ptr<ScoringPolicy> policy);
+  // The order waiting builds go in (default: DefaultScheduler).
+  void set_scheduler(std::shared_ptr<const Scheduler> scheduler);
   const MasterSettings& settings() const { return settings_; }
   // Where cycle durations, finished builds, dispatch latencies and slave call
   // errors are recorded (default Metrics::global(); nullptr records nothing).
@@ -147,9 +148,11 @@ class BUILDD_API BuilddMaster {
   std::optional<QueuedBuild> claim_next_job(BuilderHandle& builder);
   struct ClaimRequest;
   void claim_batch(Id family_id, const std::vector<ClaimRequest*>& batch);
-  // The waiting entries in dispatch order: rescored now (time in queue
-  // counts; a pinned score stays), best score first, then oldest.
-  void rank(std::vector<QueuedBuild>& rows, TimePoint now) const;
+  // The candidates of these arch releases for `wanted` builders, in the
+  // scheduler's order. Error(kPlugin) when the scheduler hands back other
+  // entries than it was given.
+  std::vector<QueuedBuild> scheduled_candidates(const std::vector<Id>& distro_arch_release_ids,
+                                                std::size_t wanted, TimePoint now);
   // Sends the claimed build to the builder (row.entry.attempt is this attempt).
   bool start_build(BuilderGroup& group, BuilderHandle& builder, const QueuedBuild& row,
                    const std::optional<LibraryFile>& chroot, CycleChanges& changes,
@@ -162,7 +165,7 @@ class BUILDD_API BuilddMaster {
   Librarian& librarian_;
   const TimeSource& time_;
   MasterSettings settings_;
-  std::unique_ptr<ScoringPolicy> scoring_;
+  std::shared_ptr<const Scheduler> scheduler_;
   // archreleases_ and groups_ change in refresh() while polls read them.
   std::shared_mutex topology_mutex_;
   std::map<Id, DistroArchRelease> archreleases_;

@@ -25,6 +25,7 @@
 #include "buildd/clock.hpp"
 #include "buildd/export.hpp"
 #include "buildd/librarian.hpp"
+#include "buildd/scheduler.hpp"
 
 namespace buildd::api {
 
@@ -51,9 +52,11 @@ BUILDD_API nlohmann::json builders_document(BuildStore& store, TimePoint now);
 BUILDD_API nlohmann::json builder_document(BuildStore& store, const std::string& name,
                                            TimePoint now, std::size_t history = 100);
 // kind "queue": the running jobs, then at most `limit` (0: all) waiting builds
-// in dispatch order, each with why it waits; and the families whose builds
-// cannot be dispatched at all (no usable builder or no chroot).
-BUILDD_API nlohmann::json queue_document(BuildStore& store, TimePoint now, std::size_t limit);
+// in the scheduler's dispatch order, each with why it is there (`explain`)
+// and why it waits (`reason`); and the families whose builds cannot be
+// dispatched at all (no usable builder or no chroot).
+BUILDD_API nlohmann::json queue_document(BuildStore& store, const Scheduler& scheduler,
+                                         TimePoint now, std::size_t limit);
 // kind "builds": a page of the builds list.
 BUILDD_API nlohmann::json builds_document(BuildStore& store, const BuildListQuery& query,
                                           TimePoint now);

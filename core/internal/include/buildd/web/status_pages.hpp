@@ -21,6 +21,7 @@
 // dependencies, file names) goes through html_escape() before it reaches a
 // page.
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,7 @@
 #include "buildd/export.hpp"
 #include "buildd/http_server.hpp"
 #include "buildd/librarian.hpp"
+#include "buildd/scheduler.hpp"
 #include "buildd/web/metrics.hpp"
 
 namespace buildd {
@@ -37,8 +39,10 @@ namespace buildd {
 // attribute values.
 BUILDD_API std::string html_escape(std::string_view text);
 
-// Registers the routes above; call before server.start().
+// Registers the routes above; call before server.start(). The queue is shown
+// in `scheduler`'s order (the DefaultScheduler when null).
 BUILDD_API void add_status_routes(HttpServer& server, BuildStore& store, Librarian& librarian,
-                                  Metrics& metrics, const TimeSource& time);
+                                  Metrics& metrics, const TimeSource& time,
+                                  std::shared_ptr<const Scheduler> scheduler = nullptr);
 
 }  // namespace buildd
