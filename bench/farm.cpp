@@ -328,7 +328,7 @@ std::unique_ptr<BuilddMaster> Farm::make_master() {
   return std::make_unique<BuilddMaster>(*store_, counting_, *librarian_, time_, settings);
 }
 
-double Farm::enqueue(long long count, bool long_build) {
+double Farm::enqueue(long long count, bool long_build, int archives) {
   const auto begin = std::chrono::steady_clock::now();
   auto sql = open_session();
   const LibraryFile& dsc = this->dsc(long_build);
@@ -342,9 +342,12 @@ double Farm::enqueue(long long count, bool long_build) {
   if (ind != soci::i_ok) before = 0;
   const std::string columns =
       "INSERT INTO build (source_name, source_version, distro_arch_release_id, state, created, "
-      "component, pocket, urgency, score) ";
+      "component, pocket, urgency, score, archive) ";
+  const std::string archive = archives > 1
+                                  ? "'a' || CAST(n % " + std::to_string(archives) + " AS TEXT)"
+                                  : std::string("'primary'");
   const std::string select = "SELECT 'bench', '1.0-' || CAST(n AS TEXT), " + dar + ", 0, " + now +
-                             ", 'main', 'release', 'medium', n % 1000";
+                             ", 'main', 'release', 'medium', n % 1000, " + archive;
   if (options_.backend == "postgresql") {
     *sql << columns + select + " FROM generate_series(1, " + n + ") AS n";
   } else {
@@ -352,8 +355,8 @@ double Farm::enqueue(long long count, bool long_build) {
                 ") " + columns + select + " FROM seq";
   }
   const std::string newer = " FROM build WHERE id > " + std::to_string(before);
-  *sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, created) "
-          "SELECT id, distro_arch_release_id, score, created" +
+  *sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, created, archive) "
+          "SELECT id, distro_arch_release_id, score, created, archive" +
               newer;
   *sql << "INSERT INTO build_source_file (build_id, filename, library_file_id) SELECT id, '" +
               dsc.filename + "', " + std::to_string(dsc.id) + newer;

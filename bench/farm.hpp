@@ -98,8 +98,9 @@ class Farm {
   // Queues `count` builds of the given .dsc in one transaction with
   // INSERT … SELECT over a generated series (what a bulk import would do);
   // returns the seconds it took. Scores vary so that the dispatch order is
-  // a real sort.
-  double enqueue(long long count, bool long_build);
+  // a real sort. With `archives` > 1 the builds are spread round-robin over
+  // archives "a0", "a1", … (what a fair-share scheduler shares between).
+  double enqueue(long long count, bool long_build, int archives = 1);
 
   // A fresh session on the farm's database (not the store's pool).
   std::unique_ptr<soci::session> open_session() const;

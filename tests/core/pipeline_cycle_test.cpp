@@ -535,6 +535,30 @@ TEST_F(SchedulerChoice, FairShareGivesABuilderToTheArchiveWithNothingRunning) {
     EXPECT_TRUE(store_.active_job_for_builder(b.id)) << b.name;
 }
 
+// A scheduler that looks at one build of each archive still feeds every
+// idle builder: three builders, three candidates read, then more.
+TEST_F(SchedulerChoice, TooFewCandidatesPerArchiveAreReadAgainForTheIdleBuilders) {
+  FairShareOptions options = fair_share_options_from(
+      plugin_config_from(kFairShareConfigKeys, {{"candidates_per_archive", std::int64_t{1}}}));
+  EXPECT_EQ(dispatched_archives(std::make_shared<FairShareScheduler>(options)),
+            (std::vector<std::string>{"primary", "rebuild", "security"}));
+  // Then the rebuild alone is left: its one candidate, then enough for the
+  // three builders the completions free.
+  for (const auto& job : store_.active_jobs()) {
+    auto script = transport_.script(store_.builder(*job.entry.builder_id).name);
+    script->files["buildlog"] = "the log";
+    script->status = waiting_status(BuildResult::kOk,
+                                    build_cookie(job.build.id, job.entry.id, job.entry.attempt));
+  }
+  BuilddMaster master(store_, transport_, librarian_, time_);
+  master.set_scheduler(std::make_shared<FairShareScheduler>(options));
+  time_.advance(60s);
+  master.run_cycle();
+  std::size_t rebuilds = 0;
+  for (const auto& job : store_.active_jobs()) rebuilds += job.build.archive == "rebuild";
+  EXPECT_EQ(rebuilds, 3u);
+}
+
 // A scheduler plugin's answer is checked: dropping a candidate is a plugin
 // error, and nothing is dispatched.
 TEST_F(SchedulerChoice, ASchedulerThatDropsCandidatesIsRefused) {

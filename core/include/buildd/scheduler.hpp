@@ -50,7 +50,8 @@ class BUILDD_API Scheduler : public PluginObject {
   // How many candidates of each archive the scheduler needs to see: 0 (the
   // default) means the best of the family's arch releases by stored score,
   // whatever their archive; n > 0 means the best n of every archive with
-  // waiting builds, and `running` filled in for order().
+  // waiting builds (more when that is too few for the idle builders: n plus
+  // an even share of them), and `running` filled in for order().
   virtual std::size_t candidates_per_archive() const { return 0; }
 
   // `candidates` in dispatch order, best first, as if each were dispatched

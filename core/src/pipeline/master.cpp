@@ -365,9 +365,22 @@ std::vector<QueuedBuild> BuilddMaster::scheduled_candidates(
   if (per_archive == 0) {
     rows = store_.candidates(distro_arch_release_ids, wanted);
   } else {
-    // Enough of each archive to feed every builder should one archive be
-    // the only one waiting.
-    rows = store_.candidates_per_archive(distro_arch_release_ids, std::max(per_archive, wanted));
+    rows = store_.candidates_per_archive(distro_arch_release_ids, per_archive);
+    // Too few for `wanted` builders while some archive may hold more: read
+    // again, enough of each archive for an even share of the builders (all
+    // of them when one archive is all there is). Reading `wanted` of every
+    // archive would cost archives x builders rows a pass.
+    std::map<std::pair<Id, std::string>, std::size_t> per_group;
+    for (const QueuedBuild& row : rows)
+      ++per_group[{row.build.distro_arch_release_id, row.build.archive}];
+    const bool truncated = std::any_of(per_group.begin(), per_group.end(),
+                                       [&](const auto& g) { return g.second >= per_archive; });
+    if (rows.size() < wanted && truncated) {
+      std::set<std::string> archives;
+      for (const auto& g : per_group) archives.insert(g.first.second);
+      rows = store_.candidates_per_archive(
+          distro_arch_release_ids, per_archive + (wanted + archives.size() - 1) / archives.size());
+    }
     running = store_.running_per_archive();
   }
   if (rows.empty()) return rows;
