@@ -54,6 +54,21 @@ const QueueTimeStep* queue_time_step(Duration queued) {
   return nullptr;
 }
 
+// The four terms of default_score(), kept apart for the explanation.
+struct ScoreParts {
+  int component = 0;
+  int pocket = 0;
+  int urgency = 0;
+  const QueueTimeStep* queued = nullptr;  // none: queued 5 minutes or less
+  int total() const { return component + pocket + urgency + (queued ? queued->score : 0); }
+};
+
+ScoreParts score_parts(std::string_view component, std::string_view urgency,
+                       std::string_view pocket, Duration queued) {
+  return {component_score(lower(component)), pocket_score(lower(pocket)),
+          urgency_score(lower(urgency)), queue_time_step(queued)};
+}
+
 Duration queued_for(const BuildQueueEntry& entry, TimePoint now) {
   const auto queued = std::chrono::duration_cast<Duration>(now - entry.created);
   return queued.count() > 0 ? queued : Duration::zero();
@@ -63,22 +78,21 @@ Duration queued_for(const BuildQueueEntry& entry, TimePoint now) {
 
 int default_score(std::string_view component, std::string_view urgency, std::string_view pocket,
                   Duration queued) {
-  const QueueTimeStep* step = queue_time_step(queued);
-  return component_score(lower(component)) + urgency_score(lower(urgency)) +
-         pocket_score(lower(pocket)) + (step ? step->score : 0);
+  return score_parts(component, urgency, pocket, queued).total();
 }
 
 ScoreExplained explain_default_score(const Build& build, const BuildQueueEntry& entry,
                                      TimePoint now) {
   if (entry.manual) return {entry.score, "pinned by an operator"};
-  const Duration queued = queued_for(entry, now);
-  const QueueTimeStep* step = queue_time_step(queued);
-  std::string explain =
-      build.component + " " + std::to_string(component_score(lower(build.component))) + " + " +
-      build.pocket + " " + std::to_string(pocket_score(lower(build.pocket))) + " + " +
-      build.urgency + " " + std::to_string(urgency_score(lower(build.urgency)));
-  if (step) explain += " + queued " + std::string(step->label) + " " + std::to_string(step->score);
-  return {default_score(build.component, build.urgency, build.pocket, queued), explain};
+  const ScoreParts parts =
+      score_parts(build.component, build.urgency, build.pocket, queued_for(entry, now));
+  std::string explain = build.component + " " + std::to_string(parts.component) + " + " +
+                        build.pocket + " " + std::to_string(parts.pocket) + " + " + build.urgency +
+                        " " + std::to_string(parts.urgency);
+  if (parts.queued)
+    explain +=
+        " + queued " + std::string(parts.queued->label) + " " + std::to_string(parts.queued->score);
+  return {parts.total(), explain};
 }
 
 std::vector<ScheduledBuild> DefaultScheduler::order(

@@ -15,7 +15,7 @@ namespace {
   throw Error(ErrorCategory::kConfig, config.origin() + ": " + message);
 }
 
-long long positive(const PluginConfig& config, const std::string& key, long long minimum) {
+long long at_least(const PluginConfig& config, const std::string& key, long long minimum) {
   const long long value = config.get_int(key);
   if (value < minimum)
     refuse(config,
@@ -47,11 +47,11 @@ std::string waited_text(std::chrono::seconds waited) {
 
 FairShareOptions fair_share_options_from(const PluginConfig& config) {
   FairShareOptions o;
-  o.default_weight = positive(config, "default_weight", 1);
-  o.share_penalty = positive(config, "share_penalty", 0);
-  o.aging_per_hour = positive(config, "aging_per_hour", 0);
+  o.default_weight = at_least(config, "default_weight", 1);
+  o.share_penalty = at_least(config, "share_penalty", 0);
+  o.aging_per_hour = at_least(config, "aging_per_hour", 0);
   o.candidates_per_archive =
-      static_cast<std::size_t>(positive(config, "candidates_per_archive", 1));
+      static_cast<std::size_t>(at_least(config, "candidates_per_archive", 1));
   if (config.has("weights")) {
     for (const std::string& entry : config.get_string_list("weights")) {
       const auto eq = entry.find('=');
