@@ -266,16 +266,19 @@ std::filesystem::path Farm::write_dsc_file(bool long_build) const {
 
 namespace {
 
-class CountingSlave final : public Slave {
+// Counts launchpad-buildd's calls, one per round trip: it wraps the calls
+// under LaunchpadSlave's start() and probe(), which make several.
+class CountingSlave final : public xmlrpc_slave::LaunchpadSlave {
  public:
-  CountingSlave(std::unique_ptr<Slave> inner, std::atomic<std::uint64_t>& calls)
+  CountingSlave(std::unique_ptr<xmlrpc_slave::LaunchpadSlave> inner,
+                std::atomic<std::uint64_t>& calls)
       : inner_(std::move(inner)), calls_(calls) {}
   const std::string& builder_name() const override { return inner_->builder_name(); }
   std::vector<std::string> echo(const std::vector<std::string>& args) override {
     ++calls_;
     return inner_->echo(args);
   }
-  SlaveInfo info() override {
+  xmlrpc_slave::SlaveInfo info() override {
     ++calls_;
     return inner_->info();
   }
@@ -283,16 +286,17 @@ class CountingSlave final : public Slave {
     ++calls_;
     return inner_->status();
   }
-  EnsurePresentResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
-                                     const std::string& username,
-                                     const std::string& password) override {
+  xmlrpc_slave::EnsurePresentResult ensure_present(const std::string& sha1,
+                                                   const std::optional<std::string>& url,
+                                                   const std::string& username,
+                                                   const std::string& password) override {
     ++calls_;
     return inner_->ensure_present(sha1, url, username, password);
   }
-  BuildStartResult build(const std::string& build_id, const std::string& builder_type,
-                         const std::string& chroot_sha1,
-                         const std::map<std::string, std::string>& filemap,
-                         const BuildArgs& args) override {
+  xmlrpc_slave::BuildStartResult build(const std::string& build_id, const std::string& builder_type,
+                                       const std::string& chroot_sha1,
+                                       const std::map<std::string, std::string>& filemap,
+                                       const xmlrpc_slave::BuildArgs& args) override {
     ++calls_;
     return inner_->build(build_id, builder_type, chroot_sha1, filemap, args);
   }
@@ -311,14 +315,14 @@ class CountingSlave final : public Slave {
   }
 
  private:
-  std::unique_ptr<Slave> inner_;
+  std::unique_ptr<xmlrpc_slave::LaunchpadSlave> inner_;
   std::atomic<std::uint64_t>& calls_;
 };
 
 }  // namespace
 
 std::unique_ptr<Slave> CountingTransport::connect(const Builder& builder) {
-  return std::make_unique<CountingSlave>(inner_.connect(builder), calls_);
+  return std::make_unique<CountingSlave>(inner_.connect_launchpad(builder), calls_);
 }
 
 std::unique_ptr<BuilddMaster> Farm::make_master() {

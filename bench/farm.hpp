@@ -56,12 +56,12 @@ struct FarmOptions {
 // the slave's raw rate puts on the drain.
 class CountingTransport final : public SlaveTransport {
  public:
-  explicit CountingTransport(SlaveTransport& inner) : inner_(inner) {}
+  explicit CountingTransport(xmlrpc_slave::XmlRpcSlaveTransport& inner) : inner_(inner) {}
   std::unique_ptr<Slave> connect(const Builder& builder) override;
   std::uint64_t calls() const { return calls_.load(); }
 
  private:
-  SlaveTransport& inner_;
+  xmlrpc_slave::XmlRpcSlaveTransport& inner_;
   std::atomic<std::uint64_t> calls_{0};
 };
 

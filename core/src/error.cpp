@@ -20,8 +20,8 @@ const char* category_name(ErrorCategory category) {
       return "store";
     case ErrorCategory::kTransport:
       return "transport";
-    case ErrorCategory::kFault:
-      return "fault";
+    case ErrorCategory::kRefused:
+      return "refused";
     case ErrorCategory::kProtocol:
       return "protocol";
     case ErrorCategory::kArchive:

@@ -27,11 +27,10 @@ namespace fs = std::filesystem;
 using buildd::Error;
 using buildd::ErrorCategory;
 
-constexpr int kFaultRefused = 8002;  // launchpad-buildd's answer to a call out of turn
 constexpr std::size_t kChunk = 64 * 1024;
 
 Error refused(const std::string& what) {
-  return Error(ErrorCategory::kFault, what).with_fault_code(kFaultRefused);
+  return Error(ErrorCategory::kRefused, what);
 }
 
 // A slot name, a build id or a file name the master sent: one path component
@@ -158,9 +157,7 @@ class LocalSlave : public buildd::Slave {
 
   const std::string& builder_name() const override { return name_; }
 
-  std::vector<std::string> echo(const std::vector<std::string>& args) override { return args; }
-
-  buildd::SlaveInfo info() override { return {"1.0", options_.arch_tag, {"binarypackage"}}; }
+  buildd::WorkerInfo probe() override { return {options_.arch_tag, "local-process"}; }
 
   buildd::SlaveStatus status() override {
     std::lock_guard lock(slot_->mutex);
@@ -180,84 +177,43 @@ class LocalSlave : public buildd::Slave {
     return s;
   }
 
-  buildd::EnsurePresentResult ensure_present(const std::string& sha1,
-                                             const std::optional<std::string>& url,
-                                             const std::string&, const std::string&) override {
-    if (!buildd::is_sha1_hex(sha1)) return {false, "not a SHA-1: " + sha1};
-    const fs::path cached = options_.work_dir / "cache" / sha1;
-    if (fs::exists(cached)) return {true, "Cache"};
-    if (!url) return {false, "No URL"};
-    // Downloaded beside the cache under a name of its own, checked, then
-    // renamed in: a concurrent download of the same file, or a crash, never
-    // leaves a wrong file under the SHA-1's name.
-    fs::create_directories(cached.parent_path());
-    // The core's ContentWriter hashes the bytes as they are written (no
-    // second read) and removes the part file unless it is kept.
-    const fs::path part = cached.string() + ".part-" + name_;
-    std::error_code ignored;
-    fs::remove(part, ignored);  // left by a crash
-    try {
-      buildd::ContentWriter writer(part, buildd::ContentWriter::Encoding::kAsIs);
-      std::string problem = download(*url, writer, options_.download_timeout);
-      if (problem.empty()) {
-        const std::string got = writer.finish().sha1;
-        if (got != sha1) problem = "downloaded content has SHA-1 " + got;
-      }
-      if (!problem.empty()) return {false, problem};
-      writer.keep();
-    } catch (const Error& e) {  // the part file cannot be created or written
-      return {false, e.message()};
-    }
-    fs::rename(part, cached);
-    return {true, "Download"};
-  }
+  buildd::StartResult start(const buildd::JobSpec& job) override {
+    // The inputs first, outside the slot's lock: a download may take long.
+    fetch_input(job.chroot);
+    for (const buildd::JobInput& source : job.sources) fetch_input(source);
+    for (const buildd::JobInput& source : job.sources)
+      if (!is_plain_name(source.filename))
+        throw Error(ErrorCategory::kProtocol, name_ + ": bad file name " + source.filename);
 
-  buildd::BuildStartResult build(const std::string& build_id, const std::string& builder_type,
-                                 const std::string& chroot_sha1,
-                                 const std::map<std::string, std::string>& filemap,
-                                 const buildd::BuildArgs& args) override {
     std::lock_guard lock(slot_->mutex);
     reap(*slot_);
     if (!slot_->build_id.empty())
-      throw refused(name_ + " is not IDLE (it holds build " + slot_->build_id + ")");
-    if (builder_type != "binarypackage")
-      return {buildd::BuildStartStatus::kUnknownBuilder, "BuilderStatus.UNKNOWNBUILDER",
-              builder_type};
+      return {false, name_ + " is not IDLE (it holds build " + slot_->build_id + ")"};
     const fs::path cache = options_.work_dir / "cache";
-    std::vector<std::string> env = {"BUILDD_BUILD_ID=" + build_id,
-                                    "BUILDD_CHROOT=" + (cache / chroot_sha1).string()};
-    std::vector<std::string> inputs{chroot_sha1};
-    for (const auto& [name, sha1] : filemap) inputs.push_back(sha1);
-    for (const std::string& sha1 : inputs) {
-      if (!buildd::is_sha1_hex(sha1) || !fs::exists(cache / sha1))
-        return {buildd::BuildStartStatus::kUnknownSum, "BuilderStatus.UNKNOWNSUM", sha1};
-    }
-    for (const auto& [key, value] : args) {
-      std::string text = std::holds_alternative<bool>(value) ? (std::get<bool>(value) ? "1" : "0")
-                                                             : std::get<std::string>(value);
-      std::string var = "BUILDD_ARG_" + key;
-      std::transform(var.begin(), var.end(), var.begin(), [](unsigned char c) {
-        return std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_';
-      });
-      env.push_back(var + "=" + text);
-    }
+    const std::vector<std::string> env = {
+        "BUILDD_BUILD_ID=" + job.job_id,
+        "BUILDD_CHROOT=" + (cache / job.chroot.sha1).string(),
+        "BUILDD_SOURCE_NAME=" + job.source_name,
+        "BUILDD_SOURCE_VERSION=" + job.source_version,
+        "BUILDD_RELEASE=" + job.release,
+        "BUILDD_POCKET=" + job.pocket,
+        "BUILDD_COMPONENT=" + job.component,
+        "BUILDD_ARCH_TAG=" + job.arch_tag,
+        std::string("BUILDD_ARCH_INDEP=") + (job.arch_indep ? "1" : "0")};
     // A fresh build folder: the inputs linked in by their names, results/ empty.
     const fs::path dir = slot_->dir / "build";
     fs::remove_all(dir);
     fs::create_directories(dir / "results");
-    for (const auto& [name, sha1] : filemap) {
-      if (!is_plain_name(name))
-        return {buildd::BuildStartStatus::kOther, "BuilderStatus.ERROR", "bad file name " + name};
-      fs::create_hard_link(cache / sha1, dir / name);
-    }
+    for (const buildd::JobInput& source : job.sources)
+      fs::create_hard_link(cache / source.sha1, dir / source.filename);
     slot_->pid = spawn(options_.command, dir, dir / "buildlog", env);
-    slot_->build_id = build_id;
+    slot_->build_id = job.job_id;
     slot_->aborted = false;
     slot_->wait_status = 0;
     slot_->results.reset();
     buildd::logger("local-process")
-        ->info("{}: build {} started (pid {})", name_, build_id, slot_->pid);
-    return {buildd::BuildStartStatus::kBuilding, "BuilderStatus.BUILDING", build_id};
+        ->info("{}: build {} started (pid {})", name_, job.job_id, slot_->pid);
+    return {true, ""};
   }
 
   std::string abort() override {
@@ -307,6 +263,34 @@ class LocalSlave : public buildd::Slave {
   }
 
  private:
+  // Makes `input` present in the cache shared by the slots (by SHA-1), or
+  // throws Error(kProtocol) saying why it cannot be.
+  void fetch_input(const buildd::JobInput& input) {
+    const std::string what = name_ + ": input " + input.filename + " (" + input.sha1 + ")";
+    if (!buildd::is_sha1_hex(input.sha1))
+      throw Error(ErrorCategory::kProtocol, what + ": not a SHA-1");
+    const fs::path cached = options_.work_dir / "cache" / input.sha1;
+    if (fs::exists(cached)) return;
+    // Downloaded beside the cache under a name of its own, checked, then
+    // renamed in: a concurrent download of the same file, or a crash, never
+    // leaves a wrong file under the SHA-1's name.
+    fs::create_directories(cached.parent_path());
+    // The core's ContentWriter hashes the bytes as they are written (no
+    // second read) and removes the part file unless it is kept.
+    const fs::path part = cached.string() + ".part-" + name_;
+    std::error_code ignored;
+    fs::remove(part, ignored);  // left by a crash
+    buildd::ContentWriter writer(part, buildd::ContentWriter::Encoding::kAsIs);
+    std::string problem = download(input.url, writer, options_.download_timeout);
+    if (problem.empty()) {
+      const std::string got = writer.finish().sha1;
+      if (got != input.sha1) problem = "downloaded content has SHA-1 " + got;
+    }
+    if (!problem.empty()) throw Error(ErrorCategory::kProtocol, what + ": " + problem);
+    writer.keep();
+    fs::rename(part, cached);
+  }
+
   static void set_state(buildd::SlaveStatus& s, buildd::BuilderState state) {
     s.state = state;
     s.state_text = std::string("BuilderStatus.") + buildd::to_string(state);
@@ -382,7 +366,7 @@ std::unique_ptr<buildd::Slave> LocalProcessTransport::connect(const buildd::Buil
   auto& slot = slots_[name];
   if (!slot) {
     slot = std::make_shared<Slot>();
-    slot->dir = options_.work_dir / "slots" / name;  // made by the first build()
+    slot->dir = options_.work_dir / "slots" / name;  // made by the first start()
   }
   return std::make_unique<LocalSlave>(options_, builder.name, slot);
 }

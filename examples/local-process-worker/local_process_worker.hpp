@@ -7,9 +7,10 @@
 // A one-machine farm without slave machines, and the worked example of the
 // plugin author guide (docs/plugin-author-guide.md).
 //
-// It speaks the SlaveTransport contract exactly as launchpad-buildd would:
-//   IDLE → build() → BUILDING (log tail) → WAITING (result, result files)
+// It keeps the SlaveTransport contract:
+//   IDLE → start() → BUILDING (log tail) → WAITING (result, result files)
 //   → clean() → IDLE; abort() → ABORTING → WAITING/ABORTED.
+// start() downloads each input into a cache shared by the slots, by SHA-1.
 // The command's exit status is the result: 0 OK; non-zero PACKAGEFAIL, or
 // DEPFAIL when it wrote the missing dependencies into `depwait`. Files it
 // leaves in `results/` are the build's result files.
@@ -20,9 +21,8 @@
 // Ownership: the transport owns the child processes. When it is destroyed
 // (the master stops) it kills the builds still running: their slots come back
 // IDLE, and the master's reconciliation puts those builds back in the queue.
-// Errors: buildd::Error as slave_transport.hpp lists them. A call the real
-// slave would refuse (clean() while BUILDING, abort() while IDLE) is kFault
-// with code 8002, as launchpad-buildd answers it.
+// Errors: buildd::Error as slave_transport.hpp lists them. A call out of
+// turn (clean() while BUILDING, abort() while IDLE) is kRefused.
 
 #include <sys/types.h>
 
@@ -40,9 +40,9 @@ namespace local_process_worker {
 struct Options {
   std::filesystem::path work_dir;  // <work_dir>/cache (inputs by SHA-1), <work_dir>/slots/<slot>
   std::filesystem::path command;   // run for each build
-  std::string arch_tag;            // what info() reports
+  std::string arch_tag;            // what probe() reports
   std::size_t max_logtail_bytes = 0;
-  double download_timeout = 0;  // seconds, one ensure_present() download
+  double download_timeout = 0;  // seconds, one input's download
 };
 
 // One builder's state: the build it holds and the child running it.

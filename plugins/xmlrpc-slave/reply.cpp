@@ -226,9 +226,8 @@ value result_of(const xmlrpc_c::rpcOutcome& outcome, const std::string& where) {
   try {
     if (!outcome.succeeded()) {
       const xmlrpc_c::fault fault = outcome.getFault();
-      throw Error(ErrorCategory::kFault, where + ": Fault " + std::to_string(fault.getCode()) +
-                                             ": " + fault.getDescription())
-          .with_fault_code(fault.getCode());
+      throw FaultError(fault.getCode(), where + ": Fault " + std::to_string(fault.getCode()) +
+                                            ": " + fault.getDescription());
     }
     return outcome.getResult();
   } catch (const Error&) {

@@ -7,7 +7,7 @@
 // Kept apart from the HTTP carriage so that the replies, which are untrusted,
 // can be fed to these functions directly (unit tests, tests/fuzz).
 //
-// Errors: buildd::Error only. kFault for an XML-RPC Fault (fault_code() set);
+// Errors: buildd::Error only. FaultError (kRefused, with its code) for a Fault;
 // kProtocol for a body that XML-RPC never needs and for a result of the wrong
 // shape; messages name the builder, the method and the field.
 //
@@ -20,11 +20,9 @@
 #include <xmlrpc-c/base.hpp>
 
 #include "buildd/slave_transport.hpp"
+#include "launchpad_slave.hpp"
 
 namespace buildd::xmlrpc_slave {
-
-// XML-RPC fault code of launchpad-buildd for any Python exception.
-inline constexpr int kFaultApplicationError = 8002;
 
 // Throws kProtocol for a body that must not reach xmlrpc-c's parser, none of
 // which XML-RPC or launchpad-buildd ever needs:
@@ -38,7 +36,7 @@ inline constexpr int kFaultApplicationError = 8002;
 //   would see nothing.
 void refuse_unsafe_xml(const std::string& response_xml);
 
-// The result of a parsed call, or Error(kFault) for a Fault; `where` ("builder
+// The result of a parsed call, or FaultError for a Fault; `where` ("builder
 // bob: status()") starts the message.
 xmlrpc_c::value result_of(const xmlrpc_c::rpcOutcome& outcome, const std::string& where);
 

@@ -272,7 +272,7 @@ class NoCarriageParm : public xmlrpc_c::carriageParm {
   ~NoCarriageParm() override = default;
 };
 
-class XmlRpcSlave : public Slave {
+class XmlRpcSlave : public LaunchpadSlave {
  public:
   XmlRpcSlave(const Builder& builder, const Options& options, std::shared_ptr<HandlePool> pool)
       : name_(builder.name.empty() ? builder.url : builder.name),
@@ -313,10 +313,8 @@ class XmlRpcSlave : public Slave {
       try {
         result = call("ensurepresent", params, options_.ensurepresent_timeout);
       } catch (const Error& error) {
-        if (error.category() != ErrorCategory::kFault ||
-            error.fault_code() != kFaultApplicationError) {
-          throw;
-        }
+        if (fault_code_of(error) != kFaultApplicationError) throw;
+        const std::exception_ptr first_fault = std::current_exception();
         // A 2005 slave takes (sha1, url) only and faults on 4 args. A modern one
         // faults for other reasons too; then the 2-arg retry faults as well and we
         // report the original fault.
@@ -324,7 +322,8 @@ class XmlRpcSlave : public Slave {
           result =
               call("ensurepresent", legacy_params(sha1, url_value), options_.ensurepresent_timeout);
         } catch (const Error& retry_error) {
-          if (retry_error.category() == ErrorCategory::kFault) throw error;
+          if (retry_error.category() == ErrorCategory::kRefused)
+            std::rethrow_exception(first_fault);
           throw;
         }
         legacy_ensurepresent_ = true;
@@ -516,6 +515,10 @@ XmlRpcSlaveTransport::XmlRpcSlaveTransport(Options options)
 }
 
 std::unique_ptr<Slave> XmlRpcSlaveTransport::connect(const Builder& builder) {
+  return connect_launchpad(builder);
+}
+
+std::unique_ptr<LaunchpadSlave> XmlRpcSlaveTransport::connect_launchpad(const Builder& builder) {
   if (!builder.url.starts_with("http://") && !builder.url.starts_with("https://"))
     throw Error(ErrorCategory::kProtocol,
                 builder.name + ": launchpad-buildd is reached over http:// or https://, not " +

@@ -25,7 +25,7 @@
 //
 // Errors (all buildd::Error, nothing from xmlrpc-c or libcurl escapes):
 //   kTransport, retryable: connect failure, timeout, reset, HTTP status != 200;
-//   kFault: XML-RPC Fault (fault_code() set);
+//   kRefused: an XML-RPC Fault, thrown as FaultError (fault_code());
 //   kProtocol: a reply of the wrong shape, larger than max_xml_bytes, a download
 //              over its cap or with the wrong SHA-1. Messages name the builder and
 //              the field; credentials given to ensure_present never appear.
@@ -44,6 +44,7 @@
 #include "buildd/config.hpp"
 #include "buildd/plugin.hpp"
 #include "buildd/slave_transport.hpp"
+#include "launchpad_slave.hpp"
 
 namespace buildd::xmlrpc_slave {
 
@@ -96,6 +97,8 @@ class XmlRpcSlaveTransport : public SlaveTransport {
  public:
   explicit XmlRpcSlaveTransport(Options options);
   std::unique_ptr<Slave> connect(const Builder& builder) override;
+  // connect() with launchpad-buildd's own calls in reach (the plugin's tests).
+  std::unique_ptr<LaunchpadSlave> connect_launchpad(const Builder& builder);
   const Options& options() const { return options_; }
 
  private:

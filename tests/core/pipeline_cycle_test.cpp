@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <set>
 #include <thread>
 
@@ -144,6 +145,89 @@ TEST_F(Cycle, ChrootHeldBySlaveIsNotSentAgainUntilItIsLost) {
   EXPECT_EQ(script_->count(ensure_chroot), 2u);
 }
 
+// A worker that speaks no launchpad-buildd at all: the core hands it a
+// JobSpec (inputs by file name, SHA-1 and the librarian's URL) and takes its
+// answers. not_now puts the job back without blame; a throw from start()
+// counts against the builder.
+class JobRecordingSlave final : public Slave {
+ public:
+  JobRecordingSlave(std::string name, std::vector<JobSpec>& jobs, std::deque<StartResult>& answers)
+      : name_(std::move(name)), jobs_(jobs), answers_(answers) {}
+  const std::string& builder_name() const override { return name_; }
+  WorkerInfo probe() override { return {"i386", "a test worker"}; }
+  SlaveStatus status() override { return idle_status(); }
+  StartResult start(const JobSpec& job) override {
+    jobs_.push_back(job);
+    if (answers_.empty()) throw Error(ErrorCategory::kRefused, "no more jobs, thanks");
+    StartResult r = answers_.front();
+    answers_.pop_front();
+    return r;
+  }
+  std::string abort() override { return "ABORTING"; }
+  std::string clean() override { return "IDLE"; }
+  FetchedFile fetch_file(const std::string&, ByteSink&, std::uint64_t) override {
+    throw Error(ErrorCategory::kProtocol, "nothing to fetch");
+  }
+
+ private:
+  std::string name_;
+  std::vector<JobSpec>& jobs_;
+  std::deque<StartResult>& answers_;
+};
+
+class JobRecordingTransport final : public SlaveTransport {
+ public:
+  std::unique_ptr<Slave> connect(const Builder& builder) override {
+    return std::make_unique<JobRecordingSlave>(builder.name, jobs, answers);
+  }
+  std::vector<JobSpec> jobs;
+  std::deque<StartResult> answers;
+};
+
+TEST_F(Cycle, AProtocolNeutralWorkerGetsAJobSpecAndItsAnswersAreHeeded) {
+  JobRecordingTransport worker;
+  BuilddMaster master(store_, worker, librarian_, time_);
+
+  worker.answers = {StartResult{false, "busy after all"}};
+  EXPECT_EQ(master.run_cycle().dispatched, 0u);
+  ASSERT_EQ(worker.jobs.size(), 1u);
+  const JobSpec& job = worker.jobs[0];
+  EXPECT_EQ(job.job_id, cookie());
+  EXPECT_EQ(job.chroot.filename, "chroot-warty-i386.tar.gz");
+  EXPECT_EQ(job.chroot.sha1, chroot_.sha1);
+  EXPECT_EQ(job.chroot.url, "http://archive.test/" + chroot_.sha256);
+  ASSERT_EQ(job.sources.size(), 1u);
+  EXPECT_EQ(job.sources[0].filename, "foo_1.0-1.dsc");
+  EXPECT_EQ(job.sources[0].sha1, dsc_.sha1);
+  EXPECT_EQ(job.sources[0].url, "http://archive.test/" + dsc_.sha256);
+  EXPECT_EQ(job.source_name, "foo");
+  EXPECT_EQ(job.source_version, "1.0-1");
+  EXPECT_EQ(job.release, "warty");
+  EXPECT_EQ(job.pocket, "updates");
+  EXPECT_EQ(job.component, "main");
+  EXPECT_EQ(job.arch_tag, "i386");
+  EXPECT_TRUE(job.arch_indep);
+  // Not now: back in the queue, nobody blamed.
+  EXPECT_EQ(store_.build(build_.id).state, BuildState::kNeedsBuild);
+  EXPECT_FALSE(store_.queue_entry_for_build(build_.id)->builder_id);
+  EXPECT_EQ(store_.builder(bob_.id).failure_count, 0);
+
+  worker.answers = {StartResult{true, ""}};
+  time_.advance(60s);
+  EXPECT_EQ(master.run_cycle().dispatched, 1u);
+  EXPECT_EQ(store_.build(build_.id).state, BuildState::kBuilding);
+  EXPECT_TRUE(store_.builder(bob_.id).builderok);
+}
+
+TEST_F(Cycle, AWorkerThatRefusesAJobIsCountedAgainst) {
+  JobRecordingTransport worker;  // no answers: start() throws kRefused
+  BuilddMaster master(store_, worker, librarian_, time_);
+  EXPECT_EQ(master.run_cycle().dispatched, 0u);
+  EXPECT_EQ(worker.jobs.size(), 1u);
+  EXPECT_EQ(store_.build(build_.id).state, BuildState::kNeedsBuild);
+  EXPECT_GE(store_.builder(bob_.id).failure_count, 1);
+}
+
 TEST_F(Cycle, RetryableArchiveErrorLosesNothing) {
   master_.run_cycle();
   script_->status = waiting_status(BuildResult::kPackageFail, cookie());
@@ -217,8 +301,8 @@ TEST_F(Cycle, LostClaimSkipsAndBadProbeFailsBuilder) {
   EXPECT_NE(store_.builder(other.id).failnotes.find("amd64"), std::string::npos);
 }
 
-// A slave whose build() first waits at a gate shared by all builders: the
-// gate opens when `expected` build() calls are in flight at once (or after
+// A slave whose start() first waits at a gate shared by all builders: the
+// gate opens when `expected` start() calls are in flight at once (or after
 // a timeout, so a sequential dispatch fails the test instead of hanging).
 // The builder named `hung` instead sleeps for `hang` and then fails as a
 // transport deadline would.
@@ -238,20 +322,9 @@ class GatedSlave final : public Slave {
  public:
   GatedSlave(std::unique_ptr<Slave> inner, Gate& gate) : inner_(std::move(inner)), gate_(gate) {}
   const std::string& builder_name() const override { return inner_->builder_name(); }
-  std::vector<std::string> echo(const std::vector<std::string>& args) override {
-    return inner_->echo(args);
-  }
-  SlaveInfo info() override { return inner_->info(); }
+  WorkerInfo probe() override { return inner_->probe(); }
   SlaveStatus status() override { return inner_->status(); }
-  EnsurePresentResult ensure_present(const std::string& sha1, const std::optional<std::string>& url,
-                                     const std::string& username,
-                                     const std::string& password) override {
-    return inner_->ensure_present(sha1, url, username, password);
-  }
-  BuildStartResult build(const std::string& build_id, const std::string& builder_type,
-                         const std::string& chroot_sha1,
-                         const std::map<std::string, std::string>& filemap,
-                         const BuildArgs& args) override {
+  StartResult start(const JobSpec& job) override {
     if (builder_name() == gate_.hung) {
       std::this_thread::sleep_for(gate_.hang);
       record_return();
@@ -268,7 +341,7 @@ class GatedSlave final : public Slave {
       }
       --gate_.in_flight;
     }
-    auto r = inner_->build(build_id, builder_type, chroot_sha1, filemap, args);
+    auto r = inner_->start(job);
     record_return();
     return r;
   }

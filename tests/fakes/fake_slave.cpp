@@ -162,7 +162,7 @@ Error transport_error(const std::string& what) {
 }
 
 Error fault_error(const std::string& what) {
-  return Error(ErrorCategory::kFault, what).with_fault_code(8001);
+  return xmlrpc_slave::FaultError(xmlrpc_slave::kFaultNoSuchMethod, what);
 }
 
 }  // namespace buildd::test

@@ -4,6 +4,11 @@
 // call log ("status", "clean", "abort", "fetch buildlog", "ensure_present <sha1>",
 // "build <cookie> <type>"…). A FakeSlave's script is shared with the test
 // through a shared_ptr so the test can change it between cycles.
+//
+// A FakeSlave scripts launchpad-buildd's calls (echo, info, ensurepresent,
+// build…): it derives from xmlrpc-slave's LaunchpadSlave, so the pipeline's
+// tests drive the core's protocol-neutral probe() and start() through the
+// real mapping onto those calls, as a farm of launchpad-buildd slaves does.
 
 #include <deque>
 #include <map>
@@ -15,8 +20,15 @@
 
 #include "buildd/error.hpp"
 #include "buildd/slave_transport.hpp"
+#include "launchpad_slave.hpp"
 
 namespace buildd::test {
+
+using xmlrpc_slave::BuildArgs;
+using xmlrpc_slave::BuildStartResult;
+using xmlrpc_slave::BuildStartStatus;
+using xmlrpc_slave::EnsurePresentResult;
+using xmlrpc_slave::SlaveInfo;
 
 struct SlaveScript {
   std::mutex mutex;
@@ -51,7 +63,7 @@ SlaveStatus waiting_status(BuildResult result, const std::string& cookie,
 SlaveStatus aborting_status(const std::string& cookie);
 SlaveStatus aborted_status(const std::string& cookie);
 
-class FakeSlave final : public Slave {
+class FakeSlave final : public xmlrpc_slave::LaunchpadSlave {
  public:
   FakeSlave(std::string name, std::shared_ptr<SlaveScript> script)
       : name_(std::move(name)), script_(std::move(script)) {}

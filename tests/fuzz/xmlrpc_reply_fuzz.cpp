@@ -5,7 +5,7 @@
 // and 2005 array forms, filemaps, info, echo, ensurepresent, build,
 // abort/clean) and the scan's decisions on the decoded status.
 //
-// Expected refusals are buildd::Error (kProtocol, kFault) and girerr::error
+// Expected refusals are buildd::Error (kProtocol, kRefused) and girerr::error
 // from xmlrpc-c's parser (which the transport reports as kProtocol); anything
 // else escaping, a broken invariant, a crash or a sanitizer report is a
 // finding.
@@ -89,9 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     result = result_of(outcome, "builder fuzz: status()");
   } catch (const Error& error) {
-    FUZZ_CHECK(error.category() == ErrorCategory::kFault ||
+    FUZZ_CHECK(error.category() == ErrorCategory::kRefused ||
                error.category() == ErrorCategory::kProtocol);
-    FUZZ_CHECK(error.category() != ErrorCategory::kFault || !outcome.succeeded());
+    FUZZ_CHECK(error.category() != ErrorCategory::kRefused || !outcome.succeeded());
     return 0;
   }
   exercise_status(result);

@@ -20,7 +20,7 @@ enum class ErrorCategory {
   kConflict,   // a duplicate or a state that forbids the change
   kStore,      // the database failed
   kTransport,  // a slave could not be reached, timed out, reset the connection
-  kFault,      // a slave answered with an XML-RPC Fault
+  kRefused,    // a slave is up but refused the call (launchpad-buildd: an XML-RPC Fault)
   kProtocol,   // a slave answered with something of the wrong shape
   kArchive,    // the librarian failed (down, refused, disk full)
   kInternal,
@@ -36,13 +36,6 @@ class BUILDD_API Error : public std::runtime_error {
   // Retryable errors leave everything as it was: the caller may try again
   // later (next poll) and nothing is lost.
   bool retryable() const noexcept { return retryable_; }
-  // XML-RPC fault code when category() is kFault, else 0.
-  int fault_code() const noexcept { return fault_code_; }
-  Error& with_fault_code(int code) {
-    fault_code_ = code;
-    return *this;
-  }
-
   // Prepends "context: " to the message; returns *this for rethrowing.
   Error& add_context(const std::string& context);
 
@@ -52,7 +45,6 @@ class BUILDD_API Error : public std::runtime_error {
  private:
   ErrorCategory category_;
   bool retryable_;
-  int fault_code_ = 0;
   std::string message_;
 };
 

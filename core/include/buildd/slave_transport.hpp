@@ -1,8 +1,10 @@
 #pragma once
 
-// The slave transport interface: how the master talks to one build slave.
-// The reference peer is launchpad-buildd; the wire protocol, both generations
-// and its hazards, is in docs/protocol.md.
+// The slave transport interface: how the master talks to one build worker
+// ("slave"), in terms of no protocol. A job is a JobSpec (inputs by URL and
+// digest); the worker is polled with status() and its files fetched by name.
+// The reference transport, xmlrpc-slave, speaks launchpad-buildd's protocol
+// (docs/protocol.md); everything of that protocol stays inside it.
 //
 // Threading: a SlaveTransport is shared by every thread of the master and must
 // be thread-safe. A Slave is used by one thread at a time (the pipeline gives
@@ -16,9 +18,9 @@
 // Errors: every call throws buildd::Error:
 //   kTransport (retryable) — could not connect, timed out, connection reset, HTTP
 //                            error from the server;
-//   kFault     (not retryable, fault_code() set) — the slave answered with an
-//                            XML-RPC Fault (launchpad-buildd: 8001 no such method,
-//                            8002 any refusal);
+//   kRefused   (not retryable) — the worker is up but refused the call (a call
+//                            out of turn, an unknown method; launchpad-buildd:
+//                            an XML-RPC Fault);
 //   kProtocol  (not retryable) — the reply had the wrong shape or broke a guard
 //                            (size limit, bad digest); the message names the
 //                            builder and the field.
@@ -30,7 +32,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "buildd/content_writer.hpp"
@@ -80,31 +81,46 @@ struct SlaveStatus {
   bool legacy_array = false;                   // true when the 2005 array form was sent
 };
 
-struct SlaveInfo {
-  std::string protocol_version;  // "1.0"
-  std::string arch_tag;
-  std::vector<std::string> builder_types;  // e.g. {"binarypackage", ...} or {"debian"}
+// What probe() learnt about a worker.
+struct WorkerInfo {
+  std::string arch_tag;  // the processor it builds for, e.g. "i386"
+  std::string protocol;  // what it speaks, for the operator ("launchpad-buildd 1.0")
 };
 
-struct EnsurePresentResult {
-  bool present = false;
-  std::string info;  // "Cache", "Download", "No URL", an error text; empty from a 2005 bare bool
+// A file the worker must hold to run a job, named by its digest: the worker
+// fetches it from `url` unless it holds it already, and refuses it when the
+// bytes' SHA-1 is not `sha1`.
+struct JobInput {
+  std::string filename;  // the build's name for it, e.g. "hello_1.0-1.dsc"
+  std::string sha1;
+  std::string url;  // the librarian's URL
 };
 
-enum class BuildStartStatus { kBuilding, kUnknownSum, kUnknownBuilder, kOther };
-
-struct BuildStartResult {
-  BuildStartStatus status = BuildStartStatus::kOther;
-  std::string status_text;  // as sent, e.g. "BuilderStatus.BUILDING"
-  std::string info;         // build id, or the slave's explanation
+// One job, described without any protocol: the transport turns it into its
+// own calls (launchpad-buildd: ensurepresent for each input, then build()
+// with its args struct).
+struct JobSpec {
+  std::string job_id;  // status().build_id reports it back; unique per dispatch
+  JobInput chroot;     // the build environment
+  std::vector<JobInput> sources;
+  std::string source_name;     // "hello"
+  std::string source_version;  // "1.0-1"
+  std::string release;         // the distribution release, e.g. "warty"
+  std::string pocket;          // "release", "updates", "security"…
+  std::string component;       // "main", "universe"…
+  std::string arch_tag;        // the arch release's processor tag, e.g. "i386"
+  bool arch_indep = false;     // this arch release also builds Architecture: all
 };
 
-// Values of build()'s args struct: strings and booleans are all the protocol
-// uses for binarypackage (series, suite, ogrecomponent, arch_tag, arch_indep…).
-using BuildArgValue = std::variant<std::string, bool>;
-using BuildArgs = std::map<std::string, BuildArgValue>;
+// start()'s answer when it threw nothing.
+struct StartResult {
+  bool started = false;
+  // Not started: why, for the log. The job goes back to the queue and nobody
+  // is blamed (the worker was busy after all, or lost an input it held).
+  std::string not_now;
+};
 
-// A file fetched from the slave's /filecache/.
+// A file fetched from the worker: a result file (by its SHA-1) or the log.
 struct FetchedFile {
   std::uint64_t size = 0;
   std::string sha1;  // of the bytes received
@@ -116,35 +132,33 @@ class BUILDD_API Slave {
 
   virtual const std::string& builder_name() const = 0;
 
-  virtual std::vector<std::string> echo(const std::vector<std::string>& args) = 0;
-  virtual SlaveInfo info() = 0;
+  // Whether the worker is there and speaks this transport's protocol: its
+  // description, or an Error whose message says what is wrong (the core
+  // disables the builder with it). The core calls it before the builder's
+  // first job and whenever it re-checks the builder; a transport forgets
+  // here whatever it remembered about the worker (the inputs it holds).
+  virtual WorkerInfo probe() = 0;
+
   virtual SlaveStatus status() = 0;
 
-  // 4-argument form; the transport falls back to the 2005 2-argument form on
-  // Fault 8002. `url` nullopt sends nil ("only check"). Credentials never appear
-  // in logs or error messages. Uses the longer ensurepresent deadline.
-  virtual EnsurePresentResult ensure_present(const std::string& sha1,
-                                             const std::optional<std::string>& url,
-                                             const std::string& username,
-                                             const std::string& password) = 0;
+  // Starts `job` on an IDLE worker: makes every input present (fetched and
+  // checked by digest), then starts the build. Returns started, or not_now
+  // when the worker turns out busy or cannot start for a reason that is
+  // nobody's fault. Throws when an input cannot be made present or the
+  // worker refuses the job: the core counts that against the builder.
+  // Never starts a job on a worker that is not IDLE.
+  virtual StartResult start(const JobSpec& job) = 0;
 
-  // Never call while the slave is not IDLE (protocol.md: it corrupts the
-  // running build's id and wipes its log); the pipeline checks status() first.
-  virtual BuildStartResult build(const std::string& build_id, const std::string& builder_type,
-                                 const std::string& chroot_sha1,
-                                 const std::map<std::string, std::string>& filemap,
-                                 const BuildArgs& args) = 0;
+  virtual std::string abort() = 0;  // returns the state text, e.g. "BuilderStatus.ABORTING"
+  virtual std::string clean() = 0;  // returns the state text, e.g. "BuilderStatus.IDLE"
 
-  virtual std::string abort() = 0;  // returns the state text, "BuilderStatus.ABORTING"
-  virtual std::string clean() = 0;  // returns the state text, "BuilderStatus.IDLE"
-
-  // GETs <base>/filecache/<name> (`name` is a sha1 or "buildlog") and writes
-  // each chunk into `sink` as it arrives (the librarian hashes, compresses and
-  // stores it in the same pass). Throws kProtocol when more than `max_bytes`
-  // arrive or, when `name` is a sha1, when the content's SHA-1 differs; an
-  // error thrown by the sink ends the transfer and is passed on. After a
-  // throw the sink holds a partial file, which the caller discards. Uses the
-  // longer download deadline.
+  // Fetches `name` (a result file's SHA-1, or "buildlog" for the log) and
+  // writes each chunk into `sink` as it arrives (the librarian hashes,
+  // compresses and stores it in the same pass). Throws kProtocol when more
+  // than `max_bytes` arrive or, when `name` is a SHA-1, when the content's
+  // SHA-1 differs; an error thrown by the sink ends the transfer and is
+  // passed on. After a throw the sink holds a partial file, which the caller
+  // discards. Uses the longer download deadline.
   virtual FetchedFile fetch_file(const std::string& name, ByteSink& sink,
                                  std::uint64_t max_bytes) = 0;
 

@@ -38,17 +38,9 @@ class RefusedSlave : public Slave {
   RefusedSlave(std::string name, Error refusal)
       : name_(std::move(name)), refusal_(std::move(refusal)) {}
   const std::string& builder_name() const override { return name_; }
-  std::vector<std::string> echo(const std::vector<std::string>&) override { throw refusal_; }
-  SlaveInfo info() override { throw refusal_; }
+  WorkerInfo probe() override { throw refusal_; }
   SlaveStatus status() override { throw refusal_; }
-  EnsurePresentResult ensure_present(const std::string&, const std::optional<std::string>&,
-                                     const std::string&, const std::string&) override {
-    throw refusal_;
-  }
-  BuildStartResult build(const std::string&, const std::string&, const std::string&,
-                         const std::map<std::string, std::string>&, const BuildArgs&) override {
-    throw refusal_;
-  }
+  StartResult start(const JobSpec&) override { throw refusal_; }
   std::string abort() override { throw refusal_; }
   std::string clean() override { throw refusal_; }
   FetchedFile fetch_file(const std::string&, ByteSink&, std::uint64_t) override { throw refusal_; }
@@ -116,21 +108,12 @@ BuilderGroup* BuilddMaster::group(Id family_id) {
 
 void BuilddMaster::probe(BuilderHandle& builder, const DistroArchRelease& dar) {
   builder.probed = true;
-  builder.chroot_held.clear();
   std::string reason;
   try {
-    auto echoed = builder.slave->echo({"Test"});
+    const WorkerInfo info = builder.slave->probe();
     builder.last_answer = time_.now();
-    SlaveInfo info;
-    if (echoed != std::vector<std::string>{"Test"}) {
-      reason = "echo(\"Test\") did not return [\"Test\"]";
-    } else if ((info = builder.slave->info()).protocol_version != "1.0") {
-      reason = "Protocol version mismatch: " + info.protocol_version + " (expected 1.0)";
-    } else if (info.arch_tag != dar.arch_tag) {
+    if (info.arch_tag != dar.arch_tag)
       reason = "Architecture tag mismatch: " + info.arch_tag + " (expected " + dar.arch_tag + ")";
-    } else {
-      builder.builder_types = info.builder_types;
-    }
   } catch (const std::exception& e) {
     reason = e.what();
   }
@@ -182,7 +165,6 @@ BuilderGroup& BuilddMaster::load_builders(const DistroArchRelease& dar,
       static_cast<Builder&>(*handle) = row;
       if (reenabled || moved) {
         handle->probed = false;
-        handle->chroot_held.clear();
         handle->transport_failures = 0;
         handle->unreachable_since.reset();
       }
@@ -598,53 +580,25 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
     return false;
   };
   try {
-    auto send = [&](const LibraryFile& file) {
-      auto r = builder.slave->ensure_present(file.sha1, librarian_.url_for(file), "", "");
-      if (!r.present) {
-        throw Error(ErrorCategory::kProtocol,
-                    "slave refused " + file.filename + " (" + file.sha1 + "): " + r.info);
-      }
-    };
-    const bool chroot_skipped = builder.chroot_held == chroot->sha1;
-    if (!chroot_skipped) {
-      builder.chroot_held.clear();
-      send(*chroot);
-      builder.chroot_held = chroot->sha1;
-    }
-    std::map<std::string, std::string> filemap;
-    for (const auto& f : store_.source_files(row.build.id)) {
-      send(f.file);
-      filemap[f.filename] = f.file.sha1;
-    }
-    // build() on a busy launchpad-buildd wipes its log and renames its job.
-    if (builder.slave->status().state != BuilderState::kIdle) {
-      log->warn("{}: no longer IDLE; build {} goes back to the queue", builder.name, cookie);
+    JobSpec job;
+    job.job_id = cookie;
+    job.chroot = {chroot->filename, chroot->sha1, librarian_.url_for(*chroot)};
+    for (const auto& f : store_.source_files(row.build.id))
+      job.sources.push_back({f.filename, f.file.sha1, librarian_.url_for(f.file)});
+    job.source_name = row.build.source_name;
+    job.source_version = row.build.source_version;
+    job.release = dar.release;
+    job.pocket = row.build.pocket;
+    job.component = row.build.component;
+    job.arch_tag = dar.arch_tag;
+    job.arch_indep = arch_indep(dar);
+    const StartResult r = builder.slave->start(job);
+    if (!r.started) {
+      log->warn("{}: build {} not started ({}); it goes back to the queue", builder.name, cookie,
+                r.not_now);
       return put_back();
-    }
-    const bool binarypackage = std::find(builder.builder_types.begin(), builder.builder_types.end(),
-                                         "binarypackage") != builder.builder_types.end();
-    BuildArgs args;
-    args["series"] = dar.release;
-    args["suite"] =
-        row.build.pocket == "release" ? dar.release : dar.release + "-" + row.build.pocket;
-    args["ogrecomponent"] = row.build.component;
-    args["arch_tag"] = dar.arch_tag;
-    args["arch_indep"] = arch_indep(dar);
-    auto r = builder.slave->build(cookie, binarypackage ? "binarypackage" : "debian", chroot->sha1,
-                                  filemap, args);
-    if (r.status == BuildStartStatus::kUnknownSum && chroot_skipped) {
-      // The slave no longer holds the chroot it held (restarted with an
-      // empty cache): not its fault; the next dispatch sends it again.
-      log->warn("{}: build() answered {} for a chroot it held; build {} goes back to the queue",
-                builder.name, r.status_text, cookie);
-      builder.chroot_held.clear();
-      return put_back();
-    }
-    if (r.status != BuildStartStatus::kBuilding) {
-      throw Error(ErrorCategory::kProtocol, "build() answered " + r.status_text + ": " + r.info);
     }
   } catch (const Error& e) {
-    builder.chroot_held.clear();  // whatever went wrong, ask again next time
     log->error("{}: dispatching build {} failed: {}", builder.name, cookie, e.what());
     if (metrics_)
       metrics_->inc(kMetricSlaveErrors,

@@ -27,6 +27,11 @@ namespace buildd::test {
 namespace {
 
 namespace xs = buildd::xmlrpc_slave;
+using xs::BuildArgs;
+using xs::BuildStartResult;
+using xs::BuildStartStatus;
+using xs::EnsurePresentResult;
+using xs::SlaveInfo;
 
 // bin/buildd-slave on a free port; SIGTERM at the end.
 class SlaveProcess {
@@ -86,7 +91,7 @@ void run_full_build(const std::string& protocol) {
   Builder builder;
   builder.name = "double";
   builder.url = process.url();
-  auto slave = transport.connect(builder);
+  auto slave = transport.connect_launchpad(builder);
 
   EXPECT_EQ(slave->echo({"Test"}), std::vector<std::string>{"Test"});
   const SlaveInfo info = slave->info();

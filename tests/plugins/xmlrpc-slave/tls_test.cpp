@@ -29,12 +29,12 @@ void expect_certificate_error(const Error& e) {
 
 class XmlRpcSlaveTlsTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Slave> connect(const xs::Options& options, const std::string& url) {
+  std::unique_ptr<xs::LaunchpadSlave> connect(const xs::Options& options, const std::string& url) {
     transports_.push_back(std::make_unique<xs::XmlRpcSlaveTransport>(options));
     Builder builder;
     builder.name = "bob";
     builder.url = url;
-    return transports_.back()->connect(builder);
+    return transports_.back()->connect_launchpad(builder);
   }
   TlsNginxOptions proxy_to_slave() const {
     TlsNginxOptions o;

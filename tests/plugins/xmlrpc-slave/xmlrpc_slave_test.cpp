@@ -31,6 +31,11 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using xmlrpc_c::value;
 namespace xs = buildd::xmlrpc_slave;
+using xs::BuildArgs;
+using xs::BuildStartResult;
+using xs::BuildStartStatus;
+using xs::EnsurePresentResult;
+using xs::SlaveInfo;
 
 std::string wire(const std::string& name) {
   return read_file(fixtures_dir() / "launchpad-buildd-wire" / name);
@@ -78,11 +83,26 @@ Error expect_error(Fn&& fn) {
   return Error(ErrorCategory::kInternal, "none");
 }
 
+// Runs `fn`, expects an XML-RPC Fault and returns it (with its code).
+template <typename Fn>
+xs::FaultError expect_fault(Fn&& fn) {
+  try {
+    fn();
+  } catch (const xs::FaultError& fault) {
+    return fault;
+  } catch (const std::exception& other) {
+    ADD_FAILURE() << "not a Fault: " << other.what();
+    return xs::FaultError(0, other.what());
+  }
+  ADD_FAILURE() << "no exception";
+  return xs::FaultError(0, "none");
+}
+
 class XmlRpcSlaveTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Slave> connect(xs::Options options = xs::default_options()) {
+  std::unique_ptr<xs::LaunchpadSlave> connect(xs::Options options = xs::default_options()) {
     transport_ = std::make_unique<xs::XmlRpcSlaveTransport>(options);
-    return transport_->connect(builder_at(server_.url()));
+    return transport_->connect_launchpad(builder_at(server_.url()));
   }
   SlaveStatus status_of(const std::string& body, xs::Options options = xs::default_options()) {
     server_.reply(body);
@@ -351,9 +371,9 @@ TEST_F(XmlRpcSlaveTest, OtherWrongShapes) {
 
 TEST_F(XmlRpcSlaveTest, FaultCarriesCode) {
   server_.reply(wire("17-nosuchmethod.response.xml"));
-  const Error e = expect_error([&] { connect()->status(); });
-  EXPECT_EQ(e.category(), ErrorCategory::kFault);
-  EXPECT_EQ(e.fault_code(), 8001);
+  const xs::FaultError e = expect_fault([&] { connect()->status(); });
+  EXPECT_EQ(e.category(), ErrorCategory::kRefused);
+  EXPECT_EQ(e.fault_code(), xs::kFaultNoSuchMethod);
   EXPECT_FALSE(e.retryable());
   EXPECT_THAT(e.message(), HasSubstr("builder bob"));
 }
@@ -488,7 +508,7 @@ TEST_F(XmlRpcSlaveTest, SilentSlaveTimesOutWithinDeadline) {
   options.ensurepresent_timeout = 0.7;
   options.download_timeout = 0.5;
   xs::XmlRpcSlaveTransport transport{options};
-  auto slave = transport.connect(builder_at(silent.url()));
+  auto slave = transport.connect_launchpad(builder_at(silent.url()));
   for (int which = 0; which < 3; ++which) {
     const auto start = std::chrono::steady_clock::now();
     const Error e = expect_error([&] {
@@ -557,10 +577,10 @@ TEST_F(XmlRpcSlaveTest, EnsurePresentFallsBackToTwoArgumentsOn8002) {
 TEST_F(XmlRpcSlaveTest, EnsurePresentFaultNeverShowsCredentials) {
   server_.reply(wire("09-ensurepresent-2args.response.xml"));
   auto slave = connect();
-  const Error e = expect_error(
+  const xs::FaultError e = expect_fault(
       [&] { slave->ensure_present(kSha1A, "http://librarian/x", "alice", "hunter2-secret"); });
-  EXPECT_EQ(e.category(), ErrorCategory::kFault);
-  EXPECT_EQ(e.fault_code(), 8002);
+  EXPECT_EQ(e.category(), ErrorCategory::kRefused);
+  EXPECT_EQ(e.fault_code(), xs::kFaultApplicationError);
   EXPECT_THAT(e.message(), Not(HasSubstr("hunter2-secret")));
   EXPECT_THAT(e.message(), Not(HasSubstr("alice")));
   EXPECT_EQ(server_.calls().size(), 2u);  // the 2-arg retry faulted too

@@ -3,9 +3,9 @@
 // One conformance suite for the SlaveTransport contract (slave_transport.hpp),
 // run against a transport and a worker it drives: the in-tree xmlrpc-slave
 // against the project's launchpad-buildd double, and any vendor's transport.
-// It drives the worker as the master does — status, ensure_present, build,
-// the result files, abort, clean — and ends each test by asking whether the
-// worker is IDLE again. A transport's test instantiates it with a Context:
+// It drives the worker as the master does — probe, start (inputs by URL and
+// SHA-1), status, the result files, abort, clean — and ends each test by
+// asking whether the worker is IDLE again. A transport's test instantiates it with a Context:
 //
 //   struct MyContext {
 //     explicit MyContext(const std::filesystem::path& scratch);
@@ -14,7 +14,7 @@
 //     buildd::Builder builder();
 //     // A URL the transport does not serve (connect() must throw).
 //     std::string foreign_url();
-//     std::string arch_tag();  // what the worker's info() reports
+//     std::string arch_tag();  // what the worker's probe() reports
 //     // The source files (name -> content) of a build with this outcome.
 //     std::map<std::string, std::string> sources(buildd::test::BuildOutcome outcome);
 //   };
@@ -116,31 +116,36 @@ class SlaveTransportConformance : public ::testing::Test {
     }
   }
 
-  // The chroot and the sources of `outcome` sent with ensure_present(), then
-  // build(): what the master does to dispatch.
-  BuildStartResult start(BuildOutcome outcome, const std::string& build_id) {
-    const std::string chroot = serve("chroot of the conformance suite " + build_id);
-    EXPECT_TRUE(slave_->ensure_present(chroot, url_of(chroot), "", "").present);
-    std::map<std::string, std::string> filemap;
+  // The job of a build of `outcome`, its chroot and sources served by the
+  // suite: what the master dispatches.
+  JobSpec job_of(BuildOutcome outcome, const std::string& job_id) {
+    JobSpec job;
+    job.job_id = job_id;
+    const std::string chroot = serve("chroot of the conformance suite " + job_id);
+    job.chroot = {"chroot.tar.gz", chroot, url_of(chroot)};
     for (const auto& [name, content] : context_.sources(outcome)) {
       const std::string sha1 = serve(content);
-      EXPECT_TRUE(slave_->ensure_present(sha1, url_of(sha1), "", "").present) << name;
-      filemap[name] = sha1;
+      job.sources.push_back({name, sha1, url_of(sha1)});
     }
-    BuildArgs args;
-    args["series"] = std::string("noble");
-    args["suite"] = std::string("noble");
-    args["ogrecomponent"] = std::string("main");
-    args["arch_tag"] = context_.arch_tag();
-    args["arch_indep"] = true;
-    return slave_->build(build_id, "binarypackage", chroot, filemap, args);
+    job.source_name = "hello";
+    job.source_version = "1.0-1";
+    job.release = "noble";
+    job.pocket = "release";
+    job.component = "main";
+    job.arch_tag = context_.arch_tag();
+    job.arch_indep = true;
+    return job;
+  }
+
+  StartResult start(BuildOutcome outcome, const std::string& job_id) {
+    return slave_->start(job_of(outcome, job_id));
   }
 
   // start(), then status() until the build ends: the WAITING status, having
   // checked that build() answered BUILDING and that the worker kept the id.
   SlaveStatus build_to_end(BuildOutcome outcome, const std::string& build_id) {
-    BuildStartResult r = start(outcome, build_id);
-    EXPECT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+    StartResult r = start(outcome, build_id);
+    EXPECT_TRUE(r.started) << r.not_now;
     SlaveStatus s = wait_until_not({BuilderState::kBuilding});
     EXPECT_EQ(s.state, BuilderState::kWaiting) << s.state_text;
     EXPECT_EQ(s.build_id, build_id);
@@ -173,41 +178,45 @@ TYPED_TEST_P(SlaveTransportConformance, ConnectRefusesAUrlItDoesNotServe) {
   EXPECT_THROW(this->transport_->open(foreign), Error);
 }
 
-TYPED_TEST_P(SlaveTransportConformance, AFreshWorkerIsIdleEchoesAndSaysItsArch) {
+TYPED_TEST_P(SlaveTransportConformance, AFreshWorkerIsIdleAndProbesWithItsArch) {
   SlaveStatus s = this->slave_->status();
   EXPECT_EQ(s.state, BuilderState::kIdle) << s.state_text;
   EXPECT_EQ(s.build_id, "");
-  EXPECT_EQ(this->slave_->echo({"Test"}), std::vector<std::string>{"Test"});
-  SlaveInfo info = this->slave_->info();
-  EXPECT_EQ(info.protocol_version, "1.0");
+  WorkerInfo info = this->slave_->probe();
   EXPECT_EQ(info.arch_tag, this->context_.arch_tag());
+  EXPECT_FALSE(info.protocol.empty()) << "probe() does not say what the worker speaks";
   EXPECT_EQ(this->slave_->builder_name(), this->builder_.name);
 }
 
-TYPED_TEST_P(SlaveTransportConformance, EnsurePresentDownloadsChecksTheDigestAndCaches) {
-  const std::string content = "a source file for ensure_present";
-  const std::string sha1 = sha1_hex(content);
-  EXPECT_FALSE(this->slave_->ensure_present(sha1, std::nullopt, "", "").present)
-      << "present before it was sent";
-  this->serve(content);
-  EXPECT_TRUE(this->slave_->ensure_present(sha1, this->url_of(sha1), "", "").present);
-  EXPECT_TRUE(this->slave_->ensure_present(sha1, std::nullopt, "", "").present)
-      << "not kept after the download";
-  // Content whose SHA-1 is not the one asked for is not accepted.
+TYPED_TEST_P(SlaveTransportConformance, AnInputWithTheWrongDigestIsRefusedAndLeavesItIdle) {
+  JobSpec job = this->job_of(BuildOutcome::kOk, "5-9");
+  ASSERT_FALSE(job.sources.empty());
+  // The URL serves bytes whose SHA-1 is not the one the job names.
   const std::string wrong = sha1_hex("bytes never served");
   {
     std::lock_guard lock(this->files_mutex_);
     this->files_[wrong] = "other bytes";
   }
-  EXPECT_FALSE(this->slave_->ensure_present(wrong, this->url_of(wrong), "", "").present);
-  EXPECT_FALSE(this->slave_->ensure_present(wrong, std::nullopt, "", "").present);
+  job.sources.front().sha1 = wrong;
+  job.sources.front().url = this->url_of(wrong);
+  EXPECT_THROW(this->slave_->start(job), Error) << "a source with the wrong SHA-1 was taken";
+  SlaveStatus s = this->slave_->status();
+  EXPECT_EQ(s.state, BuilderState::kIdle) << s.state_text;
+  EXPECT_EQ(s.build_id, "");
+  // The worker is usable: the same build with the right bytes runs.
+  s = this->build_to_end(BuildOutcome::kOk, "5-10");
+  EXPECT_EQ(s.result, BuildResult::kOk) << s.result_text;
+  this->clean_and_expect_idle();
 }
 
-TYPED_TEST_P(SlaveTransportConformance, BuildWithAnUnknownChrootIsRefusedAndLeavesItIdle) {
-  const std::string never_sent = sha1_hex("a chroot nobody sent");
-  BuildStartResult r = this->slave_->build("1-1", "binarypackage", never_sent, {}, {});
-  EXPECT_EQ(r.status, BuildStartStatus::kUnknownSum) << r.status_text << ": " << r.info;
-  EXPECT_EQ(this->slave_->status().state, BuilderState::kIdle);
+TYPED_TEST_P(SlaveTransportConformance, AnInputThatCannotBeFetchedIsRefusedAndLeavesItIdle) {
+  JobSpec job = this->job_of(BuildOutcome::kOk, "6-9");
+  const std::string never_served = sha1_hex("a chroot nobody serves");
+  job.chroot = {"chroot.tar.gz", never_served, this->url_of(never_served)};
+  EXPECT_THROW(this->slave_->start(job), Error) << "a chroot the URL does not serve was taken";
+  SlaveStatus s = this->slave_->status();
+  EXPECT_EQ(s.state, BuilderState::kIdle) << s.state_text;
+  EXPECT_EQ(s.build_id, "");
 }
 
 TYPED_TEST_P(SlaveTransportConformance, ASuccessfulBuildEndsWaitingOkWithItsFiles) {
@@ -234,8 +243,8 @@ TYPED_TEST_P(SlaveTransportConformance, AFailedBuildEndsWaitingPackageFail) {
 }
 
 TYPED_TEST_P(SlaveTransportConformance, AbortEndsARunningBuildAborted) {
-  BuildStartResult r = this->start(BuildOutcome::kRunsUntilAborted, "9-13");
-  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+  StartResult r = this->start(BuildOutcome::kRunsUntilAborted, "9-13");
+  ASSERT_TRUE(r.started) << r.not_now;
   SlaveStatus s = this->slave_->status();
   EXPECT_EQ(s.state, BuilderState::kBuilding) << s.state_text;
   EXPECT_EQ(s.build_id, "9-13");
@@ -251,11 +260,20 @@ TYPED_TEST_P(SlaveTransportConformance, AbortEndsARunningBuildAborted) {
 TYPED_TEST_P(SlaveTransportConformance, CallsOutOfTurnAreRefusedWithoutHarm) {
   EXPECT_THROW(this->slave_->abort(), Error) << "abort() of an IDLE worker";
   EXPECT_EQ(this->slave_->status().state, BuilderState::kIdle);
-  BuildStartResult r = this->start(BuildOutcome::kRunsUntilAborted, "10-14");
-  ASSERT_EQ(r.status, BuildStartStatus::kBuilding) << r.status_text << ": " << r.info;
+  StartResult r = this->start(BuildOutcome::kRunsUntilAborted, "10-14");
+  ASSERT_TRUE(r.started) << r.not_now;
   EXPECT_THROW(this->slave_->clean(), Error) << "clean() of a BUILDING worker";
   SlaveStatus s = this->slave_->status();
   EXPECT_EQ(s.state, BuilderState::kBuilding) << "clean() stopped the build: " << s.state_text;
+  EXPECT_EQ(s.build_id, "10-14");
+  // A second job for a busy worker is not started (not now, or refused), and
+  // the running one goes on under its own id.
+  try {
+    EXPECT_FALSE(this->start(BuildOutcome::kOk, "10-15").started);
+  } catch (const Error&) {
+  }
+  s = this->slave_->status();
+  EXPECT_EQ(s.state, BuilderState::kBuilding) << "start() stopped the build: " << s.state_text;
   EXPECT_EQ(s.build_id, "10-14");
 }
 
@@ -280,9 +298,9 @@ TYPED_TEST_P(SlaveTransportConformance, FetchEnforcesTheSizeLimitAndRefusesUnkno
 }
 
 REGISTER_TYPED_TEST_SUITE_P(SlaveTransportConformance, ConnectRefusesAUrlItDoesNotServe,
-                            AFreshWorkerIsIdleEchoesAndSaysItsArch,
-                            EnsurePresentDownloadsChecksTheDigestAndCaches,
-                            BuildWithAnUnknownChrootIsRefusedAndLeavesItIdle,
+                            AFreshWorkerIsIdleAndProbesWithItsArch,
+                            AnInputWithTheWrongDigestIsRefusedAndLeavesItIdle,
+                            AnInputThatCannotBeFetchedIsRefusedAndLeavesItIdle,
                             ASuccessfulBuildEndsWaitingOkWithItsFiles,
                             AFailedBuildEndsWaitingPackageFail, AbortEndsARunningBuildAborted,
                             CallsOutOfTurnAreRefusedWithoutHarm,

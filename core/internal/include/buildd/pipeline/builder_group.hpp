@@ -46,7 +46,6 @@ struct BUILDD_API BuilderHandle : Builder {
       : Builder(std::move(row)), slave(std::move(connection)) {}
 
   std::unique_ptr<Slave> slave;
-  std::vector<std::string> builder_types;  // from info() when probed
   bool probed = false;
   bool has_job = false;        // the database gives it a job: never dispatch to it
   int transport_failures = 0;  // consecutive polls whose status() failed (memory only)
@@ -71,12 +70,6 @@ struct BUILDD_API BuilderHandle : Builder {
   Id tail_queue_id = 0;
   std::string tail_seen;
   std::optional<TimePoint> tail_changed;
-  // The chroot (SHA-1) the slave last confirmed it holds (ensurepresent
-  // answered present): the next dispatch of that chroot skips ensurepresent,
-  // one round trip of about ten per build. Forgotten when build() answers
-  // UNKNOWNSUM (the slave lost its cache), when the builder moves, and when it
-  // is probed again.
-  std::string chroot_held;
   // Set while a poll of this builder runs (the daemon's poller never polls
   // one builder twice at once, and leaves a polled handle alone).
   std::atomic<bool> polling{false};

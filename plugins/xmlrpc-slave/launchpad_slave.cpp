@@ -1,0 +1,80 @@
+#include "launchpad_slave.hpp"
+
+#include <algorithm>
+
+#include "buildd/logging.hpp"
+
+namespace buildd::xmlrpc_slave {
+
+int fault_code_of(const Error& error) {
+  const auto* fault = dynamic_cast<const FaultError*>(&error);
+  return fault ? fault->fault_code() : 0;
+}
+
+BuildArgs build_args_of(const JobSpec& job) {
+  BuildArgs args;
+  args["series"] = job.release;
+  args["suite"] = job.pocket == "release" ? job.release : job.release + "-" + job.pocket;
+  args["ogrecomponent"] = job.component;
+  args["arch_tag"] = job.arch_tag;
+  args["arch_indep"] = job.arch_indep;
+  return args;
+}
+
+WorkerInfo LaunchpadSlave::probe() {
+  chroot_held_.clear();
+  builder_types_.clear();
+  if (echo({"Test"}) != std::vector<std::string>{"Test"})
+    throw Error(ErrorCategory::kProtocol, "echo(\"Test\") did not return [\"Test\"]");
+  SlaveInfo about = info();
+  if (about.protocol_version != "1.0")
+    throw Error(ErrorCategory::kProtocol,
+                "Protocol version mismatch: " + about.protocol_version + " (expected 1.0)");
+  builder_types_ = about.builder_types;
+  return {about.arch_tag, "launchpad-buildd " + about.protocol_version};
+}
+
+StartResult LaunchpadSlave::start(const JobSpec& job) {
+  try {
+    auto send = [&](const JobInput& input) {
+      EnsurePresentResult r = ensure_present(input.sha1, input.url, "", "");
+      if (!r.present) {
+        throw Error(ErrorCategory::kProtocol,
+                    "slave refused " + input.filename + " (" + input.sha1 + "): " + r.info);
+      }
+    };
+    const bool chroot_skipped = chroot_held_ == job.chroot.sha1;
+    if (!chroot_skipped) {
+      chroot_held_.clear();
+      send(job.chroot);
+      chroot_held_ = job.chroot.sha1;
+    }
+    std::map<std::string, std::string> filemap;
+    for (const JobInput& source : job.sources) {
+      send(source);
+      filemap[source.filename] = source.sha1;
+    }
+    if (builder_types_.empty()) builder_types_ = info().builder_types;
+    // build() on a busy launchpad-buildd wipes its log and renames its job.
+    const SlaveStatus now = status();
+    if (now.state != BuilderState::kIdle) return {false, "no longer IDLE (" + now.state_text + ")"};
+    const bool binarypackage = std::find(builder_types_.begin(), builder_types_.end(),
+                                         "binarypackage") != builder_types_.end();
+    BuildStartResult r = build(job.job_id, binarypackage ? "binarypackage" : "debian",
+                               job.chroot.sha1, filemap, build_args_of(job));
+    if (r.status == BuildStartStatus::kUnknownSum && chroot_skipped) {
+      // The slave no longer holds the chroot it held (restarted with an
+      // empty cache): not its fault; the next start sends it again.
+      chroot_held_.clear();
+      return {false, "build() answered " + r.status_text + " for a chroot it held"};
+    }
+    if (r.status != BuildStartStatus::kBuilding)
+      throw Error(ErrorCategory::kProtocol, "build() answered " + r.status_text + ": " + r.info);
+    return {true, ""};
+  } catch (const Error&) {
+    chroot_held_.clear();  // whatever went wrong, ask again next time
+    throw;
+  }
+}
+
+}  // namespace buildd::xmlrpc_slave
