@@ -154,19 +154,18 @@ MachineCpu machine_cpu() {
 Farm::Farm(FarmOptions options)
     : options_(std::move(options)), transport_(transport_options(options_)) {
   fs::create_directories(options_.work / "tmp");
-  soci_store::SociStoreOptions so;
+  std::string backend = "sqlite3";
   if (options_.backend == "postgresql") {
     pg_database_ = "bench_" + options_.tag + "_" + std::to_string(::getpid());
     soci::session admin(soci::postgresql, options_.pg + " dbname=buildd");
     admin << "DROP DATABASE IF EXISTS " + pg_database_;
     admin << "CREATE DATABASE " + pg_database_;
-    so.backend = "postgresql";
+    backend = "postgresql";
     connection_ = options_.pg + " dbname=" + pg_database_;
   } else {
-    so.backend = "sqlite3";
     connection_ = (options_.work / "bench.sqlite").string();
   }
-  so.connection = connection_;
+  soci_store::SociStoreOptions so = soci_store::default_options(backend, connection_);
   so.busy_timeout_seconds = 60;
   store_ = std::make_unique<soci_store::SociStore>(so);
   store_->upgrade();

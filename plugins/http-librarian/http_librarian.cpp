@@ -175,6 +175,27 @@ struct HttpLibrarian::Impl {
   }
 };
 
+HttpLibrarianOptions http_librarian_options_from(const PluginConfig& config) {
+  HttpLibrarianOptions o;
+  o.base_url = config.get_string("base_url");
+  o.public_base_url = config.get_string_or("public_base_url", "");
+  if (config.has("ca_file")) o.ca_file = config.get_path("ca_file");
+  o.basic_auth_env = config.get_string_or("basic_auth_env", "");
+  o.bearer_token_env = config.get_string_or("bearer_token_env", "");
+  o.aws_sigv4 = config.get_string_or("aws_sigv4", "");
+  o.aws_access_key_env = config.get_string_or("aws_access_key_env", "");
+  o.aws_secret_key_env = config.get_string_or("aws_secret_key_env", "");
+  o.timeout = std::chrono::duration<double>(config.get_seconds("timeout"));
+  o.connect_timeout = std::chrono::duration<double>(config.get_seconds("connect_timeout"));
+  if (config.has("temp_dir")) o.temp_dir = config.get_path("temp_dir");
+  return o;
+}
+
+HttpLibrarianOptions http_librarian_default_options(const std::string& base_url) {
+  return http_librarian_options_from(
+      plugin_config_from(kHttpLibrarianConfigKeys, {{"base_url", base_url}}));
+}
+
 HttpLibrarian::HttpLibrarian(HttpLibrarianOptions options) : impl_(std::make_unique<Impl>()) {
   options.base_url = strip_slashes(options.base_url);
   options.public_base_url =

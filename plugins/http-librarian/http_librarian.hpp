@@ -31,10 +31,38 @@
 #include <optional>
 #include <string>
 
+#include "buildd/config.hpp"
 #include "buildd/log_archive.hpp"
 
 namespace buildd {
 
+// The plugin's config keys: the one place its defaults are written.
+inline constexpr ConfigKey kHttpLibrarianConfigKeys[] = {
+    {"base_url", ConfigType::kString, true, nullptr,
+     "where objects are PUT and GET: <base_url>/<sha256[0:2]>/<sha256>"},
+    {"public_base_url", ConfigType::kString, false, nullptr,
+     "the same objects as slaves reach them (default: base_url)"},
+    {"ca_file", ConfigType::kPath, false, nullptr,
+     "CA bundle for https (default: the system's; https is always verified)"},
+    {"basic_auth_env", ConfigType::kString, false, nullptr,
+     "name of an environment variable holding user:password for Basic auth"},
+    {"bearer_token_env", ConfigType::kString, false, nullptr,
+     "name of an environment variable holding a Bearer token"},
+    {"aws_sigv4", ConfigType::kString, false, nullptr,
+     "sign requests with AWS SigV4, e.g. aws:amz:us-east-1:s3"},
+    {"aws_access_key_env", ConfigType::kString, false, nullptr,
+     "name of an environment variable holding the AWS access key id"},
+    {"aws_secret_key_env", ConfigType::kString, false, nullptr,
+     "name of an environment variable holding the AWS secret key"},
+    {"timeout", ConfigType::kSeconds, false, "60",
+     "abandon a transfer that moves no byte for this long"},
+    {"connect_timeout", ConfigType::kSeconds, false, "10", "connection timeout"},
+    {"temp_dir", ConfigType::kPath, false, nullptr,
+     "where open() downloads objects (default: the system temp dir)"},
+};
+
+// The librarian's settings. Start from http_librarian_default_options() (the
+// keys' defaults); the timeouts have no defaults of their own.
 struct HttpLibrarianOptions {
   std::string base_url;           // required
   std::string public_base_url;    // empty: base_url
@@ -46,10 +74,15 @@ struct HttpLibrarianOptions {
   std::string aws_secret_key_env;
   // A transfer that moves no byte for this long is abandoned (large chroots
   // legitimately take longer than any total limit would allow).
-  std::chrono::duration<double> timeout{60};
-  std::chrono::duration<double> connect_timeout{10};
+  std::chrono::duration<double> timeout;
+  std::chrono::duration<double> connect_timeout;
   std::filesystem::path temp_dir;  // empty: the system temp dir
 };
+
+// Reads a config validated against kHttpLibrarianConfigKeys.
+HttpLibrarianOptions http_librarian_options_from(const PluginConfig& config);
+// http_librarian_options_from() of the keys' defaults with this base_url.
+HttpLibrarianOptions http_librarian_default_options(const std::string& base_url);
 
 class HttpLibrarian : public LogArchive {
  public:

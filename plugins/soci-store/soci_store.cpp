@@ -7,6 +7,21 @@ namespace buildd::soci_store {
 
 using namespace detail;
 
+SociStoreOptions options_from_config(const PluginConfig& config) {
+  SociStoreOptions o;
+  o.backend = config.get_string("backend");
+  o.connection = config.get_string("connection");
+  o.pool_size = static_cast<int>(config.get_int("pool_size"));
+  o.busy_timeout_seconds = static_cast<int>(config.get_seconds("busy_timeout"));
+  o.auto_upgrade = config.get_bool("auto_upgrade");
+  return o;
+}
+
+SociStoreOptions default_options(const std::string& backend, const std::string& connection) {
+  return options_from_config(
+      plugin_config_from(kConfigKeys, {{"backend", backend}, {"connection", connection}}));
+}
+
 SociStore::SociStore(const SociStoreOptions& options) {
   if (options.backend == "sqlite3") {
     engine_ = Engine::kSqlite;

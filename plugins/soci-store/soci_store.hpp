@@ -29,6 +29,7 @@
 #include <string>
 
 #include "buildd/build_store.hpp"
+#include "buildd/config.hpp"
 
 namespace soci {
 class connection_pool;
@@ -37,15 +38,41 @@ class session;
 
 namespace buildd::soci_store {
 
+// The plugin's config keys: the one place its defaults are written.
+inline constexpr ConfigKey kConfigKeys[] = {
+    {"backend", ConfigType::kString, true, nullptr,
+     "database engine: \"sqlite3\" (embedded), \"postgresql\" or \"mariadb\"",
+     "sqlite3|postgresql|mariadb"},
+    {"connection", ConfigType::kString, true, nullptr,
+     "sqlite3: the database file (an absolute path; a relative one is taken from the current "
+     "directory); postgresql: a libpq connection string such as "
+     "\"host=127.0.0.1 port=5432 dbname=buildd user=buildd\"; mariadb: SOCI's MySQL "
+     "connection string such as \"host=127.0.0.1 port=3306 dbname=buildd user=buildd "
+     "pass=secret\""},
+    {"pool_size", ConfigType::kInteger, false, "4",
+     "database sessions kept open (calls beyond that wait for a free one)"},
+    {"busy_timeout", ConfigType::kSeconds, false, "10",
+     "sqlite3: how long a writer waits for the database lock"},
+    {"auto_upgrade", ConfigType::kBoolean, false, "false",
+     "apply missing schema migrations when the store opens"},
+};
+
+// The store's settings. Start from default_options() (the keys' defaults);
+// the members have no defaults of their own.
 struct SociStoreOptions {
   std::string backend;  // "sqlite3", "postgresql" or "mariadb"
   // A file path (sqlite3), a libpq connection string (postgresql), or SOCI's
   // MySQL connection string (mariadb: "host=… port=… dbname=… user=… pass=…").
   std::string connection;
-  int pool_size = 4;
-  int busy_timeout_seconds = 10;
-  bool auto_upgrade = false;  // run upgrade() when opening
+  int pool_size;
+  int busy_timeout_seconds;
+  bool auto_upgrade;  // run upgrade() when opening
 };
+
+// Reads a config validated against kConfigKeys.
+SociStoreOptions options_from_config(const PluginConfig& config);
+// options_from_config() of the keys' defaults with this backend and connection.
+SociStoreOptions default_options(const std::string& backend, const std::string& connection);
 
 enum class Engine { kSqlite, kPostgresql, kMariadb };
 

@@ -1,5 +1,7 @@
 // The seed doctest (buildd-slavescanner.txt), line by line, with in-process
-// fake slaves instead of the Python mocks.
+// fake slaves instead of the Python mocks. The seed's build.builder,
+// build.datebuilt, build.buildduration and build.buildstate are Build's
+// builder_id, built, duration and state; build.buildlog keeps its name.
 
 #include <gtest/gtest.h>
 
@@ -53,7 +55,7 @@ class SeedSlaveScanner : public ::testing::Test {
     item.build.id = 1;
     item.build.source_name = "foo";
     item.build.source_version = "1.0-1";
-    item.build.buildstate = BuildState::kBuilding;
+    item.build.state = BuildState::kBuilding;
     item.builder = builder;
     item.buildstart = utc_2005_01_01_08_00();
     item.dar = dar_;
@@ -95,35 +97,35 @@ TEST_F(SeedSlaveScanner, BuilderGroupAndUpdateBuild) {
   // WAITING - PACKAGEFAIL
   auto bq_item3 = mock_build_queue(builder3);
   group_.update_build(bq_item3, librarian_);
-  EXPECT_TRUE(bq_item3.build.builder.has_value());
-  EXPECT_TRUE(bq_item3.build.datebuilt.has_value());
-  EXPECT_TRUE(bq_item3.build.buildduration.has_value());
+  EXPECT_TRUE(bq_item3.build.builder_id.has_value());
+  EXPECT_TRUE(bq_item3.build.built.has_value());
+  EXPECT_TRUE(bq_item3.build.duration.has_value());
   EXPECT_TRUE(bq_item3.build.buildlog.has_value());
-  EXPECT_EQ(title(bq_item3.build.buildstate), "Failed to build");
+  EXPECT_EQ(title(bq_item3.build.state), "Failed to build");
 
   // WAITING - DEPWAIT
   auto bq_item4 = mock_build_queue(builder4);
   group_.update_build(bq_item4, librarian_);
-  EXPECT_TRUE(bq_item4.build.builder.has_value());
-  EXPECT_TRUE(bq_item4.build.datebuilt.has_value());
-  EXPECT_TRUE(bq_item4.build.buildduration.has_value());
+  EXPECT_TRUE(bq_item4.build.builder_id.has_value());
+  EXPECT_TRUE(bq_item4.build.built.has_value());
+  EXPECT_TRUE(bq_item4.build.duration.has_value());
   EXPECT_TRUE(bq_item4.build.buildlog.has_value());
-  EXPECT_EQ(title(bq_item4.build.buildstate), "Manual dependency wait");
+  EXPECT_EQ(title(bq_item4.build.state), "Manual dependency wait");
 
   // WAITING - CHROOTFAIL
   auto bq_item5 = mock_build_queue(builder5);
   group_.update_build(bq_item5, librarian_);
-  EXPECT_TRUE(bq_item5.build.builder.has_value());
-  EXPECT_TRUE(bq_item5.build.datebuilt.has_value());
-  EXPECT_TRUE(bq_item5.build.buildduration.has_value());
+  EXPECT_TRUE(bq_item5.build.builder_id.has_value());
+  EXPECT_TRUE(bq_item5.build.built.has_value());
+  EXPECT_TRUE(bq_item5.build.duration.has_value());
   EXPECT_TRUE(bq_item5.build.buildlog.has_value());
-  EXPECT_EQ(title(bq_item5.build.buildstate), "Chroot wait");
+  EXPECT_EQ(title(bq_item5.build.state), "Chroot wait");
 
   // WAITING - BUILDERFAIL
   auto bq_item6 = mock_build_queue(builder6);
   group_.update_build(bq_item6, librarian_);
   EXPECT_EQ(bq_item6.builder, nullptr);
-  EXPECT_EQ(title(bq_item6.build.buildstate), "Needs building");
+  EXPECT_EQ(title(bq_item6.build.state), "Needs building");
 
   // BUILDING
   auto bq_item7 = mock_build_queue(builder7);
@@ -147,11 +149,11 @@ TEST_F(SeedSlaveScanner, BuilderGroupAndUpdateBuild) {
   // WAITING - OK
   auto bq_item10 = mock_build_queue(builder10);
   group_.update_build(bq_item10, librarian_);
-  EXPECT_TRUE(bq_item10.build.builder.has_value());
-  EXPECT_TRUE(bq_item10.build.datebuilt.has_value());
-  EXPECT_TRUE(bq_item10.build.buildduration.has_value());
+  EXPECT_TRUE(bq_item10.build.builder_id.has_value());
+  EXPECT_TRUE(bq_item10.build.built.has_value());
+  EXPECT_TRUE(bq_item10.build.duration.has_value());
   EXPECT_TRUE(bq_item10.build.buildlog.has_value());
-  EXPECT_EQ(title(bq_item10.build.buildstate), "Fully built");
+  EXPECT_EQ(title(bq_item10.build.state), "Fully built");
 }
 
 TEST_F(SeedSlaveScanner, BuilddMasterWithoutChroots) {

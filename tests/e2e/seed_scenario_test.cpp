@@ -77,7 +77,8 @@ TEST(EndToEnd, SeedScenarioThroughTheWire) {
   }
   // Give each job to its builder, as an earlier cycle's dispatch would have.
   {
-    soci_store::SociStore store({"sqlite3", (data.path() / "buildd.sqlite").string()});
+    soci_store::SociStore store(
+        soci_store::default_options("sqlite3", (data.path() / "buildd.sqlite").string()));
     for (const auto& b : seed) {
       if (!b.has_job) continue;
       auto builder = store.find_builder(b.name);

@@ -23,58 +23,11 @@ std::string mime_for(const std::string& filename) {
 
 }  // namespace
 
-BuildRecord BuildRecord::from(const Build& b) {
-  BuildRecord r;
-  r.id = b.id;
-  r.source_name = b.source_name;
-  r.source_version = b.source_version;
-  r.distro_arch_release_id = b.distro_arch_release_id;
-  r.buildstate = b.state;
-  r.created = b.created;
-  r.started = b.started;
-  r.datebuilt = b.built;
-  r.buildduration = b.duration;
-  r.builder = b.builder_id;
-  if (b.buildlog_id) {
-    r.buildlog.emplace();
-    r.buildlog->id = *b.buildlog_id;
-  }
-  r.dependencies = b.dependencies;
-  r.failure_count = b.failure_count;
-  r.give_back_count = b.give_back_count;
-  r.component = b.component;
-  r.pocket = b.pocket;
-  r.urgency = b.urgency;
-  return r;
-}
-
-Build BuildRecord::to_build() const {
-  Build b;
-  b.id = id;
-  b.source_name = source_name;
-  b.source_version = source_version;
-  b.distro_arch_release_id = distro_arch_release_id;
-  b.state = buildstate;
-  b.created = created;
-  b.started = started;
-  b.built = datebuilt;
-  b.duration = buildduration;
-  b.builder_id = builder;
-  if (buildlog && buildlog->id != 0) b.buildlog_id = buildlog->id;
-  b.dependencies = dependencies;
-  b.failure_count = failure_count;
-  b.give_back_count = give_back_count;
-  b.component = component;
-  b.pocket = pocket;
-  b.urgency = urgency;
-  return b;
-}
-
 QueueItem QueueItem::from(const QueuedBuild& row, BuilderHandle* builder,
                           const DistroArchRelease& dar) {
   QueueItem item;
   item.id = row.entry.id;
-  item.build = BuildRecord::from(row.build);
+  item.build = BuildRecord(row.build);
   item.builder = builder;
   item.dispatched_to = builder;
   item.buildstart = row.entry.buildstart;
@@ -91,7 +44,7 @@ JobView QueueItem::job_view(const MasterSettings& settings) const {
   JobView view;
   view.build_id = build.id;
   view.queue_id = id;
-  view.state = build.buildstate;
+  view.state = build.state;
   view.give_back_count = build.give_back_count;
   view.abort_sent = abort_sent;
   view.attempt = attempt;
@@ -204,7 +157,7 @@ void BuilderGroup::reset_job(QueueItem& item) {
   item.buildstart.reset();
   item.logtail.clear();
   item.abort_sent.reset();
-  item.build.buildstate = BuildState::kNeedsBuild;
+  item.build.state = BuildState::kNeedsBuild;
   item.build.started.reset();
   item.changes.resets.push_back(JobReset{item.id, item.build.id, item.attempt});
 }
@@ -220,13 +173,13 @@ void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<Lib
                             std::vector<std::pair<std::string, LibraryFile>> files,
                             std::string dependencies) {
   const TimePoint now = time_.now();
-  item.build.buildstate = state;
-  item.build.datebuilt = now;
+  item.build.state = state;
+  item.build.built = now;
   const auto start = item.buildstart ? item.buildstart : item.build.started;
-  item.build.buildduration =
+  item.build.duration =
       start ? std::chrono::duration_cast<Duration>(now - *start) : Duration::zero();
   if (item.builder) {
-    item.build.builder = item.builder->id;
+    item.build.builder_id = item.builder->id;
     item.builder->has_job = false;
   }
   if (log) item.build.buildlog = log;
@@ -238,9 +191,9 @@ void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<Lib
   c.build_id = item.build.id;
   c.queue_id = item.id;
   c.state = state;
-  c.built = item.build.datebuilt;
-  c.duration = item.build.buildduration;
-  c.builder_id = item.build.builder;
+  c.built = item.build.built;
+  c.duration = item.build.duration;
+  c.builder_id = item.build.builder_id;
   c.buildlog = item.build.buildlog;
   c.dependencies = item.build.dependencies;
   c.result_files = item.build.result_files;
@@ -252,9 +205,9 @@ void BuilderGroup::complete(QueueItem& item, BuildState state, std::optional<Lib
 
 void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librarian& librarian) {
   BuilderHandle& b = *item.builder;
-  const BuildState old_state = item.build.buildstate;
+  const BuildState old_state = item.build.state;
   // The state comes first: its name is part of the log's file name.
-  item.build.buildstate = decision.new_state;
+  item.build.state = decision.new_state;
   std::optional<LibraryFile> log;
   std::vector<std::pair<std::string, LibraryFile>> files;
   try {
@@ -262,7 +215,7 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
     // the archive in one pass; the records are made by the completion's
     // commit, not a transaction per file.
     log = librarian.archive_streamed(
-        build_log_filename(item.dar, item.build.to_build(), decision.new_state), "application/gzip",
+        build_log_filename(item.dar, item.build, decision.new_state), "application/gzip",
         ContentWriter::Encoding::kGzip,
         [&](ByteSink& sink) { b.slave->fetch_file("buildlog", sink, settings_.max_log_bytes); });
     for (const auto& [filename, file_sha1] : decision.files) {
@@ -275,7 +228,7 @@ void BuilderGroup::collect(QueueItem& item, const ScanDecision& decision, Librar
                                                }));
     }
   } catch (...) {
-    item.build.buildstate = old_state;
+    item.build.state = old_state;
     throw;
   }
   std::string dependencies = decision.note.empty() ? decision.dependencies : decision.note;
@@ -489,14 +442,14 @@ void BuilderGroup::handle_failure(QueueItem& item, const Error& error, bool retr
   bool builder_works = false;  // the job is failed instead: the builder's count is cleared
   const FailureJudgement j =
       judge_failure(b.failure_count, item.build.failure_count,
-                    retry && item.build.buildstate != BuildState::kCancelling, settings_);
+                    retry && item.build.state != BuildState::kCancelling, settings_);
   logger("scan")->warn("{}: build {}: {} (builder failures {}, job failures {})", b.name, cookie,
                        error.what(), b.failure_count, item.build.failure_count);
   if (j.builder == BuilderVerdict::kFail) {
     b.builderok = false;
     b.failnotes = error.what();
   }
-  if (item.build.buildstate == BuildState::kCancelling) {
+  if (item.build.state == BuildState::kCancelling) {
     complete(item, BuildState::kCancelled, std::nullopt, {}, "");
   } else if (j.job == JobVerdict::kFail) {
     complete(item, BuildState::kFailedToBuild, std::nullopt, {},

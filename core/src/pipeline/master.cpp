@@ -571,7 +571,7 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
   builder.has_job = true;
   QueueItem item = QueueItem::from(row, &builder, dar);
   item.buildstart = row.entry.buildstart;
-  item.build.buildstate = BuildState::kBuilding;
+  item.build.state = BuildState::kBuilding;
   // The job goes back to the queue, and nobody is blamed.
   auto put_back = [&] {
     builder.has_job = false;

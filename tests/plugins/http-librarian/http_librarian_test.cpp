@@ -23,8 +23,7 @@ NginxServer& nginx() {
 }
 
 HttpLibrarianOptions options_for(const std::string& base_url, const std::filesystem::path& temp) {
-  HttpLibrarianOptions o;
-  o.base_url = base_url;
+  HttpLibrarianOptions o = http_librarian_default_options(base_url);
   o.timeout = std::chrono::seconds(5);
   o.connect_timeout = std::chrono::seconds(2);
   o.temp_dir = temp;

@@ -39,8 +39,7 @@ void expect_slave_downloads(Librarian& librarian, const std::filesystem::path& c
 TEST(SlaveDownloadTest, FromNginxThroughHttpLibrarian) {
   TempDir dir;
   NginxServer nginx;
-  HttpLibrarianOptions o;
-  o.base_url = nginx.url() + "/librarian";
+  HttpLibrarianOptions o = http_librarian_default_options(nginx.url() + "/librarian");
   o.temp_dir = dir.path();
   HttpLibrarian archive(o);
   MemoryLibraryStore store;

@@ -34,8 +34,7 @@ void expect_certificate_error(const Error& e) {
 class HttpLibrarianTlsTest : public ::testing::Test {
  protected:
   HttpLibrarianOptions options(const std::filesystem::path& ca) const {
-    HttpLibrarianOptions o;
-    o.base_url = nginx_.url() + "store";
+    HttpLibrarianOptions o = http_librarian_default_options(nginx_.url() + "store");
     o.ca_file = ca;
     o.timeout = std::chrono::seconds(5);
     o.connect_timeout = std::chrono::seconds(2);

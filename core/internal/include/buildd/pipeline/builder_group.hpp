@@ -4,7 +4,7 @@
 // jobs (the seed's BuilderGroup: firstAvailable, countAvailable, updateBuild).
 //
 // A QueueItem is the in-memory queue entry with its build, named as the seed
-// reads them (item.build.buildstate, item.build.datebuilt, item.builder,
+// reads them (item.build.state — the seed's buildstate —, item.builder,
 // item.logtail…). update_build() changes the item in place AND records the
 // same changes in item.changes (buildd::CycleChanges) for the store; nothing
 // is written to the store here, the caller commits the changes and then, when
@@ -75,31 +75,18 @@ struct BUILDD_API BuilderHandle : Builder {
   std::atomic<bool> polling{false};
 };
 
-// The build of a queue entry, with the seed's names.
-struct BUILDD_API BuildRecord {
-  Id id = 0;
-  std::string source_name;
-  std::string source_version;
-  Id distro_arch_release_id = 0;
-  BuildState buildstate = BuildState::kNeedsBuild;
-  TimePoint created{};
-  std::optional<TimePoint> started;
-  std::optional<TimePoint> datebuilt;
-  std::optional<Duration> buildduration;
-  std::optional<Id> builder;  // builder id, set when the build finishes
-  // The gzipped log and the result files: id 0 until the completion that
-  // records them is committed (a record read from the store has its id only).
-  std::optional<LibraryFile> buildlog;
-  std::string dependencies;
-  int failure_count = 0;
-  int give_back_count = 0;
-  std::string component = "main";
-  std::string pocket = "release";
-  std::string urgency = "medium";
-  std::vector<std::pair<std::string, LibraryFile>> result_files;  // filename, file
+// The build of a queue entry: the store's Build (the seed's names map one
+// for one: build.buildstate is state, datebuilt built, buildduration
+// duration, builder builder_id), with what a collection adds before its
+// completion is committed.
+struct BUILDD_API BuildRecord : Build {
+  BuildRecord() = default;
+  explicit BuildRecord(const Build& build) : Build(build) {}
 
-  static BuildRecord from(const Build& build);
-  Build to_build() const;
+  // The seed's build.buildlog: the gzipped log, and the result files, as
+  // collected (id 0 until the completion that records them is committed).
+  std::optional<LibraryFile> buildlog;
+  std::vector<std::pair<std::string, LibraryFile>> result_files;  // filename, file
 };
 
 struct BUILDD_API QueueItem {
