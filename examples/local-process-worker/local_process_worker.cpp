@@ -178,12 +178,14 @@ class LocalSlave : public buildd::Slave {
   }
 
   buildd::StartResult start(const buildd::JobSpec& job) override {
-    // The inputs first, outside the slot's lock: a download may take long.
-    fetch_input(job.chroot);
-    for (const buildd::JobInput& source : job.sources) fetch_input(source);
+    // The sources are linked into the build folder by name: refuse a name
+    // that could climb out of it before downloading anything.
     for (const buildd::JobInput& source : job.sources)
       if (!is_plain_name(source.filename))
         throw Error(ErrorCategory::kProtocol, name_ + ": bad file name " + source.filename);
+    // The inputs, outside the slot's lock: a download may take long.
+    fetch_input(job.chroot);
+    for (const buildd::JobInput& source : job.sources) fetch_input(source);
 
     std::lock_guard lock(slot_->mutex);
     reap(*slot_);

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "buildd/logging.hpp"
-
 namespace buildd::xmlrpc_slave {
 
 int fault_code_of(const Error& error) {
