@@ -299,6 +299,10 @@ class CountingSlave final : public xmlrpc_slave::LaunchpadSlave {
     ++calls_;
     return inner_->build(build_id, builder_type, chroot_sha1, filemap, args);
   }
+  LogRead readlog(std::uint64_t offset, std::size_t max_bytes) override {
+    ++calls_;
+    return inner_->readlog(offset, max_bytes);
+  }
   std::string abort() override {
     ++calls_;
     return inner_->abort();

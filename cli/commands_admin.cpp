@@ -651,11 +651,28 @@ void sleep_interruptibly(double seconds) {
         std::min<Steady::duration>(std::chrono::milliseconds(50), until - now));
 }
 
-// build log --follow: the master only stores the slave's log tail (the
-// launchpad-buildd protocol cannot read a log from an offset, and the
-// transport interface offers no such call), so the log is followed from the
-// tails stored each scan, merged by LogFollower, then finished from the
-// stored log.
+// Printed when a followed build was dispatched again: its live log starts
+// over.
+constexpr std::string_view kRedispatchedMarker =
+    "[… the build was dispatched again; its new log follows …]\n";
+
+// The live log of `entry` from `offset` to its stored end (BuildStore::live_log).
+std::string live_log_from(BuildStore& store, const BuildQueueEntry& entry, std::uint64_t offset) {
+  std::string out;
+  while (offset + out.size() < entry.live_log_size) {
+    std::string chunk = store.live_log(entry.id, offset + out.size(), 1 << 20);
+    if (chunk.empty()) break;
+    out += chunk;
+  }
+  return out;
+}
+
+// build log --follow. When the slave reads its log from an offset, the
+// master keeps the whole log in the store as it grows (the live log): it is
+// printed byte for byte, then finished from the stored log. Otherwise (an
+// unmodified launchpad-buildd) the master stores only the slave's log tail,
+// so the log is followed from the tails stored each scan, merged by
+// LogFollower, then finished from the stored log.
 int follow_log(CommandContext& ctx, Id build_id, double interval) {
   struct sigaction action {};
   action.sa_handler = on_follow_signal;
@@ -663,6 +680,10 @@ int follow_log(CommandContext& ctx, Id build_id, double interval) {
   for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &action, nullptr);
   BuildStore& store = ctx.store();
   LogFollower follower;
+  // The live log printed so far, and the dispatch attempt it belongs to;
+  // empty while following tails.
+  std::string live_printed;
+  int live_attempt = 0;
   while (!follow_stop) {
     std::optional<Build> b;
     std::optional<BuildQueueEntry> entry;
@@ -684,6 +705,14 @@ int follow_log(CommandContext& ctx, Id build_id, double interval) {
         return 0;
       }
       const std::string log = stored_log(ctx, *b);
+      if (live_attempt != 0) {
+        if (log.compare(0, live_printed.size(), live_printed) == 0)
+          ctx.out << std::string_view(log).substr(live_printed.size());
+        else
+          ctx.out << kRestartMarker << log;
+        ctx.out.flush();
+        return 0;
+      }
       // The tails were stored decoded (valid UTF-8, no NULs): the printed
       // lines are looked for in the log decoded the same way. A log of which
       // nothing was printed is printed as it is, as plain `build log` does.
@@ -691,8 +720,20 @@ int follow_log(CommandContext& ctx, Id build_id, double interval) {
       ctx.out.flush();
       return 0;
     }
-    // While cancelling, the master stores a fixed text instead of a tail.
-    if (entry && entry->logtail != kAbortingLogTail) {
+    if (entry && live_attempt == 0 && follower.printed_bytes() == 0 && entry->live_log_size > 0)
+      live_attempt = entry->attempt;
+    if (entry && live_attempt != 0) {
+      if (entry->attempt != live_attempt) {
+        ctx.out << kRedispatchedMarker;
+        live_printed.clear();
+        live_attempt = entry->attempt;
+      }
+      const std::string more = live_log_from(store, *entry, live_printed.size());
+      live_printed += more;
+      ctx.out << more;
+      ctx.out.flush();
+    } else if (entry && entry->logtail != kAbortingLogTail) {
+      // While cancelling, the master stores a fixed text instead of a tail.
       ctx.out << follower.next(entry->logtail);
       ctx.out.flush();
     }
@@ -707,8 +748,14 @@ int build_log(CommandContext& ctx, const po::variables_map& vm) {
   Build b = require_build(store, vm["id"].as<std::string>());
   if (vm.count("follow")) return follow_log(ctx, b.id, parse_interval(vm));
   if (!b.buildlog_id) {
-    // A running build has no stored log yet: its latest tail is what there is.
-    if (auto entry = store.queue_entry_for_build(b.id); entry && !entry->logtail.empty()) {
+    // A running build has no stored log yet: its live log, when the slave
+    // reads its log from an offset, else its latest tail is what there is.
+    auto entry = store.queue_entry_for_build(b.id);
+    if (entry && entry->live_log_size > 0) {
+      ctx.out << live_log_from(store, *entry, 0);
+      return 0;
+    }
+    if (entry && !entry->logtail.empty()) {
       ctx.out << entry->logtail;
       if (entry->logtail.back() != '\n') ctx.out << '\n';
       return 0;
@@ -922,8 +969,9 @@ void add_admin_commands(std::vector<Command>& t) {
                build_cancel});
   t.push_back({{"build", "log"},
                "ID [--follow [--interval SECONDS]]",
-               "print a build's log (a running build's latest tail); --follow prints it as it "
-               "grows until the build ends",
+               "print a build's log (a running build's log so far when its slave reads its log "
+               "from an offset, else its latest tail); --follow prints it as it grows until the "
+               "build ends",
                positionals({"id"},
                            [](po::options_description& o) {
                              o.add_options()("follow",

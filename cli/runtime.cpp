@@ -62,6 +62,8 @@ MasterSettings master_settings_from(const PluginConfig& master) {
   s.max_log_bytes = static_cast<std::uint64_t>(int_in("max_log_bytes", 1, std::int64_t{1} << 50));
   s.max_result_bytes =
       static_cast<std::uint64_t>(int_in("max_result_bytes", 1, std::int64_t{1} << 50));
+  // XML-RPC's int is 32 bits: a log is read from offsets below 2 GiB.
+  s.live_log_bytes = static_cast<std::uint64_t>(int_in("live_log_bytes", 0, std::int64_t{1} << 30));
   s.lease_ttl = seconds(seconds_in("lease_ttl", 3, 3600));
   s.timeouts.max_duration = seconds(seconds_in("max_build_duration", 1, 365 * kDay));
   s.timeouts.log_silence = seconds(seconds_in("log_silence_timeout", 1, 365 * kDay));

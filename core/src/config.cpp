@@ -54,6 +54,10 @@ const std::vector<ConfigKey>& master_config_keys() {
        "largest build log accepted from a slave"},
       {"max_result_bytes", ConfigType::kInteger, false, "4294967296",
        "largest result file accepted from a slave"},
+      {"live_log_bytes", ConfigType::kInteger, false, "16777216",
+       "how much of a running build's log the store keeps as it grows, for `build log "
+       "--follow`, when the slave reads its log from an offset (0: none; the log's tail is "
+       "kept either way)"},
       {"http_listen", ConfigType::kString, false, "127.0.0.1:8222",
        "address of the embedded HTTP server (files for slaves, status pages)"},
       {"public_url", ConfigType::kString, false, nullptr,

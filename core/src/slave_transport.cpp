@@ -6,6 +6,11 @@ namespace buildd {
 
 Slave::~Slave() = default;
 
+LogRead Slave::read_log(std::uint64_t /*offset*/, std::size_t /*max_bytes*/) {
+  throw Error(ErrorCategory::kRefused,
+              "builder " + builder_name() + ": this worker cannot read its log from an offset");
+}
+
 FetchedFile Slave::fetch_to_file(const std::string& name, const std::filesystem::path& destination,
                                  std::uint64_t max_bytes) {
   std::error_code ignored;

@@ -206,6 +206,23 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX IF NOT EXISTS build_queue_waiting_archive ON build_queue "
            "(distro_arch_release_id, builder_id, archive, score DESC, id)",
        }},
+      {9,
+       "live logs: the whole log of a running build, kept as it grows (build log --follow)",
+       {
+           "ALTER TABLE build_queue ADD COLUMN live_log_size BIGINT NOT NULL DEFAULT 0",
+           // Base64 text: every engine stores it alike (no bytea, no blob
+           // API), and a log may hold any byte. A chunk goes with its entry.
+           "CREATE TABLE build_live_log (queue_id BIGINT NOT NULL REFERENCES build_queue(id) ON "
+           "DELETE CASCADE, log_offset BIGINT NOT NULL, size BIGINT NOT NULL, data TEXT NOT NULL, "
+           "PRIMARY KEY (queue_id, log_offset))",
+       },
+       {
+           "ALTER TABLE build_queue ADD COLUMN IF NOT EXISTS live_log_size BIGINT NOT NULL "
+           "DEFAULT 0",
+           "CREATE TABLE IF NOT EXISTS build_live_log (queue_id BIGINT NOT NULL REFERENCES "
+           "build_queue(id) ON DELETE CASCADE, log_offset BIGINT NOT NULL, size BIGINT NOT NULL, "
+           "data MEDIUMTEXT NOT NULL, PRIMARY KEY (queue_id, log_offset)) @TABLE@",
+       }},
   };
   return kMigrations;
 }

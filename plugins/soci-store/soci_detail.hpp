@@ -166,10 +166,11 @@ struct BuildRow {
 
 constexpr const char* kQueueColumns =
     "q.id, q.build_id, q.builder_id, q.buildstart, q.logtail, q.score, q.manual, q.created, "
-    "q.abort_sent, q.attempt";
+    "q.abort_sent, q.attempt, q.live_log_size";
 
 struct QueueRow {
   long long id = 0, build_id = 0, builder = 0, buildstart = 0, created = 0, abort_sent = 0;
+  long long live_log_size = 0;
   int score = 0, manual = 0, attempt = 0;
   std::string logtail;
   Indicator i_builder{}, i_buildstart{}, i_abort{};
@@ -178,7 +179,7 @@ struct QueueRow {
     p, soci::into(id), soci::into(build_id), soci::into(builder, i_builder),
         soci::into(buildstart, i_buildstart), soci::into(logtail), soci::into(score),
         soci::into(manual), soci::into(created), soci::into(abort_sent, i_abort),
-        soci::into(attempt);
+        soci::into(attempt), soci::into(live_log_size);
   }
   BuildQueueEntry value() const {
     BuildQueueEntry e;
@@ -192,6 +193,7 @@ struct QueueRow {
     e.created = from_micros(created);
     e.abort_sent = opt_time(abort_sent, i_abort);
     e.attempt = attempt;
+    e.live_log_size = static_cast<std::uint64_t>(live_log_size);
     return e;
   }
 };
@@ -333,6 +335,11 @@ inline bool exists(soci::session& sql, const std::string& table, Id id) {
   sql << "SELECT COUNT(*) FROM " + table + " WHERE id = :id", soci::into(count), soci::use(value);
   return count > 0;
 }
+
+// A live log's bytes as the text stored in build_live_log.data, and back
+// (OpenSSL's base64, live_log.cpp).
+std::string base64_encode(const std::string& bytes);
+std::string base64_decode(const std::string& text);
 
 // A unique or foreign key violation (kConflict when it escapes a call).
 inline bool is_constraint_violation(const soci::soci_error& e) {

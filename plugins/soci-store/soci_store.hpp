@@ -131,6 +131,7 @@ class SociStore final : public BuildStore {
   std::optional<QueuedBuild> active_job_for_builder(Id builder_id) override;
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
   std::vector<bool> claim_all(const std::vector<Claim>& claims, TimePoint now) override;
+  std::string live_log(Id queue_id, std::uint64_t offset, std::size_t max_bytes) override;
   CommitResult commit(const CycleChanges& changes) override;
   std::vector<CommitResult> commit_all(const std::vector<const CycleChanges*>& batch) override;
 

@@ -45,6 +45,29 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
       applied(st);
     }
   }
+  // A live log grows only at its end, only for the attempt that read it.
+  if (!changes.live_logs.empty()) {
+    long long offset = 0, size = 0;
+    int attempt = 0;
+    soci::statement grow =
+        (sql.prepare << "UPDATE build_queue SET live_log_size = live_log_size + :n WHERE id = :q "
+                        "AND builder_id IS NOT NULL AND attempt = :a AND live_log_size = :o",
+         soci::use(size), soci::use(queue_id), soci::use(attempt), soci::use(offset));
+    soci::statement chunk =
+        (sql.prepare << "INSERT INTO build_live_log (queue_id, log_offset, size, data) VALUES "
+                        "(:q, :o, :n, :d)",
+         soci::use(queue_id), soci::use(offset), soci::use(size), soci::use(text));
+    for (const auto& a : changes.live_logs) {
+      if (a.bytes.empty()) continue;
+      queue_id = a.queue_id;
+      attempt = a.attempt;
+      offset = static_cast<long long>(a.offset);
+      size = static_cast<long long>(a.bytes.size());
+      if (!applied(grow)) continue;
+      text = base64_encode(a.bytes);
+      chunk.execute(true);
+    }
+  }
   if (!changes.aborts.empty()) {
     soci::statement st =
         (sql.prepare << "UPDATE build_queue SET abort_sent = :a WHERE id = :q AND builder_id IS "
@@ -109,13 +132,17 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
          soci::use(attempt));
     soci::statement queue =
         (sql.prepare << "UPDATE build_queue SET builder_id = NULL, buildstart = NULL, logtail = "
-                        "'', abort_sent = NULL WHERE id = :q",
+                        "'', abort_sent = NULL, live_log_size = 0 WHERE id = :q",
          soci::use(queue_id));
+    soci::statement live_log =
+        (sql.prepare << "DELETE FROM build_live_log WHERE queue_id = :q", soci::use(queue_id));
     for (const auto& r : changes.resets) {
       queue_id = r.queue_id;
       build_id = r.build_id;
       attempt = r.attempt;
-      if (applied(build)) queue.execute(true);
+      if (!applied(build)) continue;
+      queue.execute(true);
+      live_log.execute(true);
     }
   }
   if (!changes.completions.empty()) {

@@ -29,7 +29,36 @@ WorkerInfo LaunchpadSlave::probe() {
     throw Error(ErrorCategory::kProtocol,
                 "Protocol version mismatch: " + about.protocol_version + " (expected 1.0)");
   builder_types_ = about.builder_types;
-  return {about.arch_tag, "launchpad-buildd " + about.protocol_version};
+  WorkerInfo worker{about.arch_tag, "launchpad-buildd " + about.protocol_version, false};
+  try {
+    readlog(0, 0);
+    worker.reads_log_from_offset = true;
+  } catch (const Error& e) {
+    // launchpad-buildd: Fault 8001, no such method; the master follows the
+    // tails. A garbled answer to the extension is no reason to refuse a
+    // worker whose own calls work; an unreachable worker is.
+    if (e.category() == ErrorCategory::kTransport) throw;
+  }
+  return worker;
+}
+
+LogRead LaunchpadSlave::readlog(std::uint64_t /*offset*/, std::size_t /*max_bytes*/) {
+  throw FaultError(kFaultNoSuchMethod,
+                   "builder " + builder_name() + ": procedure readlog not found");
+}
+
+LogRead LaunchpadSlave::read_log(std::uint64_t offset, std::size_t max_bytes) {
+  LogRead read = readlog(offset, max_bytes);
+  const std::string where = "builder " + builder_name() + ": readlog(" + std::to_string(offset) +
+                            ", " + std::to_string(max_bytes) + "): ";
+  if (read.bytes.size() > max_bytes)
+    throw Error(ErrorCategory::kProtocol,
+                where + std::to_string(read.bytes.size()) + " bytes answered");
+  if (!read.bytes.empty() && offset + read.bytes.size() > read.log_size)
+    throw Error(ErrorCategory::kProtocol, where + std::to_string(read.bytes.size()) +
+                                              " bytes answered past the log's size " +
+                                              std::to_string(read.log_size));
+  return read;
 }
 
 StartResult LaunchpadSlave::start(const JobSpec& job) {

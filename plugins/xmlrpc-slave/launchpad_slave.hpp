@@ -14,6 +14,8 @@
 // Threading: as buildd::Slave, one thread at a time.
 // Errors: as buildd::Slave; a Fault is FaultError (kRefused with its code).
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -93,8 +95,18 @@ class LaunchpadSlave : public Slave {
                                  const std::map<std::string, std::string>& filemap,
                                  const BuildArgs& args) = 0;
 
-  // echo("Test"), then info(): protocol "1.0" or an Error saying what is wrong.
+  // readlog(offset, max_bytes): an extension of the project's buildd-slave,
+  // not a launchpad-buildd call. The default answers as launchpad-buildd
+  // does (Fault 8001, no such method).
+  virtual LogRead readlog(std::uint64_t offset, std::size_t max_bytes);
+
+  // echo("Test"), then info(): protocol "1.0" or an Error saying what is
+  // wrong; then readlog(0, 0): the worker reads its log from an offset
+  // unless that is refused (launchpad-buildd: Fault 8001) or garbled.
   WorkerInfo probe() final;
+  // readlog(), its answer checked: at most `max_bytes`, ending within the
+  // log's size (kProtocol otherwise).
+  LogRead read_log(std::uint64_t offset, std::size_t max_bytes) final;
   // ensurepresent for the chroot (unless this slave holds it from its last
   // job) and each source, status() (IDLE or not now), then build():
   // "binarypackage" when the slave offers it, else the 2005 "debian".

@@ -308,6 +308,23 @@ BuildStartResult decode_build_start(const value& result, const std::string& buil
   return out;
 }
 
+LogRead decode_readlog(const value& result, const std::string& builder) {
+  const Reply reply(builder, "readlog");
+  const ValueMap fields = reply.map(result, "result");
+  const auto data = fields.find("data");
+  const auto size = fields.find("size");
+  if (data == fields.end()) reply.fail("'data' is missing");
+  if (size == fields.end()) reply.fail("'size' is missing");
+  if (data->second.type() != value::TYPE_BYTESTRING) reply.wrong("data", "base64", data->second);
+  if (size->second.type() != value::TYPE_INT) reply.wrong("size", "an int", size->second);
+  const int log_size = xmlrpc_c::value_int(size->second);
+  if (log_size < 0) reply.fail("'size' is negative: " + std::to_string(log_size));
+  LogRead read;
+  read.bytes = reply.bytes(data->second, "data");
+  read.log_size = static_cast<std::uint64_t>(log_size);
+  return read;
+}
+
 std::string decode_text(const value& result, const std::string& builder, const char* method) {
   return Reply(builder, method).string(result, "result");
 }

@@ -49,6 +49,8 @@ SlaveStatus decode_status(const xmlrpc_c::value& result, const std::string& buil
 EnsurePresentResult decode_ensure_present(const xmlrpc_c::value& result,
                                           const std::string& builder);
 BuildStartResult decode_build_start(const xmlrpc_c::value& result, const std::string& builder);
+// readlog() (buildd-slave's extension): {"data": base64, "size": int >= 0}.
+LogRead decode_readlog(const xmlrpc_c::value& result, const std::string& builder);
 // abort() and clean(): a bare string.
 std::string decode_text(const xmlrpc_c::value& result, const std::string& builder,
                         const char* method);

@@ -360,6 +360,18 @@ class XmlRpcSlave : public LaunchpadSlave {
     return decode_build_start(call("build", params, options_.call_timeout), name_);
   }
 
+  LogRead readlog(std::uint64_t offset, std::size_t max_bytes) override {
+    // XML-RPC's int is 32 bits: farther than that no log is followed.
+    constexpr std::uint64_t kIntMax = 0x7fffffff;
+    if (offset > kIntMax)
+      throw Error(ErrorCategory::kRefused, "builder " + name_ + ": readlog(): offset " +
+                                               std::to_string(offset) + " is past 2 GiB");
+    xmlrpc_c::paramList params;
+    params.add(xmlrpc_c::value_int(static_cast<int>(offset)));
+    params.add(xmlrpc_c::value_int(static_cast<int>(std::min<std::uint64_t>(max_bytes, kIntMax))));
+    return decode_readlog(call("readlog", params, options_.call_timeout), name_);
+  }
+
   std::string abort() override { return simple_call("abort"); }
   std::string clean() override { return simple_call("clean"); }
 

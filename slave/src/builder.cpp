@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -189,6 +190,7 @@ struct Builder::Plan {
   BuildResult outcome = BuildResult::kOk;
   std::chrono::duration<double> duration{0.2};
   std::string depends;
+  int compile_lines = 8;     // the build step's compiler lines (Log-Lines)
   bool abort_hangs = false;  // the build process survives the scan: ABORTING forever
   bool endless = false;      // never finishes by itself (start-state building)
   bool forget = false;       // dropped before build() answers (forget-job)
@@ -246,6 +248,21 @@ void Builder::append_log(const std::string& text) {
   std::lock_guard lock(log_mu_);
   std::ofstream out(log_path(), std::ios::binary | std::ios::app);
   out << text;
+}
+
+LogChunk Builder::read_log(std::uint64_t offset, std::size_t max_bytes) {
+  std::lock_guard lock(log_mu_);
+  LogChunk chunk;
+  std::ifstream in(log_path(), std::ios::binary | std::ios::ate);
+  if (!in) return chunk;  // no build has logged anything yet
+  chunk.log_size = static_cast<std::uint64_t>(in.tellg());
+  if (offset >= chunk.log_size) return chunk;
+  chunk.bytes.resize(
+      static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, chunk.log_size - offset)));
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(chunk.bytes.data(), static_cast<std::streamsize>(chunk.bytes.size()));
+  chunk.bytes.resize(static_cast<std::size_t>(in.gcount()));
+  return chunk;
 }
 
 StatusSnapshot Builder::status() {
@@ -405,6 +422,14 @@ BuildReply Builder::build(const std::string& build_id, const std::string& builde
   if (!field("duration").empty())
     plan.duration = std::chrono::duration<double>(std::stod(field("duration")));
   plan.depends = field("depends");
+  if (!field("log-lines").empty()) {
+    const std::string text = field("log-lines");
+    int lines = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), lines);
+    if (ec != std::errc() || end != text.data() + text.size() || lines < 1 || lines > 1000000)
+      throw SlaveRefusal("Log-Lines in the .dsc must be 1 to 1000000: " + field("log-lines"));
+    plan.compile_lines = lines;
+  }
   plan.abort_hangs = field("abort") == "hang";
   if (std::exchange(options_.builderfail_once, false)) plan.outcome = BuildResult::kBuilderFail;
   if (options_.forget_jobs > 0) {
@@ -513,10 +538,11 @@ void Builder::run_build(Plan plan) {
            "+------------------------------------------------------------------------------+\n"
            "| Build                                                                        |\n"
            "+------------------------------------------------------------------------------+\n\n"});
-      for (int i = 1; i <= 8; ++i) {
-        steps.push_back({0.05, "[" + std::to_string(i * 12) +
-                                   "%] Building CXX object src/CMakeFiles/" + plan.source +
-                                   ".dir/part" + std::to_string(i) + ".cpp.o\n"});
+      const int lines = plan.compile_lines;
+      for (int i = 1; i <= lines; ++i) {
+        steps.push_back({0.40 / lines, "[" + std::to_string(i * 96 / lines) +
+                                           "%] Building CXX object src/CMakeFiles/" + plan.source +
+                                           ".dir/part" + std::to_string(i) + ".cpp.o\n"});
       }
       if (outcome == BuildResult::kPackageFail) {
         steps.push_back({0.02,

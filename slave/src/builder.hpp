@@ -104,6 +104,14 @@ struct BuilderOptions {
   // index this builder is recorded under.
   std::shared_ptr<Journal> journal;
   int index = 0;
+  // Offer the readlog extension (RpcEndpoint).
+  bool readlog = true;
+};
+
+// read_log(): the log's bytes from an offset, and its size now.
+struct LogChunk {
+  std::string bytes;
+  std::uint64_t log_size = 0;
 };
 
 class Builder {
@@ -128,6 +136,10 @@ class Builder {
                    const std::map<std::string, std::string>& filemap, const BuildArgs& args);
   std::string abort();
   std::string clean();
+  // The extension behind readlog(offset, max_bytes): the current log (the
+  // running build's, or the last one's) from `offset`, at most `max_bytes`;
+  // nothing at or past its end.
+  LogChunk read_log(std::uint64_t offset, std::size_t max_bytes);
 
   // Puts the builder straight into a state, as if a build had got there
   // (the seed's mock builders). BUILDING never finishes by itself; ABORTING

@@ -41,8 +41,14 @@ Builds are simulated. The outcome comes from the .dsc in the build's filemap
   Outcome: ok|packagefail|depwait|givenback|chrootfail|builderfail (default ok)
   Duration: <seconds, decimal> (default 0.2)
   Depends: <text>         the missing dependencies reported for depwait
+  Log-Lines: <n>          compiler lines the build logs (default 8), spread
+                          over its build step
   Abort: hang             the build survives abort: ABORTING forever
 An OK build produces <source>_<version>_<arch>.changes and .deb in the cache.
+
+Besides launchpad-buildd's calls, each builder answers readlog(offset,
+max_bytes) -> {data: base64, size: int}: its log from an offset, and the log's
+size (an extension the master finds in its probe; --no-readlog turns it off).
 
 Options)";
 
@@ -162,6 +168,7 @@ int main(int argc, char** argv) {
   std::string journal;
   std::vector<std::string> fault_texts;
   double abort_delay = 0.2;
+  bool no_readlog = false;
   ServerOptions options;
 
   po::options_description desc(kUsage);
@@ -186,6 +193,9 @@ int main(int argc, char** argv) {
       "state every builder starts in, see below")("start-build-id",
                                                   po::value(&start_build_id)->default_value("1-1"),
                                                   "build id for --start-state")(
+      "no-readlog", po::bool_switch(&no_readlog),
+      "answer only launchpad-buildd's own calls: no readlog extension (the log read from an "
+      "offset), as an unmodified launchpad-buildd")(
       "journal", po::value(&journal),
       "append a line to this file for every build that reaches WAITING, see below")(
       "log-level", po::value(&log_level)->default_value("info"),
@@ -218,6 +228,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& text : fault_texts) options.faults.push_back(parse_fault_spec(text));
     options.journal = journal;
+    options.readlog = !no_readlog;
     if (abort_delay < 0) throw std::invalid_argument("--abort-delay must not be negative");
     options.abort_delay = std::chrono::milliseconds(static_cast<long>(abort_delay * 1000));
     if (cache_dir.empty()) {

@@ -1,5 +1,7 @@
 #include "rpc.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <vector>
@@ -265,6 +267,26 @@ RpcEndpoint::RpcEndpoint(Builder& builder, const BuilderFaults& faults, int inde
     expect_params(params, 0);
     return xmlrpc_c::value_string(builder.clean());
   });
+
+  // An extension of this slave (launchpad-buildd has no such call, and
+  // answers Fault 8001): readlog(offset, max_bytes) ->
+  // {"data": base64 bytes of the log from offset, "size": the log's size}.
+  // The master asks for it once in its probe, with (0, 0).
+  if (builder.options().readlog) {
+    add("readlog", [&builder](const xmlrpc_c::paramList& params) -> xmlrpc_c::value {
+      expect_params(params, 2);
+      const int offset = params.getInt(0);
+      const int max_bytes = params.getInt(1);
+      if (offset < 0 || max_bytes < 0) throw SlaveRefusal("readlog: negative offset or size");
+      LogChunk chunk =
+          builder.read_log(static_cast<std::uint64_t>(offset), static_cast<std::size_t>(max_bytes));
+      std::map<std::string, xmlrpc_c::value> out;
+      out.emplace("data", bytes_value(chunk.bytes));
+      out.emplace("size", xmlrpc_c::value_int(static_cast<int>(
+                              std::min<std::uint64_t>(chunk.log_size, INT32_MAX))));
+      return xmlrpc_c::value_struct(out);
+    });
+  }
 
   if (modern) {
     // binarypackage's manager has no proxy attributes, and without a manager

@@ -224,6 +224,7 @@ SlaveServer::SlaveServer(ServerOptions options) : impl_(std::make_unique<Impl>()
     bo.abort_polls = slot.faults.abort_polls;
     bo.journal = journal;
     bo.index = i;
+    bo.readlog = o.readlog;
     slot.builder = std::make_unique<Builder>(bo);
     slot.rpc = std::make_unique<RpcEndpoint>(*slot.builder, slot.faults, i);
   }

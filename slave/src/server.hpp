@@ -34,6 +34,9 @@ struct ServerOptions {
   std::chrono::milliseconds abort_delay{200};
   std::vector<FaultSpec> faults;
   std::filesystem::path journal;  // --journal; empty: none
+  // The readlog extension (not in launchpad-buildd): off with --no-readlog,
+  // so that the slave answers only launchpad-buildd's own calls.
+  bool readlog = true;
 };
 
 class SlaveServer {

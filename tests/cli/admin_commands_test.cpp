@@ -679,6 +679,34 @@ TEST_F(FollowCli, FollowPrintsEachLineOnceThenTheStoredLog) {
   EXPECT_EQ(printed.find(kGapMarker), std::string::npos);
 }
 
+// A slave that reads its log from an offset: the master appends each poll's
+// new bytes to the store's live log, and the follower prints them as they
+// are, however far the log moved between two polls (no gap), then the rest
+// of the stored log. Plain `build log` prints the live log so far.
+TEST_F(FollowCli, FollowPrintsTheLiveLogByteForByte) {
+  const std::string log = numbered_lines(1, 300) + "the end\n";
+  start_build(log);
+  const int attempt = store_->queue_entry_for_build(id_)->attempt;
+  std::uint64_t appended = 0;
+  auto append_up_to = [&](std::size_t end) {
+    CycleChanges changes;
+    changes.live_logs.push_back(
+        {queue_id_, attempt, appended, log.substr(appended, end - appended)});
+    ASSERT_EQ(store_->commit(changes).stale, 0u);
+    appended = end;
+  };
+  append_up_to(100);  // cut mid-line
+  EXPECT_EQ(ok({"build", "log", std::to_string(id_)}).out, log.substr(0, 100));
+  auto out = dir_ / "follow.out";
+  auto proc = follow(out);
+  ASSERT_TRUE(wait_for(out, log.substr(0, 100)));
+  append_up_to(log.find("step 250:") + 3);  // ~14 KB at once: far past any tail window
+  ASSERT_TRUE(wait_for(out, log.substr(0, log.find("step 250:") + 3)));
+  complete();
+  EXPECT_EQ(proc->wait(), 0);
+  EXPECT_EQ(test::read_file(out), log);
+}
+
 TEST_F(FollowCli, FollowShowsAGapWhenTheLogMovedPastTheWindow) {
   const std::string log = numbered_lines(1, 40);
   start_build(log);

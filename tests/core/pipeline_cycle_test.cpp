@@ -92,9 +92,69 @@ TEST_F(Cycle, DispatchesWithArgsAndCollectsOk) {
   EXPECT_EQ(results[0].file.sha1, sha1_hex(deb));
   EXPECT_FALSE(store_.entry(entry_.id));
   EXPECT_EQ(script_->count("clean"), 1u);
-  std::size_t completions = 0;
-  for (const auto& c : store_.commits) completions += c.completions.size();
+  std::size_t completions = 0, live_logs = 0;
+  for (const auto& c : store_.commits) {
+    completions += c.completions.size();
+    live_logs += c.live_logs.size();
+  }
   EXPECT_EQ(completions, 1u);
+  EXPECT_EQ(live_logs, 0u);  // launchpad-buildd cannot read its log from an offset
+}
+
+// A worker that reads its log from an offset (probe() finds it): each poll
+// that sees the tail move appends the log's new bytes to the store's live
+// log, which goes with the queue entry when the build completes.
+TEST_F(Cycle, AWorkerThatReadsItsLogFromAnOffsetFillsTheLiveLog) {
+  script_->live_log = "";
+  master_.run_cycle();
+  ASSERT_EQ(store_.build(build_.id).state, BuildState::kBuilding);
+  EXPECT_EQ(script_->count("readlog 0"), 1u);  // the probe's readlog(0, 0)
+
+  script_->live_log = "RUN: sbuild\n";
+  script_->status = building_status(cookie(), "RUN: sbuild\n");
+  master_.run_cycle();
+  EXPECT_EQ(store_.entry(entry_.id)->live_log_size, 12u);
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 100), "RUN: sbuild\n");
+
+  master_.run_cycle();  // the tail did not move: the log is not asked for
+  EXPECT_EQ(script_->count("readlog 12"), 0u);
+
+  // 600 KiB in one poll (three reads of at most 256 KiB), any byte value.
+  std::string more;
+  for (int i = 0; more.size() < 600 * 1024; ++i) more += static_cast<char>(i * 7);
+  *script_->live_log += more;
+  script_->status = building_status(cookie(), "…the last bytes");
+  master_.run_cycle();
+  EXPECT_EQ(script_->count("readlog 12"), 1u);
+  EXPECT_EQ(store_.entry(entry_.id)->live_log_size, script_->live_log->size());
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 1 << 20), *script_->live_log);
+
+  script_->files["buildlog"] = *script_->live_log;
+  script_->status = waiting_status(BuildResult::kOk, cookie());
+  master_.run_cycle();
+  EXPECT_EQ(store_.build(build_.id).state, BuildState::kFullyBuilt);
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 100), "");
+}
+
+// The live log is for people following the build: a read that fails is
+// logged, appends nothing and costs neither the build nor the builder.
+TEST_F(Cycle, ALiveLogReadThatFailsChangesNothingElse) {
+  script_->live_log = "";
+  master_.run_cycle();
+  script_->status = building_status(cookie(), "tail");
+  script_->live_log = "the log";
+  script_->readlog_error = Error(ErrorCategory::kProtocol, "readlog(): 'size' is negative");
+  master_.run_cycle();
+  EXPECT_EQ(store_.entry(entry_.id)->live_log_size, 0u);
+  EXPECT_EQ(store_.entry(entry_.id)->logtail, "tail");
+  EXPECT_EQ(store_.build(build_.id).state, BuildState::kBuilding);
+  EXPECT_EQ(store_.build(build_.id).failure_count, 0);
+  EXPECT_EQ(store_.builder(bob_.id).failure_count, 0);
+
+  script_->readlog_error.reset();
+  script_->status = building_status(cookie(), "tail moved");
+  master_.run_cycle();
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 100), "the log");
 }
 
 // The chroot a slave confirmed it holds is not sent again with the next

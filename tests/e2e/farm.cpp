@@ -76,12 +76,12 @@ void Farm::add_builders(int count, const std::vector<std::string>& slave_args,
 
 long Farm::add_build(const std::string& source, const std::string& version,
                      const std::string& outcome, double duration, const std::string& depends,
-                     const std::string& archive) {
+                     const std::string& archive, const std::string& dsc_fields) {
   const auto dsc = dir_ / (source + "_" + version + ".dsc");
   std::string text = "Format: 3.0 (quilt)\nSource: " + source + "\nVersion: " + version +
                      "\nOutcome: " + outcome + "\nDuration: " + std::to_string(duration) + "\n";
   if (!depends.empty()) text += "Depends: " + depends + "\n";
-  write_file(dsc, text);
+  write_file(dsc, text + dsc_fields);
   const auto tarball = dir_ / (source + "_" + version + ".orig.tar.gz");
   write_file(tarball, "tarball of " + source + " " + version + "\n");
   std::string out =

@@ -53,11 +53,12 @@ class Farm {
   // Starts one buildd-slave per builder and registers it (amd64).
   void add_builders(int count, const std::vector<std::string>& slave_args = {},
                     const std::string& name_prefix = "builder-");
-  // Writes a .dsc (with the outcome fields buildd-slave reads) and a tarball
-  // and enqueues them; returns the build id.
+  // Writes a .dsc (with the outcome fields buildd-slave reads, and
+  // `dsc_fields`, e.g. "Log-Lines: 600\n") and a tarball and enqueues them;
+  // returns the build id.
   long add_build(const std::string& source, const std::string& version, const std::string& outcome,
                  double duration = 0.1, const std::string& depends = "",
-                 const std::string& archive = "primary");
+                 const std::string& archive = "primary", const std::string& dsc_fields = "");
 
   void start_daemon();
   // SIGTERM; returns the daemon's exit code.

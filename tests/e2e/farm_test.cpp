@@ -177,6 +177,92 @@ TEST(EndToEnd, RealServerMariadb) {
   admin << "DROP DATABASE " + database;
 }
 
+// A long, chatty build (600 compiler lines in 4 s: the log outruns the
+// slave's 2 KiB tail between two scans) on one slave started with
+// `slave_args`, followed with `build log --follow` until it ends.
+struct ChattyBuild {
+  std::string followed;  // what the follower printed
+  std::string running;   // what `build log` printed while it ran, once it showed `seen`
+  nlohmann::json job;    // its queue entry (`build show`) just after
+  std::string log;       // `build log` once it ended
+};
+
+ChattyBuild follow_a_chatty_build(Farm& farm, const std::vector<std::string>& slave_args,
+                                  const std::string& seen) {
+  farm.add_family_and_archrelease();
+  farm.add_builders(1, slave_args);
+  const long id = farm.add_build("chatty", "1.0-1", "ok", 4.0, "", "primary", "Log-Lines: 600\n");
+  auto followed = farm.dir() / "followed.log";
+  ChildProcess follower(executable("buildd-master"),
+                        {"--config", farm.config().string(), "build", "log", std::to_string(id),
+                         "--follow", "--interval", "0.1"},
+                        followed);
+  farm.start_daemon();
+  ChattyBuild out;
+  EXPECT_TRUE(eventually(
+      [&] {
+        // Exit 2 ("has no log") until the first scan of the running build;
+        // the build still BUILDING after the log was printed: a running log.
+        out.running = farm.cli({"build", "log", std::to_string(id)}).out;
+        if (out.running.find(seen) == std::string::npos) return false;
+        const json b = farm.build(id);
+        out.job = b["queue"];
+        return b["state"] == "BUILDING";
+      },
+      60s))
+      << farm.daemon_log();
+  EXPECT_EQ(follower.wait(), 0);
+  out.followed = read_file(followed);
+  farm.wait_until_drained(60s);
+  EXPECT_EQ(farm.build(id)["state"], "FULLYBUILT");
+  out.log = farm.cli_ok({"build", "log", std::to_string(id)});
+  return out;
+}
+
+// The farm's one slave ends IDLE and usable, its builder enabled; its probe
+// says whether it reads its log from an offset.
+void expect_slave_idle_and_usable(Farm& farm, bool reads_log_from_offset) {
+  xmlrpc_slave::XmlRpcSlaveTransport transport(xmlrpc_slave::default_options());
+  Builder row;
+  row.name = "check";
+  row.url = farm.slaves()[0]->base_url();
+  EXPECT_EQ(transport.connect(row)->status().state, BuilderState::kIdle);
+  EXPECT_EQ(transport.connect(row)->probe().reads_log_from_offset, reads_log_from_offset);
+  EXPECT_EQ(farm.stop_daemon(), 0) << farm.daemon_log();
+  EXPECT_TRUE(farm.cli_json({"builder", "show", "builder-1"})["builderok"]);
+}
+
+// The project's slave reads its log from an offset (the readlog extension):
+// the master keeps the whole log as it grows, so a running build's log is
+// all of it so far, and a follower prints the log byte for byte.
+TEST(EndToEnd, AFollowedBuildPrintsItsWholeLogWhenTheSlaveReadsFromAnOffset) {
+  TempDir data;
+  Farm farm(embedded_backends(data.path()));
+  const ChattyBuild build = follow_a_chatty_build(farm, {}, "part300.cpp.o");
+  EXPECT_EQ(build.followed, build.log);  // no gap, nothing twice
+  EXPECT_GT(build.running.size(), 8192u);
+  EXPECT_GE(build.job["live_log_bytes"].get<std::size_t>(), build.running.size())
+      << build.job.dump();
+  EXPECT_EQ(build.log.compare(0, build.running.size(), build.running), 0)
+      << "the running log is the log's start";
+  expect_slave_idle_and_usable(farm, true);
+}
+
+// An unmodified launchpad-buildd cannot (--no-readlog): the master keeps
+// the tail only, the follower merges tails, and the build and the slave end
+// as they would anyway.
+TEST(EndToEnd, AFollowedBuildFallsBackToTailsWithoutTheExtension) {
+  TempDir data;
+  Farm farm(embedded_backends(data.path()));
+  const ChattyBuild build = follow_a_chatty_build(farm, {"--no-readlog"}, ".cpp.o");
+  // The tail (plus the newline `build log` adds), and no live log.
+  EXPECT_LE(build.running.size(), 2048u + 1);
+  EXPECT_EQ(build.job["live_log_bytes"], 0) << build.job.dump();
+  EXPECT_EQ(build.followed.substr(build.followed.size() - 200),
+            build.log.substr(build.log.size() - 200));
+  expect_slave_idle_and_usable(farm, false);
+}
+
 TEST(EndToEnd, BuilderFailDisablesTheBuilderAndRequeuesTheBuild) {
   TempDir data;
   Farm farm(embedded_backends(data.path()));

@@ -116,6 +116,19 @@ std::string FakeSlave::clean() {
   return "BuilderStatus.IDLE";
 }
 
+LogRead FakeSlave::readlog(std::uint64_t offset, std::size_t max_bytes) {
+  {
+    Lock lock(script_->mutex);
+    if (script_->live_log) {
+      script_->calls.push_back("readlog " + std::to_string(offset));
+      if (script_->readlog_error) throw *script_->readlog_error;
+      const std::string& log = *script_->live_log;
+      return {offset < log.size() ? log.substr(offset, max_bytes) : std::string(), log.size()};
+    }
+  }
+  return LaunchpadSlave::readlog(offset, max_bytes);
+}
+
 FetchedFile FakeSlave::fetch_file(const std::string& name, ByteSink& destination,
                                   std::uint64_t max_bytes) {
   Lock lock(script_->mutex);

@@ -44,6 +44,11 @@ struct SlaveScript {
   BuildStartResult build_reply{BuildStartStatus::kBuilding, "BuilderStatus.BUILDING", ""};
   bool building_after_build = true;  // status becomes BUILDING after build()
   bool finish_at_once = false;       // status becomes WAITING OK after build()
+  // The log readlog() serves (buildd-slave's extension), each call logged as
+  // "readlog <offset>"; unset: readlog() faults 8001 as launchpad-buildd
+  // does (not logged, so that scripts of launchpad-buildd see its calls).
+  std::optional<std::string> live_log;
+  std::optional<Error> readlog_error;  // thrown by readlog() when live_log is set
   std::vector<std::string> calls;
   std::vector<BuildArgs> build_args;
   std::vector<std::map<std::string, std::string>> build_filemaps;
@@ -80,6 +85,7 @@ class FakeSlave final : public xmlrpc_slave::LaunchpadSlave {
                          const BuildArgs& args) override;
   std::string abort() override;
   std::string clean() override;
+  LogRead readlog(std::uint64_t offset, std::size_t max_bytes) override;
   FetchedFile fetch_file(const std::string& name, ByteSink& destination,
                          std::uint64_t max_bytes) override;
 

@@ -414,9 +414,18 @@ bool FakeStore::reset_locked(const JobReset& r) {
   it->second.buildstart.reset();
   it->second.logtail.clear();
   it->second.abort_sent.reset();
+  it->second.live_log_size = 0;
+  live_logs_.erase(r.queue_id);
   b.state = BuildState::kNeedsBuild;
   b.started.reset();
   return true;
+}
+
+std::string FakeStore::live_log(Id queue_id, std::uint64_t offset, std::size_t max_bytes) {
+  Lock lock(mutex_);
+  auto it = live_logs_.find(queue_id);
+  if (it == live_logs_.end() || offset >= it->second.size()) return {};
+  return it->second.substr(offset, max_bytes);
 }
 
 CommitResult FakeStore::commit(const CycleChanges& c) {
@@ -457,6 +466,16 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
       ++result.stale;
     }
   }
+  for (const auto& a : c.live_logs) {
+    auto* e = active(a.queue_id);
+    if (a.bytes.empty()) continue;
+    if (!e || e->attempt != a.attempt || e->live_log_size != a.offset) {
+      ++result.stale;
+      continue;
+    }
+    live_logs_[a.queue_id] += a.bytes;
+    e->live_log_size += a.bytes.size();
+  }
   for (const auto& a : c.aborts) {
     if (auto* e = active(a.queue_id)) {
       e->abort_sent = a.at;
@@ -489,6 +508,7 @@ CommitResult FakeStore::commit(const CycleChanges& c) {
       continue;
     }
     queue_.erase(it);
+    live_logs_.erase(x.queue_id);
     auto& b = builds_.at(x.build_id);
     b.state = x.state;
     b.built = x.built;

@@ -61,6 +61,7 @@ class FakeStore : public BuildStore {
   bool claim(Id queue_id, Id build_id, Id builder_id, TimePoint now) override;
   // The default's, recorded in claim_batches after claim_delay.
   std::vector<bool> claim_all(const std::vector<Claim>& claims, TimePoint now) override;
+  std::string live_log(Id queue_id, std::uint64_t offset, std::size_t max_bytes) override;
   CommitResult commit(const CycleChanges& changes) override;
 
   MasterRegistration heartbeat(const std::string& master_id, const std::string& instance,
@@ -100,6 +101,7 @@ class FakeStore : public BuildStore {
   std::set<Id> removed_;
   std::map<Id, Build> builds_;
   std::map<Id, BuildQueueEntry> queue_;
+  std::map<Id, std::string> live_logs_;  // by queue entry
   std::map<Id, LibraryFile> files_;
   std::map<Id, std::vector<std::pair<std::string, Id>>> sources_;
   std::map<Id, std::vector<std::pair<std::string, Id>>> results_;

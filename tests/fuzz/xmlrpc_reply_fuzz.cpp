@@ -100,5 +100,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   expect_error_or_value([&] { (void)decode_ensure_present(result, "fuzz"); });
   expect_error_or_value([&] { (void)decode_build_start(result, "fuzz"); });
   expect_error_or_value([&] { (void)decode_text(result, "fuzz", "clean"); });
+  expect_error_or_value([&] {
+    const LogRead read = decode_readlog(result, "fuzz");
+    FUZZ_CHECK(read.log_size <= 0x7fffffff);  // never a negative size read as huge
+  });
   return 0;
 }

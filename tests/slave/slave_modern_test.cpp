@@ -326,6 +326,55 @@ TEST_F(ModernSlaveTest, BuildWhileBusyReplacesTheReportedBuildId) {
   EXPECT_EQ(bytes(status.at("logtail")).find("builder-prep"), std::string::npos);
 }
 
+// readlog(offset, max_bytes): the slave's extension. Its log read from any
+// offset, while the build runs and after it, is the log the file cache
+// serves once the build is over (Log-Lines makes it long).
+TEST_F(ModernSlaveTest, ReadlogReadsTheLogFromAnOffset) {
+  auto readlog = [&](int offset, int max_bytes) {
+    RpcResult r =
+        rpc(url_, "readlog", params({xmlrpc_c::value_int(offset), xmlrpc_c::value_int(max_bytes)}));
+    EXPECT_TRUE(r.ok) << r.fault_string;
+    auto answer = obj(r.value);
+    EXPECT_EQ(keys(answer), (Keys{"data", "size"}));
+    return std::pair{bytes(answer.at("data")), xmlrpc_c::value_int(answer.at("size")).cvalue()};
+  };
+  EXPECT_EQ(readlog(0, 0), (std::pair{std::string(), 0}));  // no log yet: the probe's call
+
+  Inputs in(dsc("ok", 1.0, "", "Log-Lines: 400\n"));
+  in.upload(url_);
+  ASSERT_TRUE(start_build(url_, "80-1", in).ok);
+  std::string followed;
+  for (int polls = 0; polls < 200; ++polls) {
+    auto [data, size] = readlog(static_cast<int>(followed.size()), 4096);
+    EXPECT_LE(data.size(), 4096u);
+    EXPECT_LE(followed.size() + data.size(), static_cast<std::size_t>(size));
+    followed += data;
+    if (str(obj(rpc(url_, "status").value).at("builder_status")) != "BuilderStatus.BUILDING" &&
+        followed.size() == static_cast<std::size_t>(size))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  wait_for_state(url_, "BuilderStatus.WAITING");
+  followed += readlog(static_cast<int>(followed.size()), 1 << 20).first;
+  auto log = http_get(slave_.base_url(), "filecache/buildlog");
+  ASSERT_TRUE(log);
+  EXPECT_EQ(followed, log->body);
+  EXPECT_NE(log->body.find("part400.cpp.o"), std::string::npos);
+  EXPECT_GT(log->body.size(), 400u * 60);
+  EXPECT_EQ(readlog(static_cast<int>(log->body.size()) + 5, 10).first, "");
+  EXPECT_EQ(
+      rpc(url_, "readlog", params({xmlrpc_c::value_int(-1), xmlrpc_c::value_int(10)})).fault_code,
+      8002);
+  EXPECT_EQ(str(rpc(url_, "clean").value), "BuilderStatus.IDLE");
+}
+
+TEST(SlaveReadlog, NoReadlogAnswersAsLaunchpadBuilddDoes) {
+  SlaveProcess slave({"--no-readlog"});
+  RpcResult r =
+      rpc(slave.rpc_url(), "readlog", params({xmlrpc_c::value_int(0), xmlrpc_c::value_int(0)}));
+  EXPECT_EQ(r.fault_code, 8001);
+}
+
 TEST(SlaveManyBuilders, FiftyBuildersAnswerConcurrently) {
   SlaveProcess slave({"--builders", "50"});
   EXPECT_NE(slave.output().find("listening on " + slave.root_url()), std::string::npos);

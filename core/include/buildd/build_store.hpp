@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -101,8 +102,20 @@ struct LogTailUpdate {
   std::string logtail;
 };
 
+// The next bytes of a running build's log (read from a worker that reads its
+// log from an offset), appended to the entry's live log: the whole log so
+// far, which `build log --follow` prints as it grows. Stale unless the entry
+// still has a builder, is at dispatch attempt `attempt`, and its live log is
+// exactly `offset` bytes long (another master appended them first).
+struct LiveLogAppend {
+  Id queue_id = 0;
+  int attempt = 0;
+  std::uint64_t offset = 0;
+  std::string bytes;
+};
+
 // The slave lost the job, or it is requeued after a failure: the entry's
-// builder, buildstart, logtail and abort_sent are cleared and the build goes
+// builder, buildstart, logtail, live log and abort_sent are cleared and the build goes
 // back to NEEDSBUILD (started cleared). Stale unless the entry still has a
 // builder and the build is BUILDING (and, when `attempt` is set, the entry
 // is still at that dispatch attempt).
@@ -113,7 +126,8 @@ struct JobReset {
 };
 
 // A build reached a final state: the build row is updated, its log and
-// result files recorded and its queue entry deleted, together. Stale once the
+// result files recorded and its queue entry (with its live log) deleted,
+// together. Stale once the
 // queue entry is gone (already completed, or cancelled while waiting).
 //
 // A file with id 0 is one the pipeline has just put into the archive: its
@@ -171,6 +185,7 @@ struct SlaveStateUpdate {
 
 struct CycleChanges {
   std::vector<LogTailUpdate> logtails;
+  std::vector<LiveLogAppend> live_logs;
   std::vector<JobReset> resets;
   std::vector<BuildCompletion> completions;
   std::vector<BuilderUpdate> builders;
@@ -179,8 +194,8 @@ struct CycleChanges {
   std::vector<SlaveStateUpdate> slave_states;
 
   bool empty() const {
-    return logtails.empty() && resets.empty() && completions.empty() && builders.empty() &&
-           counters.empty() && aborts.empty() && slave_states.empty();
+    return logtails.empty() && live_logs.empty() && resets.empty() && completions.empty() &&
+           builders.empty() && counters.empty() && aborts.empty() && slave_states.empty();
   }
   // Moves every change of `other` to the end of this one's.
   void append(CycleChanges&& other) {
@@ -190,6 +205,7 @@ struct CycleChanges {
       from.clear();
     };
     move_all(logtails, other.logtails);
+    move_all(live_logs, other.live_logs);
     move_all(resets, other.resets);
     move_all(completions, other.completions);
     move_all(builders, other.builders);
@@ -370,6 +386,15 @@ class BUILDD_API BuildStore : public PluginObject {
     for (const Claim& c : claims)
       results.push_back(claim(c.queue_id, c.build_id, c.builder_id, now));
     return results;
+  }
+
+  // The live log of a dispatched entry (LiveLogAppend): its bytes from
+  // `offset`, at most `max_bytes` (fewer at its end; none past it, or for an
+  // entry that has none). BuildQueueEntry::live_log_size says how long it
+  // is. The default: a store that keeps no live logs.
+  virtual std::string live_log(Id /*queue_id*/, std::uint64_t /*offset*/,
+                               std::size_t /*max_bytes*/) {
+    return {};
   }
 
   // Applies the changes in one transaction, each conditionally (see the top).

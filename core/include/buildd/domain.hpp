@@ -101,6 +101,10 @@ struct BuildQueueEntry {
   TimePoint created{};
   std::optional<TimePoint> abort_sent;  // when abort() was sent for a cancel
   int attempt = 0;                      // dispatch attempts of this entry: claim() counts them
+  // Bytes of the running build's whole log kept in the store so far (its
+  // live log, BuildStore::live_log): 0 unless the worker reads its log from
+  // an offset.
+  std::uint64_t live_log_size = 0;
 };
 
 struct LibraryFile {

@@ -26,6 +26,7 @@
 //                            builder and the field.
 // No call may hang: each has a deadline from the transport's config.
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -85,6 +86,17 @@ struct SlaveStatus {
 struct WorkerInfo {
   std::string arch_tag;  // the processor it builds for, e.g. "i386"
   std::string protocol;  // what it speaks, for the operator ("launchpad-buildd 1.0")
+  // Capabilities: what the worker offers beyond the calls every worker has.
+  // read_log(): the running build's log from any offset, so that the master
+  // keeps the whole log as it grows (status() gives only its last bytes).
+  bool reads_log_from_offset = false;
+};
+
+// read_log()'s answer: the bytes of the running build's log from the offset
+// asked, and how long the log is now.
+struct LogRead {
+  std::string bytes;
+  std::uint64_t log_size = 0;
 };
 
 // A file the worker must hold to run a job, named by its digest: the worker
@@ -148,6 +160,12 @@ class BUILDD_API Slave {
   // worker refuses the job: the core counts that against the builder.
   // Never starts a job on a worker that is not IDLE.
   virtual StartResult start(const JobSpec& job) = 0;
+
+  // The running build's log from byte `offset`, at most `max_bytes` of it,
+  // for a worker whose probe() said reads_log_from_offset. The default
+  // throws kRefused (the worker has no such call). A transport checks the
+  // answer: no more than `max_bytes`, and offset + bytes within log_size.
+  virtual LogRead read_log(std::uint64_t offset, std::size_t max_bytes);
 
   virtual std::string abort() = 0;  // returns the state text, e.g. "BuilderStatus.ABORTING"
   virtual std::string clean() = 0;  // returns the state text, e.g. "BuilderStatus.IDLE"

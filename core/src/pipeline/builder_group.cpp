@@ -32,6 +32,7 @@ QueueItem QueueItem::from(const QueuedBuild& row, BuilderHandle* builder,
   item.dispatched_to = builder;
   item.buildstart = row.entry.buildstart;
   item.logtail = row.entry.logtail;
+  item.live_log_size = row.entry.live_log_size;
   item.score = row.entry.score;
   item.manual = row.entry.manual;
   item.abort_sent = row.entry.abort_sent;
@@ -156,10 +157,43 @@ void BuilderGroup::reset_job(QueueItem& item) {
   item.builder = nullptr;
   item.buildstart.reset();
   item.logtail.clear();
+  item.live_log_size = 0;
   item.abort_sent.reset();
   item.build.state = BuildState::kNeedsBuild;
   item.build.started.reset();
   item.changes.resets.push_back(JobReset{item.id, item.build.id, item.attempt});
+}
+
+// Reads the log's new bytes from a worker that reads its log from an
+// offset, up to settings_.live_log_bytes in all and kLiveLogBytesPerPoll per
+// poll, and appends them to the item's live log in its changes. The live log
+// is for people following the build: a failed read is logged and changes
+// nothing else (the whole log is collected when the build ends).
+void BuilderGroup::read_live_log(QueueItem& item) {
+  // 256 KiB per call: base64 in a reply well under max_xml_bytes' 1 MiB.
+  constexpr std::size_t kReadBytes = 256 * 1024;
+  constexpr std::uint64_t kLiveLogBytesPerPoll = 4 * kReadBytes;
+  BuilderHandle& b = *item.builder;
+  if (!b.worker.reads_log_from_offset) return;
+  std::uint64_t read_now = 0;
+  while (item.live_log_size < settings_.live_log_bytes && read_now < kLiveLogBytesPerPoll) {
+    const auto want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(kReadBytes, settings_.live_log_bytes - item.live_log_size));
+    LogRead read;
+    try {
+      read = b.slave->read_log(item.live_log_size, want);
+    } catch (const Error& e) {
+      logger("scan")->warn("{}: build {}: live log not read: {}", b.name, item.cookie(), e.what());
+      return;
+    }
+    if (read.bytes.empty()) return;
+    const std::size_t n = read.bytes.size();
+    item.changes.live_logs.push_back(
+        LiveLogAppend{item.id, item.attempt, item.live_log_size, std::move(read.bytes)});
+    item.live_log_size += n;
+    read_now += n;
+    if (item.live_log_size >= read.log_size) return;
+  }
 }
 
 void BuilderGroup::fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes) {
@@ -309,6 +343,9 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
           b.tail_queue_id = item.id;
           b.tail_seen = d.logtail;
           b.tail_changed = now;
+          // The log grew (or this process has not read it yet): its new
+          // bytes go to the live log, from workers that can read them.
+          if (status.state == BuilderState::kBuilding) read_live_log(item);
         }
         // The stored tail is written only when it moved: a long build's
         // unchanged tail would otherwise cost one UPDATE per poll.

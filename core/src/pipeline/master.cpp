@@ -112,6 +112,7 @@ void BuilddMaster::probe(BuilderHandle& builder, const DistroArchRelease& dar) {
   try {
     const WorkerInfo info = builder.slave->probe();
     builder.last_answer = time_.now();
+    builder.worker = info;
     if (info.arch_tag != dar.arch_tag)
       reason = "Architecture tag mismatch: " + info.arch_tag + " (expected " + dar.arch_tag + ")";
   } catch (const std::exception& e) {

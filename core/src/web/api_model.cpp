@@ -113,7 +113,8 @@ json job_json(const QueuedBuild& q, const Names& n, TimePoint now) {
           {"started", iso_or_null(q.entry.buildstart)},
           {"elapsed_seconds",
            q.entry.buildstart ? json(seconds_between(*q.entry.buildstart, now)) : json(nullptr)},
-          {"logtail", q.entry.logtail}};
+          {"logtail", q.entry.logtail},
+          {"live_log_bytes", q.entry.live_log_size}};
 }
 
 std::map<Id, QueuedBuild> jobs_by_builder(BuildStore& store) {

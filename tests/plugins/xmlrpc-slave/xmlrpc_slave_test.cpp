@@ -367,6 +367,71 @@ TEST_F(XmlRpcSlaveTest, OtherWrongShapes) {
               HasSubstr("clean(): 'result' is not a string"));
 }
 
+// ---- the readlog extension (buildd-slave's, not launchpad-buildd's) -------
+
+// A slave answering echo and info from the captures, and readlog with
+// `readlog` (a body).
+void serve_probe(FakeSlave& server, const std::string& readlog) {
+  server.set_handler([readlog](const RecordedCall& call) {
+    if (call.method == "echo") return wire("01-echo.response.xml");
+    if (call.method == "info") return wire("02-info.response.xml");
+    return readlog;
+  });
+}
+
+TEST_F(XmlRpcSlaveTest, ProbeFindsWhetherTheSlaveReadsItsLogFromAnOffset) {
+  // launchpad-buildd answers an unknown method with Fault 8001 (captured).
+  serve_probe(server_, wire("17-nosuchmethod.response.xml"));
+  WorkerInfo info = connect()->probe();
+  EXPECT_EQ(info.arch_tag, "amd64");
+  EXPECT_FALSE(info.reads_log_from_offset);
+  const auto calls = server_.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[2].method, "readlog");
+  ASSERT_EQ(calls[2].params.size(), 2u);
+  EXPECT_EQ(xmlrpc_c::value_int(calls[2].params[0]), 0);
+  EXPECT_EQ(xmlrpc_c::value_int(calls[2].params[1]), 0);
+
+  serve_probe(server_, response_xml(map({{"data", bin("")}, {"size", xmlrpc_c::value_int(0)}})));
+  EXPECT_TRUE(connect()->probe().reads_log_from_offset);
+  // A garbled answer to the extension does not refuse the worker.
+  serve_probe(server_, response_xml(str("yes")));
+  EXPECT_FALSE(connect()->probe().reads_log_from_offset);
+}
+
+TEST_F(XmlRpcSlaveTest, ReadLogSendsOffsetAndChecksTheAnswer) {
+  const std::string bytes("a\0\xff\n", 4);
+  server_.reply(response_xml(map({{"data", bin(bytes)}, {"size", xmlrpc_c::value_int(10)}})));
+  const LogRead read = connect()->read_log(6, 4);
+  EXPECT_EQ(read.bytes, bytes);
+  EXPECT_EQ(read.log_size, 10u);
+  const auto calls = server_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(xmlrpc_c::value_int(calls[0].params[0]), 6);
+  EXPECT_EQ(xmlrpc_c::value_int(calls[0].params[1]), 4);
+
+  auto refused = [&](const value& answer, std::uint64_t offset, std::size_t max_bytes,
+                     const std::string& why) {
+    server_.reply(response_xml(answer));
+    const Error e = expect_error([&] { connect()->read_log(offset, max_bytes); });
+    EXPECT_EQ(e.category(), ErrorCategory::kProtocol) << why;
+    EXPECT_THAT(e.message(), HasSubstr("builder bob: readlog(")) << why;
+    EXPECT_THAT(e.message(), HasSubstr(why));
+  };
+  refused(map({{"data", bin(bytes)}, {"size", xmlrpc_c::value_int(10)}}), 6, 3, "4 bytes answered");
+  refused(map({{"data", bin(bytes)}, {"size", xmlrpc_c::value_int(8)}}), 6, 4,
+          "past the log's size 8");
+  refused(map({{"data", bin(bytes)}, {"size", xmlrpc_c::value_int(-1)}}), 0, 4, "negative");
+  refused(map({{"data", str("abcd")}, {"size", xmlrpc_c::value_int(10)}}), 0, 4,
+          "'data' is not base64");
+  refused(map({{"size", xmlrpc_c::value_int(10)}}), 0, 4, "'data' is missing");
+  refused(str("no"), 0, 4, "'result' is not a struct");
+
+  // Offsets are XML-RPC ints: none is sent past 2 GiB.
+  const Error far = expect_error([&] { connect()->read_log(std::uint64_t{1} << 31, 4); });
+  EXPECT_EQ(far.category(), ErrorCategory::kRefused);
+}
+
 // ---- faults and transport errors -----------------------------------------
 
 TEST_F(XmlRpcSlaveTest, FaultCarriesCode) {

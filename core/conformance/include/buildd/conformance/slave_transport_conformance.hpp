@@ -297,6 +297,34 @@ TYPED_TEST_P(SlaveTransportConformance, FetchEnforcesTheSizeLimitAndRefusesUnkno
   this->clean_and_expect_idle();
 }
 
+// A worker whose probe() offers reads_log_from_offset reads its running
+// build's log from any offset, within its answer's promises (no more than
+// asked, within the log's size, the same bytes from a later offset); one
+// that does not refuses read_log().
+TYPED_TEST_P(SlaveTransportConformance, ReadingTheLogFromAnOffsetIsConsistentOrRefused) {
+  const WorkerInfo info = this->slave_->probe();
+  if (!info.reads_log_from_offset) {
+    EXPECT_THROW(this->slave_->read_log(0, 100), Error);
+    return;
+  }
+  StartResult r = this->start(BuildOutcome::kRunsUntilAborted, "12-16");
+  ASSERT_TRUE(r.started) << r.not_now;
+  LogRead whole;
+  for (int tries = 0; tries < 100 && whole.bytes.size() < 2; ++tries) {
+    whole = this->slave_->read_log(0, 1 << 20);
+    if (whole.bytes.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(whole.bytes.size(), 2u) << "a running build that logs nothing";
+  EXPECT_LE(whole.bytes.size(), whole.log_size);
+  const LogRead part = this->slave_->read_log(1, 1);
+  EXPECT_EQ(part.bytes, whole.bytes.substr(1, 1));
+  EXPECT_GE(part.log_size, whole.log_size) << "a log only grows";
+  EXPECT_EQ(this->slave_->read_log(part.log_size + 1000, 10).bytes, "");
+  this->slave_->abort();
+  this->wait_until_not({BuilderState::kBuilding, BuilderState::kAborting});
+  this->clean_and_expect_idle();
+}
+
 REGISTER_TYPED_TEST_SUITE_P(SlaveTransportConformance, ConnectRefusesAUrlItDoesNotServe,
                             AFreshWorkerIsIdleAndProbesWithItsArch,
                             AnInputWithTheWrongDigestIsRefusedAndLeavesItIdle,
@@ -304,6 +332,7 @@ REGISTER_TYPED_TEST_SUITE_P(SlaveTransportConformance, ConnectRefusesAUrlItDoesN
                             ASuccessfulBuildEndsWaitingOkWithItsFiles,
                             AFailedBuildEndsWaitingPackageFail, AbortEndsARunningBuildAborted,
                             CallsOutOfTurnAreRefusedWithoutHarm,
-                            FetchEnforcesTheSizeLimitAndRefusesUnknownFiles);
+                            FetchEnforcesTheSizeLimitAndRefusesUnknownFiles,
+                            ReadingTheLogFromAnOffsetIsConsistentOrRefused);
 
 }  // namespace buildd::test

@@ -592,6 +592,53 @@ TYPED_TEST_P(StoreConformance, CommitTransitionsAreConditional) {
   EXPECT_EQ(f.failure_count, 3);
 }
 
+// A running build's live log: appended only at its end by the attempt that
+// read it, read back byte for byte from any offset, cleared by a reset and
+// gone with its entry.
+TYPED_TEST_P(StoreConformance, LiveLogGrowsAtItsEndAndGoesWithItsEntry) {
+  this->seed();
+  auto b = this->add_build(this->warty_.id, "foo", 0);
+  const Id q = this->store_->queue_entry_for_build(b.id)->id;
+  ASSERT_TRUE(this->store_->claim(q, b.id, this->bob_.id, Clock::now()));
+  const int attempt = this->store_->queue_entry_for_build(b.id)->attempt;
+  const std::string first("RUN: sbuild\n\0\xff\xfe", 15);  // any byte, NUL included
+  const std::string second = "Status: successful\n";
+  auto append = [&](std::uint64_t offset, const std::string& bytes, int at = 0) {
+    CycleChanges c;
+    c.live_logs.push_back({q, at == 0 ? attempt : at, offset, bytes});
+    return this->store_->commit(c).stale;
+  };
+  EXPECT_EQ(append(0, first), 0u);
+  EXPECT_EQ(append(first.size(), second), 0u);
+  EXPECT_EQ(append(first.size(), "again"), 1u);  // another master appended these first
+  EXPECT_EQ(append(first.size() + second.size(), "late", attempt + 1), 1u);  // not its attempt
+  EXPECT_EQ(this->store_->queue_entry_for_build(b.id)->live_log_size, first.size() + second.size());
+  EXPECT_EQ(this->store_->live_log(q, 0, 1000), first + second);
+  EXPECT_EQ(this->store_->live_log(q, 13, 4), (first + second).substr(13, 4));  // across chunks
+  EXPECT_EQ(this->store_->live_log(q, first.size() + second.size(), 10), "");
+  EXPECT_EQ(this->store_->live_log(q + 1000, 0, 10), "");
+
+  CycleChanges reset;
+  reset.resets.push_back({q, b.id, attempt});
+  EXPECT_EQ(this->store_->commit(reset).stale, 0u);
+  EXPECT_EQ(this->store_->queue_entry_for_build(b.id)->live_log_size, 0u);
+  EXPECT_EQ(this->store_->live_log(q, 0, 10), "");
+  EXPECT_EQ(append(0, "waiting"), 1u);  // no builder: nothing to follow
+
+  ASSERT_TRUE(this->store_->claim(q, b.id, this->bob_.id, Clock::now()));
+  const int next = this->store_->queue_entry_for_build(b.id)->attempt;
+  EXPECT_EQ(append(0, "second try\n", next), 0u);
+  EXPECT_EQ(this->store_->live_log(q, 0, 100), "second try\n");
+  CycleChanges done;
+  BuildCompletion completion;
+  completion.build_id = b.id;
+  completion.queue_id = q;
+  completion.state = BuildState::kFullyBuilt;
+  done.completions.push_back(completion);
+  EXPECT_EQ(this->store_->commit(done).stale, 0u);
+  EXPECT_EQ(this->store_->live_log(q, 0, 100), "");
+}
+
 TYPED_TEST_P(StoreConformance, SlaveStateIsRecorded) {
   this->seed();
   EXPECT_EQ(this->store_->find_builder("bob")->slave_state, "");
@@ -1093,9 +1140,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     RemovedBuilderLeavesTheFarmAndComesBackByName, AddBuildCreatesBuildFilesAndQueueEntry,
     BuildsNewestFirstFilteredAndLimited, CandidatesByScoreThenIdPerArchRelease,
     CandidatesAndRunningBuildsPerArchive, ClaimIsCompareAndSet, ClaimAllJudgesEachClaimAlone,
-    OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional, SlaveStateIsRecorded,
-    AMasterIdIsHeldByOneLiveInstance, LeasesSpreadOverLiveMastersAndOutliveADeadOne,
-    BuildsByBuilderNewestFirst, CommitAppliesEveryKindOfChange, CommitIsAllOrNothing, CancelRules,
-    RetryRules, LibraryFiles, ParallelClaimsFromTwoStoresTakeEachEntryOnce);
+    OneActiveJobPerBuilderAndAttemptsCounted, CommitTransitionsAreConditional,
+    LiveLogGrowsAtItsEndAndGoesWithItsEntry, SlaveStateIsRecorded, AMasterIdIsHeldByOneLiveInstance,
+    LeasesSpreadOverLiveMastersAndOutliveADeadOne, BuildsByBuilderNewestFirst,
+    CommitAppliesEveryKindOfChange, CommitIsAllOrNothing, CancelRules, RetryRules, LibraryFiles,
+    ParallelClaimsFromTwoStoresTakeEachEntryOnce);
 
 }  // namespace buildd::test

@@ -47,6 +47,7 @@ struct BUILDD_API BuilderHandle : Builder {
 
   std::unique_ptr<Slave> slave;
   bool probed = false;
+  WorkerInfo worker;           // what the last probe() said (its capabilities)
   bool has_job = false;        // the database gives it a job: never dispatch to it
   int transport_failures = 0;  // consecutive polls whose status() failed (memory only)
   std::optional<TimePoint> unreachable_since;  // the first of those failures
@@ -95,6 +96,7 @@ struct BUILDD_API QueueItem {
   BuilderHandle* builder = nullptr;  // not owned; null after a reset
   std::optional<TimePoint> buildstart;
   std::string logtail;
+  std::uint64_t live_log_size = 0;  // of the whole log kept in the store so far
   int score = 0;
   bool manual = false;
   std::optional<TimePoint> abort_sent;
@@ -164,6 +166,7 @@ class BUILDD_API BuilderGroup {
   static bool is_candidate(const BuilderHandle& builder);
   static bool answers_idle(BuilderHandle& builder);
   void reset_job(QueueItem& item);
+  void read_live_log(QueueItem& item);
   void fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes);
   void complete(QueueItem& item, BuildState state, std::optional<LibraryFile> log,
                 std::vector<std::pair<std::string, LibraryFile>> files, std::string dependencies);

@@ -39,6 +39,9 @@ struct BUILDD_API MasterSettings {
   int builder_failure_threshold = 5;
   std::uint64_t max_log_bytes = 512ull << 20;
   std::uint64_t max_result_bytes = 4ull << 30;
+  // Bytes of a running build's whole log kept in the store (its live log),
+  // read from workers that read their log from an offset; 0: none.
+  std::uint64_t live_log_bytes = 16ull << 20;
   // Waiting entries read per family beyond its idle builders (Launchpad: 10).
   std::size_t candidate_lookahead = 10;
   // This master's name among the masters sharing the database; empty: no
