@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -97,6 +99,28 @@ MasterSettings master_settings_from(const PluginConfig& master) {
                 "with two positive numbers of seconds, at most 365 days each");
       }
       s.arch_release_timeouts[entry.substr(0, first)] = t;
+    }
+  }
+  if (master.has("job_args")) {
+    for (const std::string& entry : master.get_string_list("job_args")) {
+      // ARCH_RELEASE:KEY=VALUE; the value may hold any text, ':' and '=' too.
+      const auto colon = entry.find(':');
+      const auto equals = colon == std::string::npos ? colon : entry.find('=', colon);
+      const std::string scope = entry.substr(0, colon);
+      const std::string key =
+          equals == std::string::npos ? std::string() : entry.substr(colon + 1, equals - colon - 1);
+      const bool scope_ok = scope == "*" || (std::count(scope.begin(), scope.end(), '/') == 2 &&
+                                             scope.front() != '/' && scope.back() != '/' &&
+                                             scope.find("//") == std::string::npos);
+      const bool key_ok = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+      });
+      if (colon == std::string::npos || !scope_ok || !key_ok)
+        throw Error(ErrorCategory::kConfig,
+                    master.origin() + ": master.job_args: \"" + entry +
+                        "\" is not ARCH_RELEASE:KEY=VALUE (ARCH_RELEASE: DISTRIBUTION/RELEASE/ARCH "
+                        "or *; KEY: letters, digits, '_' and '-')");
+      s.job_args[scope][key] = entry.substr(equals + 1);
     }
   }
   return s;

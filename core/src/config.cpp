@@ -50,6 +50,10 @@ const std::vector<ConfigKey>& master_config_keys() {
       {"arch_release_timeouts", ConfigType::kStringList, false, nullptr,
        "per arch release, \"DISTRIBUTION/RELEASE/ARCH:MAX_BUILD_DURATION:LOG_SILENCE_TIMEOUT\" "
        "(seconds), replacing the two above"},
+      {"job_args", ConfigType::kStringList, false, nullptr,
+       "arguments passed to the slave with every job, \"ARCH_RELEASE:KEY=VALUE\" (ARCH_RELEASE "
+       "is DISTRIBUTION/RELEASE/ARCH, or * for all; its own win); xmlrpc-slave adds them to "
+       "build()'s args, e.g. \"*:archive_purpose=PRIMARY\""},
       {"max_log_bytes", ConfigType::kInteger, false, "1073741824",
        "largest build log accepted from a slave"},
       {"max_result_bytes", ConfigType::kInteger, false, "4294967296",

@@ -192,7 +192,7 @@ class LocalSlave : public buildd::Slave {
     if (!slot_->build_id.empty())
       return {false, name_ + " is not IDLE (it holds build " + slot_->build_id + ")"};
     const fs::path cache = options_.work_dir / "cache";
-    const std::vector<std::string> env = {
+    std::vector<std::string> env = {
         "BUILDD_BUILD_ID=" + job.job_id,
         "BUILDD_CHROOT=" + (cache / job.chroot.sha1).string(),
         "BUILDD_SOURCE_NAME=" + job.source_name,
@@ -202,6 +202,13 @@ class LocalSlave : public buildd::Slave {
         "BUILDD_COMPONENT=" + job.component,
         "BUILDD_ARCH_TAG=" + job.arch_tag,
         std::string("BUILDD_ARCH_INDEP=") + (job.arch_indep ? "1" : "0")};
+    // The operator's opaque arguments (master.job_args), each as
+    // BUILDD_JOB_ARG_<KEY> ('-' in a key becomes '_').
+    for (const auto& [key, value] : job.protocol_args) {
+      std::string name = "BUILDD_JOB_ARG_" + key;
+      std::replace(name.begin(), name.end(), '-', '_');
+      env.push_back(name + "=" + value);
+    }
     // A fresh build folder: the inputs linked in by their names, results/ empty.
     const fs::path dir = slot_->dir / "build";
     fs::remove_all(dir);

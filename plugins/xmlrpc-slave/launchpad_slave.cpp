@@ -16,6 +16,7 @@ BuildArgs build_args_of(const JobSpec& job) {
   args["ogrecomponent"] = job.component;
   args["arch_tag"] = job.arch_tag;
   args["arch_indep"] = job.arch_indep;
+  for (const auto& [key, value] : job.protocol_args) args.emplace(key, value);  // never replaces
   return args;
 }
 

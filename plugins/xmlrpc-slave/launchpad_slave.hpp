@@ -74,7 +74,8 @@ using BuildArgValue = std::variant<std::string, bool>;
 using BuildArgs = std::map<std::string, BuildArgValue>;
 
 // The args struct of a job: series, suite (release, or release-pocket),
-// ogrecomponent, arch_tag, arch_indep.
+// ogrecomponent, arch_tag, arch_indep, then the job's protocol_args as
+// strings (one named like those five does not replace it).
 BuildArgs build_args_of(const JobSpec& job);
 
 class LaunchpadSlave : public Slave {

@@ -136,6 +136,11 @@ TEST(CoreCommands, ConfigCheckRefusesNumbersRunWouldMisread) {
            {"arch_release_timeouts: [\"ubuntu/noble/amd64:1e300:1\"]", "at most 365 days"},
            {"arch_release_timeouts: [\"ubuntu/noble/amd64:1:inf\"]", "at most 365 days"},
            {"arch_release_timeouts: [\"ubuntu/noble/amd64:nan:1\"]", "at most 365 days"},
+           {"job_args: [\"noble:archive_purpose=PRIMARY\"]", "is not ARCH_RELEASE:KEY=VALUE"},
+           {"job_args: [\"*:archive_purpose\"]", "is not ARCH_RELEASE:KEY=VALUE"},
+           {"job_args: [\"*:=PRIMARY\"]", "is not ARCH_RELEASE:KEY=VALUE"},
+           {"job_args: [\"*:a b=c\"]", "is not ARCH_RELEASE:KEY=VALUE"},
+           {"job_args: [\"ubuntu//amd64:a=b\"]", "is not ARCH_RELEASE:KEY=VALUE"},
        }) {
     SCOPED_TRACE(c.master);
     write_file(dir / "c.yaml", "master:\n  " + c.master + "\n" + rest);

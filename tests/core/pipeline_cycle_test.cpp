@@ -157,6 +157,24 @@ TEST_F(Cycle, ALiveLogReadThatFailsChangesNothingElse) {
   EXPECT_EQ(store_.live_log(entry_.id, 0, 100), "the log");
 }
 
+// The operator's job arguments (master.job_args: "*" and the arch release's
+// own, which win) reach the worker in the JobSpec, and launchpad-buildd's
+// build() args struct through xmlrpc-slave, never replacing one of its own.
+TEST_F(Cycle, TheOperatorsJobArgumentsReachTheBuildArgs) {
+  MasterSettings settings;
+  settings.job_args["*"] = {{"archive_purpose", "PRIMARY"}, {"build_debug_symbols", "no"}};
+  settings.job_args["ubuntu/warty/i386"] = {{"build_debug_symbols", "yes"}, {"series", "hoary"}};
+  settings.job_args["ubuntu/hoary/i386"] = {{"archive_purpose", "PPA"}};
+  BuilddMaster master(store_, transport_, librarian_, time_, settings);
+  EXPECT_EQ(master.run_cycle().dispatched, 1u);
+  ASSERT_EQ(script_->build_args.size(), 1u);
+  auto& args = script_->build_args[0];
+  EXPECT_EQ(std::get<std::string>(args.at("archive_purpose")), "PRIMARY");
+  EXPECT_EQ(std::get<std::string>(args.at("build_debug_symbols")), "yes");
+  EXPECT_EQ(std::get<std::string>(args.at("series")), "warty");  // the transport's own
+  EXPECT_EQ(args.size(), 7u);
+}
+
 // The chroot a slave confirmed it holds is not sent again with the next
 // build (one round trip fewer); a slave that lost it (UNKNOWNSUM) gets the
 // job back in the queue, is not blamed, and is sent the chroot next time.

@@ -122,6 +122,11 @@ struct JobSpec {
   std::string component;       // "main", "universe"…
   std::string arch_tag;        // the arch release's processor tag, e.g. "i386"
   bool arch_indep = false;     // this arch release also builds Architecture: all
+  // Opaque arguments for the worker's protocol, from the operator's config
+  // (master.job_args), passed on untouched: a transport uses those it knows
+  // and ignores the rest (xmlrpc-slave adds each to build()'s args struct,
+  // never replacing one it sets itself).
+  std::map<std::string, std::string> protocol_args;
 };
 
 // start()'s answer when it threw nothing.

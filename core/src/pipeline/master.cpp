@@ -593,6 +593,7 @@ bool BuilddMaster::start_build(BuilderGroup& group, BuilderHandle& builder, cons
     job.component = row.build.component;
     job.arch_tag = dar.arch_tag;
     job.arch_indep = arch_indep(dar);
+    job.protocol_args = settings_.job_args_for(dar.display_name());
     const StartResult r = builder.slave->start(job);
     if (!r.started) {
       log->warn("{}: build {} not started ({}); it goes back to the queue", builder.name, cookie,

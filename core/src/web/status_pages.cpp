@@ -117,18 +117,48 @@ FailedLog failed_log(const Sources& src, Id id) {
   return out;
 }
 
-// GET /api/builds/<id>/log: what the build page's live log polls.
-json live_log_document(const Sources& src, Id id) {
+// How much of a live log one poll of the build page reads.
+constexpr std::size_t kLiveLogPageBytes = 256 * 1024;
+
+// The length of `bytes` without a UTF-8 sequence cut off at its end (a lead
+// byte whose continuation bytes are not there yet): the next read starts
+// with it, so that a character is never split into two U+FFFD.
+std::size_t whole_utf8_prefix(const std::string& bytes) {
+  const std::size_t n = bytes.size();
+  for (std::size_t back = 1; back <= std::min<std::size_t>(3, n); ++back) {
+    const auto c = static_cast<unsigned char>(bytes[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return need > back && c >= 0xC2 && c <= 0xF4 ? n - back : n;
+  }
+  return n;
+}
+
+// GET /api/builds/<id>/log[?offset=N]: what the build page's live log
+// polls. With an offset, the running build's live log from there (when its
+// slave reads its log from an offset), shown as tails are, and where the
+// next poll starts.
+json live_log_document(const Sources& src, Id id, std::optional<std::uint64_t> offset) {
   auto build = src.store.find_build(id);
   if (!build) throw Error(ErrorCategory::kNotFound, "no build " + std::to_string(id));
   auto entry = src.store.queue_entry_for_build(id);
-  return {{"schema_version", api::kJsonSchemaVersion},
-          {"kind", "build_log"},
-          {"generated", iso_utc(src.time.now())},
-          {"id", id},
-          {"state", std::string(name(build->state))},
-          {"final", is_final(build->state)},
-          {"logtail", entry ? entry->logtail : std::string()}};
+  json doc = {{"schema_version", api::kJsonSchemaVersion},
+              {"kind", "build_log"},
+              {"generated", iso_utc(src.time.now())},
+              {"id", id},
+              {"state", std::string(name(build->state))},
+              {"final", is_final(build->state)},
+              {"logtail", entry ? entry->logtail : std::string()},
+              {"live_log_bytes", entry ? entry->live_log_size : 0}};
+  if (offset) {
+    const std::string bytes = entry && entry->live_log_size > *offset
+                                  ? src.store.live_log(entry->id, *offset, kLiveLogPageBytes)
+                                  : std::string();
+    const std::size_t whole = whole_utf8_prefix(bytes);
+    doc["live_log"] = decode_logtail(std::string_view(bytes).substr(0, whole));
+    doc["next_offset"] = *offset + whole;
+  }
+  return doc;
 }
 
 // ---- HTML ----------------------------------------------------------------------
@@ -367,28 +397,37 @@ std::string files_list(const json& files) {
 // The build page's live log: the stored tail in a <pre> that an inline
 // script refreshes from /api/builds/<id>/log (textContent, so the tail stays
 // text), reloading the page when the build leaves its state (finished, given
-// back). Without JavaScript the tail is shown as of the page's load.
+// back). When the store keeps the build's whole log (its slave reads its log
+// from an offset), the script shows all of it instead, appending what each
+// poll read from where the last one stopped. Without JavaScript the tail is
+// shown as of the page's load.
 std::string live_log(const json& b, const std::string& tail) {
   const std::string id = b["id"].dump();
+  const bool whole = b["queue"]["live_log_bytes"].get<std::uint64_t>() > 0;
   return "<h2>Live log</h2><pre id=\"livelog\" class=\"log\" "
          "style=\"max-height:40em;overflow:auto\">" +
-         html_escape(tail) +
-         "</pre><p class=\"muted\" id=\"livelog-status\">The last lines the builder "
-         "reported; updated every 3 seconds.</p><script>(function(){"
+         html_escape(tail) + "</pre><p class=\"muted\" id=\"livelog-status\">" +
+         (whole ? "The whole log so far" : "The last lines the builder reported") +
+         "; updated every 3 seconds.</p><script>(function(){"
          "var pre=document.getElementById('livelog'),state=" +
-         json(b["state"].get<std::string>()).dump() +
-         ";pre.scrollTop=pre.scrollHeight;"
+         json(b["state"].get<std::string>()).dump() + ",live=" + (whole ? "0" : "-1") +
+         ";if(live===0)pre.textContent='';pre.scrollTop=pre.scrollHeight;"
+         // live >= 0: the whole log is read from that offset and appended
+         // (the slave reads its log from an offset); -1: the tail replaces
+         // what is shown.
          "function poll(){fetch('/api/builds/" +
          id +
-         "/log',{cache:'no-store'}).then(function(r){"
+         "/log'+(live>=0?'?offset='+live:''),{cache:'no-store'}).then(function(r){"
          "if(!r.ok)throw new Error(r.status);return r.json();}).then(function(j){"
          "if(j.state!==state){location.reload();return;}"
          "var bottom=pre.scrollTop+pre.clientHeight>=pre.scrollHeight-4;"
-         "pre.textContent=j.logtail;if(bottom)pre.scrollTop=pre.scrollHeight;"
-         "setTimeout(poll,3000);}).catch(function(){"
+         "if(live>=0){pre.textContent+=j.live_log;live=j.next_offset;}"
+         "else pre.textContent=j.logtail;"
+         "if(bottom)pre.scrollTop=pre.scrollHeight;"
+         "setTimeout(poll,live>=0&&live<j.live_log_bytes?0:3000);}).catch(function(){"
          "document.getElementById('livelog-status').textContent='Update failed; retrying.';"
          "setTimeout(poll,10000);});}"
-         "setTimeout(poll,3000);})();</script>";
+         "setTimeout(poll,live===0?0:3000);})();</script>";
 }
 
 // `failed`: the end of a failed build's stored log (not shown otherwise).
@@ -603,7 +642,12 @@ void add_status_routes(HttpServer& server, BuildStore& store, Librarian& librari
                       failed_log(src, id));
   });
   server.add_route(R"(/api/builds/(\d{1,18})/log)", [src](const HttpRequest& req) {
-    return json_response(live_log_document(src, parse_id(req.matches.at(1))));
+    std::optional<std::uint64_t> offset;
+    if (auto it = req.query.find("offset"); it != req.query.end()) {
+      offset = parse_count(it->second);
+      if (!offset) return HttpResponse::text(400, "offset must be a number\n");
+    }
+    return json_response(live_log_document(src, parse_id(req.matches.at(1)), offset));
   });
   server.add_route(R"(/api/builds/(\d{1,18}))", [src](const HttpRequest& req) {
     return json_response(

@@ -430,6 +430,38 @@ TEST_F(StatusPages, RunningBuildPageShowsALiveLog) {
   EXPECT_EQ(get("/api/builds/999999/log")->status, 404);
 }
 
+// When the store keeps a running build's whole log (its slave reads its log
+// from an offset), the page shows all of it: the endpoint reads it from an
+// offset, never splitting a character, and the script appends each read.
+TEST_F(StatusPages, RunningBuildPageShowsItsWholeLogWhenTheStoreKeepsIt) {
+  const std::string id = std::to_string(running_.id);
+  EXPECT_TRUE(contains(html("/builds/" + id, false), "The last lines the builder reported"));
+  EXPECT_EQ(api("/api/builds/" + id + "/log")["live_log_bytes"], 0);
+  const BuildQueueEntry entry = *store_.queue_entry_for_build(running_.id);
+  const std::string log = "RUN: sbuild <b>\n\xff caf\xc3\xa9\n";
+  const std::size_t cut = log.size() - 2;  // inside the two bytes of "é"
+  CycleChanges c;
+  c.live_logs.push_back({entry.id, entry.attempt, 0, log.substr(0, cut)});
+  ASSERT_EQ(store_.commit(c).stale, 0u);
+
+  std::string body = html("/builds/" + id, false);
+  EXPECT_TRUE(contains(body, "The whole log so far"));
+  EXPECT_TRUE(contains(body, "pre.textContent+=j.live_log"));
+  EXPECT_TRUE(contains(body, "'?offset='+live"));
+  json first = api("/api/builds/" + id + "/log?offset=0");
+  EXPECT_EQ(first["live_log_bytes"], cut);
+  EXPECT_EQ(first["live_log"], "RUN: sbuild <b>\n\xef\xbf\xbd caf");  // \xff shown as U+FFFD
+  EXPECT_EQ(first["next_offset"], cut - 1);  // "é" waits for its second byte
+
+  c.live_logs = {{entry.id, entry.attempt, cut, log.substr(cut)}};
+  ASSERT_EQ(store_.commit(c).stale, 0u);
+  json next = api("/api/builds/" + id + "/log?offset=" + first["next_offset"].dump());
+  EXPECT_EQ(next["live_log"], "\xc3\xa9\n");
+  EXPECT_EQ(next["next_offset"], log.size());
+  EXPECT_EQ(api("/api/builds/" + id + "/log?offset=" + std::to_string(log.size()))["live_log"], "");
+  EXPECT_EQ(get("/api/builds/" + id + "/log?offset=-1")->status, 400);
+}
+
 // A failed build's page shows the last 50 lines of its stored log, escaped;
 // a successful one's does not.
 TEST_F(StatusPages, FailedBuildPageShowsTheEndOfItsLog) {

@@ -59,6 +59,19 @@ struct BUILDD_API MasterSettings {
     auto it = arch_release_timeouts.find(arch_release);
     return it == arch_release_timeouts.end() ? timeouts : it->second;
   }
+  // The operator's opaque job arguments (master.job_args) by arch release
+  // ("ubuntu/warty/i386"), or "*" for every one: JobSpec::protocol_args.
+  std::map<std::string, std::map<std::string, std::string>> job_args;
+  // Those of "*", then the arch release's own, which win.
+  std::map<std::string, std::string> job_args_for(const std::string& arch_release) const {
+    std::map<std::string, std::string> out;
+    for (const char* scope : {"*", arch_release.c_str()}) {
+      auto it = job_args.find(scope);
+      if (it == job_args.end()) continue;
+      for (const auto& [key, value] : it->second) out[key] = value;
+    }
+    return out;
+  }
 };
 
 struct BUILDD_API CycleReport {
