@@ -25,11 +25,11 @@ MasterRegistration SociStore::heartbeat(const std::string& master_id, const std:
     }
     if (engine_ == Engine::kSqlite) {
       // SQLite has one writer and nothing worth sharing: one master.
-      soci::statement st =
-          (sql.prepare << "SELECT id, instance, heartbeat FROM master WHERE id <> :id AND "
-                          "heartbeat >= :stale",
-           soci::into(refused.holder_id), soci::into(refused.holder_instance), soci::into(seen),
-           soci::use(master_id), soci::use(stale));
+      Prepared st = (Prepared(sql,
+                              "SELECT id, instance, heartbeat FROM master WHERE id <> :id AND "
+                              "heartbeat >= :stale"),
+                     soci::into(refused.holder_id), soci::into(refused.holder_instance),
+                     soci::into(seen), soci::use(master_id), soci::use(stale));
       if (st.execute(true)) {
         refused.holder_heartbeat = from_micros(seen);
         return refused;  // the destructor rolls back
@@ -38,18 +38,19 @@ MasterRegistration SociStore::heartbeat(const std::string& master_id, const std:
     // Taken when held by this instance or abandoned (heartbeat older than the
     // TTL), or when free; otherwise left alone, and this instance is refused.
     // Two instances racing for one id: the row lock (or the key) picks one.
-    soci::statement renew =
-        (sql.prepare << "UPDATE master SET instance = :inst, heartbeat = :at WHERE id = :id AND "
-                        "(instance = :inst2 OR heartbeat < :stale)",
+    Prepared renew =
+        (Prepared(sql,
+                  "UPDATE master SET instance = :inst, heartbeat = :at WHERE id = :id AND "
+                  "(instance = :inst2 OR heartbeat < :stale)"),
          soci::use(instance), soci::use(at), soci::use(master_id), soci::use(instance),
          soci::use(stale));
     renew.execute(true);
     if (renew.get_affected_rows() == 0) {
-      soci::statement add = (sql.prepare << insert_unless_present(
-                                 engine_,
-                                 "INSERT INTO master (id, instance, heartbeat) VALUES (:id, "
-                                 ":inst, :at)"),
-                             soci::use(master_id), soci::use(instance), soci::use(at));
+      Prepared add = (Prepared(sql, insert_unless_present(
+                                        engine_,
+                                        "INSERT INTO master (id, instance, heartbeat) VALUES (:id, "
+                                        ":inst, :at)")),
+                      soci::use(master_id), soci::use(instance), soci::use(at));
       add.execute(true);
       if (add.get_affected_rows() == 0) {
         refused.holder_id = master_id;
@@ -69,9 +70,8 @@ std::vector<std::string> SociStore::live_masters(TimePoint now, std::chrono::sec
     long long stale = to_micros(now - ttl);
     std::vector<std::string> ids;
     std::string id;
-    soci::statement st =
-        (sql.prepare << "SELECT id FROM master WHERE heartbeat >= :stale ORDER BY id",
-         soci::into(id), soci::use(stale));
+    Prepared st = (Prepared(sql, "SELECT id FROM master WHERE heartbeat >= :stale ORDER BY id"),
+                   soci::into(id), soci::use(stale));
     st.execute();
     while (st.fetch()) ids.push_back(id);
     return ids;
@@ -87,10 +87,10 @@ std::vector<Id> SociStore::balance_leases(const std::string& master_id, std::siz
         soci::use(master_id);
     std::vector<Id> held;
     {
-      soci::statement st =
-          (sql.prepare << "SELECT builder_id FROM builder_lease WHERE master_id = :m ORDER BY "
-                          "builder_id",
-           soci::into(builder), soci::use(master_id));
+      Prepared st = (Prepared(sql,
+                              "SELECT builder_id FROM builder_lease WHERE master_id = :m ORDER BY "
+                              "builder_id"),
+                     soci::into(builder), soci::use(master_id));
       st.execute();
       while (st.fetch()) held.push_back(builder);
     }
@@ -105,25 +105,27 @@ std::vector<Id> SociStore::balance_leases(const std::string& master_id, std::siz
     if (held.size() < target) {
       std::vector<long long> free;
       {
-        soci::statement st =
-            (sql.prepare << "SELECT r.id FROM builder r LEFT JOIN builder_lease l ON l.builder_id "
-                            "= r.id WHERE r.removed = 0 AND (l.builder_id IS NULL OR l.expires < "
-                            ":now) ORDER BY r.id" +
-                                limit_clause(target - held.size()),
+        Prepared st =
+            (Prepared(sql,
+                      "SELECT r.id FROM builder r LEFT JOIN builder_lease l ON l.builder_id "
+                      "= r.id WHERE r.removed = 0 AND (l.builder_id IS NULL OR l.expires < "
+                      ":now) ORDER BY r.id" +
+                          limit_clause(target - held.size())),
              soci::into(builder), soci::use(at));
         st.execute();
         while (st.fetch()) free.push_back(builder);
       }
       // Another master may take the same builder at the same instant: the
       // row lock (or the key, for a builder never leased) lets one have it.
-      soci::statement take =
-          (sql.prepare << "UPDATE builder_lease SET master_id = :m, expires = :e WHERE builder_id "
-                          "= :b AND expires < :now",
+      Prepared take =
+          (Prepared(sql,
+                    "UPDATE builder_lease SET master_id = :m, expires = :e WHERE builder_id "
+                    "= :b AND expires < :now"),
            soci::use(master_id), soci::use(expires), soci::use(builder), soci::use(at));
-      soci::statement add =
-          (sql.prepare << insert_unless_present(engine_,
-                                                "INSERT INTO builder_lease (builder_id, "
-                                                "master_id, expires) VALUES (:b, :m, :e)"),
+      Prepared add =
+          (Prepared(sql, insert_unless_present(engine_,
+                                               "INSERT INTO builder_lease (builder_id, "
+                                               "master_id, expires) VALUES (:b, :m, :e)")),
            soci::use(builder), soci::use(master_id), soci::use(expires));
       for (long long id : free) {
         builder = id;

@@ -10,10 +10,12 @@ LibraryFile detail::insert_library_file(soci::session& sql, const LibraryFile& f
   LibraryFile out = file;
   if (out.created == TimePoint{}) out.created = Clock::now();
   long long size = static_cast<long long>(file.size), created = to_micros(out.created), id = 0;
-  sql << "INSERT INTO library_file (filename, size, sha1, sha256, mime, locator, created) "
-         "VALUES (:n, :s, :h1, :h2, :m, :l, :c) RETURNING id",
-      soci::use(file.filename), soci::use(size), soci::use(file.sha1), soci::use(file.sha256),
-      soci::use(file.mime), soci::use(file.locator), soci::use(created), soci::into(id);
+  (Prepared(sql,
+            "INSERT INTO library_file (filename, size, sha1, sha256, mime, locator, created) "
+            "VALUES (:n, :s, :h1, :h2, :m, :l, :c) RETURNING id"),
+   soci::use(file.filename), soci::use(size), soci::use(file.sha1), soci::use(file.sha256),
+   soci::use(file.mime), soci::use(file.locator), soci::use(created), soci::into(id))
+      .execute(true);
   out.id = id;
   // What the database holds: microsecond precision.
   out.created = from_micros(created);

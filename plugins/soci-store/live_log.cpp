@@ -47,10 +47,10 @@ std::string SociStore::live_log(Id queue_id, std::uint64_t offset, std::size_t m
     std::string data;
     // The chunks that end after `offset`, in order: the first may begin
     // before it.
-    soci::statement st =
-        (sql.prepare << "SELECT log_offset, data FROM build_live_log WHERE queue_id = :q AND "
-                        "log_offset + size > :o ORDER BY log_offset",
-         soci::into(start), soci::into(data), soci::use(q), soci::use(from));
+    Prepared st = (Prepared(sql,
+                            "SELECT log_offset, data FROM build_live_log WHERE queue_id = :q AND "
+                            "log_offset + size > :o ORDER BY log_offset"),
+                   soci::into(start), soci::into(data), soci::use(q), soci::use(from));
     st.execute();
     while (out.size() < max_bytes && st.fetch()) {
       std::string bytes = base64_decode(data);

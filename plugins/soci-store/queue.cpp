@@ -73,8 +73,8 @@ std::vector<QueuedBuild> SociStore::candidates_per_archive(
       std::vector<std::string> archives;
       {
         std::string name;
-        soci::statement st =
-            (sql.prepare << archives_query, soci::use(d, "d"), soci::use(e, "e"), soci::into(name));
+        Prepared st =
+            (Prepared(sql, archives_query), soci::use(d, "d"), soci::use(e, "e"), soci::into(name));
         if (st.execute(true)) {
           do archives.push_back(name);
           while (st.fetch());
@@ -95,9 +95,10 @@ std::map<std::string, std::size_t> SociStore::running_per_archive() {
     std::map<std::string, std::size_t> out;
     std::string archive;
     long long count = 0;
-    soci::statement st = (sql.prepare << "SELECT archive, COUNT(*) FROM build_queue WHERE "
-                                         "builder_id IS NOT NULL GROUP BY archive",
-                          soci::into(archive), soci::into(count));
+    Prepared st = (Prepared(sql,
+                            "SELECT archive, COUNT(*) FROM build_queue WHERE "
+                            "builder_id IS NOT NULL GROUP BY archive"),
+                   soci::into(archive), soci::into(count));
     if (st.execute(true)) {
       do out[archive] = static_cast<std::size_t>(count);
       while (st.fetch());
@@ -131,22 +132,23 @@ bool claim_in(soci::session& sql, const Claim& c, TimePoint now) {
   long long q = c.queue_id, b = c.build_id, r = c.builder_id, t = to_micros(now);
   // The builder's row lock first: remove_builder() takes the same lock, so
   // a builder is never given a job while it is being removed.
-  soci::statement live =
-      (sql.prepare << "UPDATE builder SET removed = 0 WHERE id = :r AND removed = 0", soci::use(r));
+  Prepared live =
+      (Prepared(sql, "UPDATE builder SET removed = 0 WHERE id = :r AND removed = 0"), soci::use(r));
   live.execute(true);
   if (live.get_affected_rows() != 1) return false;
   // One active job per builder: the unique index is the last word (two
   // masters racing), this predicate the polite first one.
-  soci::statement st =
-      (sql.prepare << "UPDATE build_queue SET builder_id = :r, buildstart = :t, attempt = "
-                      "attempt + 1 WHERE id = :q AND build_id = :b AND builder_id IS NULL AND "
-                      "NOT EXISTS (SELECT 1 FROM build_queue o WHERE o.builder_id = :r2)",
-       soci::use(r), soci::use(t), soci::use(q), soci::use(b), soci::use(r));
+  Prepared st = (Prepared(sql,
+                          "UPDATE build_queue SET builder_id = :r, buildstart = :t, attempt = "
+                          "attempt + 1 WHERE id = :q AND build_id = :b AND builder_id IS NULL AND "
+                          "NOT EXISTS (SELECT 1 FROM build_queue o WHERE o.builder_id = :r2)"),
+                 soci::use(r), soci::use(t), soci::use(q), soci::use(b), soci::use(r));
   st.execute(true);
   if (st.get_affected_rows() != 1) return false;
-  soci::statement build =
-      (sql.prepare << "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b "
-                      "AND state = 0",
+  Prepared build =
+      (Prepared(sql,
+                "UPDATE build SET state = 6, started = :t, builder_id = :r WHERE id = :b "
+                "AND state = 0"),
        soci::use(t), soci::use(r), soci::use(b));
   build.execute(true);
   return build.get_affected_rows() == 1;

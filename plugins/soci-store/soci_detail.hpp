@@ -20,6 +20,7 @@
 
 #include "buildd/error.hpp"
 #include "soci_store.hpp"
+#include "statement_cache.hpp"
 
 namespace buildd::soci_store::detail {
 
@@ -133,7 +134,8 @@ struct BuildRow {
   std::string source, version, dependencies, component, pocket, urgency, archive;
   Indicator i_started{}, i_built{}, i_duration{}, i_builder{}, i_log{};
 
-  void bind(soci::details::prepare_temp_type& p) {
+  template <typename Statement>
+  void bind(Statement& p) {
     p, soci::into(id), soci::into(source), soci::into(version), soci::into(dar), soci::into(state),
         soci::into(created), soci::into(started, i_started), soci::into(built, i_built),
         soci::into(duration, i_duration), soci::into(builder, i_builder), soci::into(log, i_log),
@@ -175,7 +177,8 @@ struct QueueRow {
   std::string logtail;
   Indicator i_builder{}, i_buildstart{}, i_abort{};
 
-  void bind(soci::details::prepare_temp_type& p) {
+  template <typename Statement>
+  void bind(Statement& p) {
     p, soci::into(id), soci::into(build_id), soci::into(builder, i_builder),
         soci::into(buildstart, i_buildstart), soci::into(logtail), soci::into(score),
         soci::into(manual), soci::into(created), soci::into(abort_sent, i_abort),
@@ -204,7 +207,8 @@ constexpr const char* kLibraryFileColumns =
 struct LibraryFileRow {
   long long id = 0, size = 0, created = 0;
   std::string filename, sha1, sha256, mime, locator;
-  void bind(soci::details::prepare_temp_type& p) {
+  template <typename Statement>
+  void bind(Statement& p) {
     p, soci::into(id), soci::into(filename), soci::into(size), soci::into(sha1), soci::into(sha256),
         soci::into(mime), soci::into(locator), soci::into(created);
   }
@@ -231,7 +235,8 @@ struct DarRow {
   int official = 1;
   std::string distribution, release, arch_tag;
   Indicator i_chroot{};
-  void bind(soci::details::prepare_temp_type& p) {
+  template <typename Statement>
+  void bind(Statement& p) {
     p, soci::into(id), soci::into(distribution), soci::into(release), soci::into(arch_tag),
         soci::into(family), soci::into(chroot, i_chroot), soci::into(official);
   }
@@ -259,7 +264,8 @@ struct BuilderRow {
   int builderok = 1, manual = 0, virtualized = 0, speed_index = 0, failure_count = 0;
   std::string name, url, failnotes, slave_state;
   Indicator i_since{}, i_disabled{};
-  void bind(soci::details::prepare_temp_type& p) {
+  template <typename Statement>
+  void bind(Statement& p) {
     p, soci::into(id), soci::into(name), soci::into(url), soci::into(processor), soci::into(family),
         soci::into(builderok), soci::into(failnotes), soci::into(manual), soci::into(virtualized),
         soci::into(speed_index), soci::into(failure_count), soci::into(slave_state),
@@ -291,10 +297,9 @@ std::vector<decltype(std::declval<Row>().value())> select_rows(soci::session& sq
                                                                const std::string& query,
                                                                Extra&& extra) {
   Row row;
-  soci::details::prepare_temp_type p = (sql.prepare << query);
-  row.bind(p);
-  extra(p);
-  soci::statement st(p);
+  Prepared st(sql, query);
+  row.bind(st);
+  extra(st);
   st.execute();
   std::vector<decltype(row.value())> out;
   while (st.fetch()) out.push_back(row.value());
@@ -303,13 +308,14 @@ std::vector<decltype(std::declval<Row>().value())> select_rows(soci::session& sq
 template <typename Row>
 std::vector<decltype(std::declval<Row>().value())> select_rows(soci::session& sql,
                                                                const std::string& query) {
-  return select_rows<Row>(sql, query, [](soci::details::prepare_temp_type&) {});
+  return select_rows<Row>(sql, query, [](Prepared&) {});
 }
 
 struct QueuedRow {
   QueueRow q;
   BuildRow b;
-  void bind(soci::details::prepare_temp_type& p) {
+  template <typename Statement>
+  void bind(Statement& p) {
     q.bind(p);
     b.bind(p);
   }
@@ -324,7 +330,7 @@ inline std::string queued_select() {
 inline std::optional<Id> lookup_id(soci::session& sql, const std::string& query,
                                    const std::string& key) {
   long long id = 0;
-  soci::statement st = (sql.prepare << query, soci::into(id), soci::use(key));
+  Prepared st = (Prepared(sql, query), soci::into(id), soci::use(key));
   if (!st.execute(true)) return std::nullopt;
   return static_cast<Id>(id);
 }
@@ -332,7 +338,9 @@ inline std::optional<Id> lookup_id(soci::session& sql, const std::string& query,
 inline bool exists(soci::session& sql, const std::string& table, Id id) {
   long long value = id;
   int count = 0;
-  sql << "SELECT COUNT(*) FROM " + table + " WHERE id = :id", soci::into(count), soci::use(value);
+  (Prepared(sql, "SELECT COUNT(*) FROM " + table + " WHERE id = :id"), soci::into(count),
+   soci::use(value))
+      .execute(true);
   return count > 0;
 }
 
@@ -401,7 +409,20 @@ auto SociStore::with_session(const char* what, F&& body) {
   auto fail = [&](ErrorCategory category, const std::string& message, bool retryable) {
     return Error(category, std::string("while ") + what + ": " + message, retryable);
   };
-  soci::session sql(*pool_);
+  // Leased by position: the position names the session's statement cache.
+  struct Lease {
+    soci::connection_pool& pool;
+    std::size_t position;
+    ~Lease() { pool.give_back(position); }
+  } lease{*pool_, pool_->lease()};
+  soci::session& sql = pool_->at(lease.position);
+  detail::StatementCache& statements = *statements_[lease.position];
+  detail::ActiveStatementsScope active(sql, statements);
+  // A re-opened connection has none of the statements prepared on the old one.
+  auto reconnect = [&] {
+    statements.clear();
+    sql.reconnect();
+  };
   try {
     // A connection lost earlier (the server restarted and was still down
     // when the failure's reconnect ran) is re-opened here. PQstatus costs no
@@ -417,7 +438,7 @@ auto SociStore::with_session(const char* what, F&& body) {
     }
     if (lost) {
       try {
-        sql.reconnect();
+        reconnect();
         if (engine_ == Engine::kMariadb) detail::open_mariadb_session(sql);
       } catch (const std::exception& e) {
         throw fail(ErrorCategory::kStore, e.what(), true);  // still down: try again later
@@ -438,7 +459,7 @@ auto SociStore::with_session(const char* what, F&& body) {
                       e.get_error_category() == soci::soci_error::connection_error;
     if (connection) {
       try {
-        sql.reconnect();  // so that the next call through this session can work
+        reconnect();  // so that the next call through this session can work
       } catch (...) {
       }
     }
@@ -452,7 +473,7 @@ auto SociStore::with_session(const char* what, F&& body) {
     bool connection = e.get_error_category() == soci::soci_error::connection_error;
     if (connection) {
       try {
-        sql.reconnect();
+        reconnect();
         detail::open_mariadb_session(sql);
       } catch (...) {
       }

@@ -39,6 +39,7 @@ SociStore::SociStore(const SociStoreOptions& options) {
   }
   auto size = static_cast<std::size_t>(options.pool_size);
   pool_ = std::make_unique<soci::connection_pool>(size);
+  for (std::size_t i = 0; i < size; ++i) statements_.push_back(std::make_unique<StatementCache>());
   try {
     for (std::size_t i = 0; i < size; ++i) {
       soci::session& s = pool_->at(i);
@@ -164,8 +165,8 @@ ProcessorFamily SociStore::add_processor_family(const std::string& name,
     sql << "INSERT INTO processor_family (name) VALUES (:n) RETURNING id", soci::use(name),
         soci::into(id);
     std::string processor;
-    soci::statement st = (sql.prepare << "INSERT INTO processor (family_id, name) VALUES (:f, :n)",
-                          soci::use(id), soci::use(processor));
+    Prepared st = (Prepared(sql, "INSERT INTO processor (family_id, name) VALUES (:f, :n)"),
+                   soci::use(id), soci::use(processor));
     for (const auto& p : processors) {
       processor = p;
       st.execute(true);
@@ -179,8 +180,8 @@ std::vector<ProcessorFamily> SociStore::processor_families() {
   return with_session("listing processor families", [&](soci::session& sql) {
     long long id = 0;
     std::string name;
-    soci::statement st = (sql.prepare << "SELECT id, name FROM processor_family ORDER BY id",
-                          soci::into(id), soci::into(name));
+    Prepared st = (Prepared(sql, "SELECT id, name FROM processor_family ORDER BY id"),
+                   soci::into(id), soci::into(name));
     st.execute();
     std::vector<ProcessorFamily> out;
     while (st.fetch()) out.push_back({id, name});
@@ -192,8 +193,8 @@ std::vector<Processor> SociStore::processors() {
   return with_session("listing processors", [&](soci::session& sql) {
     long long id = 0, family = 0;
     std::string name;
-    soci::statement st = (sql.prepare << "SELECT id, family_id, name FROM processor ORDER BY id",
-                          soci::into(id), soci::into(family), soci::into(name));
+    Prepared st = (Prepared(sql, "SELECT id, family_id, name FROM processor ORDER BY id"),
+                   soci::into(id), soci::into(family), soci::into(name));
     st.execute();
     std::vector<Processor> out;
     while (st.fetch()) out.push_back({id, family, name});
@@ -268,8 +269,8 @@ void SociStore::set_chroot(Id distro_arch_release_id, Id library_file_id) {
                   "library file " + std::to_string(library_file_id) + " does not exist");
     }
     long long dar = distro_arch_release_id, file = library_file_id;
-    soci::statement st =
-        (sql.prepare << "UPDATE distro_arch_release SET chroot_file_id = :f WHERE id = :d",
+    Prepared st =
+        (Prepared(sql, "UPDATE distro_arch_release SET chroot_file_id = :f WHERE id = :d"),
          soci::use(file), soci::use(dar));
     st.execute(true);
     if (st.get_affected_rows() == 0) {
@@ -295,11 +296,12 @@ Builder SociStore::add_builder(const NewBuilder& builder) {
       // A removed builder's name brings it back: same id, so its old builds
       // stay with it, and a fresh start (OK, no failures, state unknown).
       id = *existing;
-      soci::statement st =
-          (sql.prepare << "UPDATE builder SET removed = 0, url = :u, processor_id = :p, manual = "
-                          ":m, virtualized = :v, speed_index = :s, builderok = 1, failnotes = '', "
-                          "disabled_at = NULL, failure_count = 0, slave_state = '', "
-                          "slave_state_since = NULL WHERE id = :id AND removed = 1",
+      Prepared st =
+          (Prepared(sql,
+                    "UPDATE builder SET removed = 0, url = :u, processor_id = :p, manual = "
+                    ":m, virtualized = :v, speed_index = :s, builderok = 1, failnotes = '', "
+                    "disabled_at = NULL, failure_count = 0, slave_state = '', "
+                    "slave_state_since = NULL WHERE id = :id AND removed = 1"),
            soci::use(builder.url), soci::use(processor_id), soci::use(manual),
            soci::use(virtualized), soci::use(speed), soci::use(id));
       st.execute(true);
@@ -352,13 +354,13 @@ void SociStore::set_builder_ok(Id builder_id, bool ok, const std::string& failno
     // Enabling is the operator's word that the builder is fine again.
     // disabled_at is assigned first: MariaDB evaluates SET left to right, with
     // the values already assigned.
-    soci::statement st =
-        (sql.prepare << "UPDATE builder SET disabled_at = CASE WHEN :ok = 1 THEN NULL WHEN "
-                        "builderok = 1 THEN :now ELSE disabled_at END, builderok = :ok2, "
-                        "failnotes = :notes, failure_count = CASE WHEN :ok3 = 1 THEN 0 ELSE "
-                        "failure_count END WHERE id = :id AND removed = 0",
-         soci::use(okay), soci::use(now), soci::use(okay), soci::use(failnotes), soci::use(okay),
-         soci::use(id));
+    Prepared st = (Prepared(sql,
+                            "UPDATE builder SET disabled_at = CASE WHEN :ok = 1 THEN NULL WHEN "
+                            "builderok = 1 THEN :now ELSE disabled_at END, builderok = :ok2, "
+                            "failnotes = :notes, failure_count = CASE WHEN :ok3 = 1 THEN 0 ELSE "
+                            "failure_count END WHERE id = :id AND removed = 0"),
+                   soci::use(okay), soci::use(now), soci::use(okay), soci::use(failnotes),
+                   soci::use(okay), soci::use(id));
     st.execute(true);
     if (st.get_affected_rows() == 0) {
       throw Error(ErrorCategory::kNotFound,
@@ -376,16 +378,15 @@ void SociStore::remove_builder(Id builder_id) {
     // Marked first, so the row lock orders this against claim(), which locks
     // the same row before it gives the builder a job: whichever comes second
     // sees the other's write.
-    soci::statement st =
-        (sql.prepare << "UPDATE builder SET removed = 1 WHERE id = :id AND removed = 0",
-         soci::use(id));
+    Prepared st = (Prepared(sql, "UPDATE builder SET removed = 1 WHERE id = :id AND removed = 0"),
+                   soci::use(id));
     st.execute(true);
     if (st.get_affected_rows() == 0) {
       throw Error(ErrorCategory::kNotFound,
                   "builder " + std::to_string(builder_id) + " does not exist");
     }
-    soci::statement job = (sql.prepare << "SELECT build_id FROM build_queue WHERE builder_id = :id",
-                           soci::into(build_id), soci::use(id));
+    Prepared job = (Prepared(sql, "SELECT build_id FROM build_queue WHERE builder_id = :id"),
+                    soci::into(build_id), soci::use(id));
     if (job.execute(true)) {
       throw Error(ErrorCategory::kConflict, "builder " + std::to_string(builder_id) +
                                                 " holds build " + std::to_string(build_id) +
@@ -400,8 +401,8 @@ void SociStore::remove_builder(Id builder_id) {
 void SociStore::set_builder_url(Id builder_id, const std::string& url) {
   with_session("changing a builder's URL", [&](soci::session& sql) {
     long long id = builder_id;
-    soci::statement st = (sql.prepare << "UPDATE builder SET url = :u WHERE id = :id",
-                          soci::use(url), soci::use(id));
+    Prepared st = (Prepared(sql, "UPDATE builder SET url = :u WHERE id = :id"), soci::use(url),
+                   soci::use(id));
     st.execute(true);
     if (st.get_affected_rows() == 0) {
       throw Error(ErrorCategory::kNotFound,
@@ -430,9 +431,10 @@ void SociStore::rescore_build(Id build_id, int score) {
                   "build " + std::to_string(build_id) + " does not exist");
     }
     long long id = build_id;
-    soci::statement queue =
-        (sql.prepare << "UPDATE build_queue SET score = :s, manual = 1 WHERE build_id = :b AND "
-                        "builder_id IS NULL",
+    Prepared queue =
+        (Prepared(sql,
+                  "UPDATE build_queue SET score = :s, manual = 1 WHERE build_id = :b AND "
+                  "builder_id IS NULL"),
          soci::use(score), soci::use(id));
     queue.execute(true);
     if (queue.get_affected_rows() == 0) {
@@ -486,9 +488,10 @@ Build SociStore::add_build(const NewBuild& build) {
         soci::into(id);
     std::string filename;
     long long file_id = 0;
-    soci::statement files =
-        (sql.prepare << "INSERT INTO build_source_file (build_id, filename, library_file_id) "
-                        "VALUES (:b, :n, :f)",
+    Prepared files =
+        (Prepared(sql,
+                  "INSERT INTO build_source_file (build_id, filename, library_file_id) "
+                  "VALUES (:b, :n, :f)"),
          soci::use(id), soci::use(filename), soci::use(file_id));
     for (const auto& [name, fid] : build.source_files) {
       filename = name;
@@ -555,7 +558,7 @@ std::vector<BuildFile> build_files(soci::session& sql, const std::string& table,
   struct Row {
     std::string name;
     LibraryFileRow f;
-    void bind(soci::details::prepare_temp_type& p) {
+    void bind(Prepared& p) {
       p, soci::into(name);
       f.bind(p);
     }
@@ -598,10 +601,11 @@ void SociStore::retry_build(Id build_id) {
     long long id = build_id, dar = 0;
     int state = 0, score = 0, manual = 0;
     std::string archive;
-    soci::statement st = (sql.prepare << "SELECT state, distro_arch_release_id, score, "
-                                         "manual_score, archive FROM build WHERE id = :id",
-                          soci::into(state), soci::into(dar), soci::into(score), soci::into(manual),
-                          soci::into(archive), soci::use(id));
+    Prepared st = (Prepared(sql,
+                            "SELECT state, distro_arch_release_id, score, "
+                            "manual_score, archive FROM build WHERE id = :id"),
+                   soci::into(state), soci::into(dar), soci::into(score), soci::into(manual),
+                   soci::into(archive), soci::use(id));
     if (!st.execute(true)) {
       throw Error(ErrorCategory::kNotFound,
                   "build " + std::to_string(build_id) + " does not exist");
@@ -631,8 +635,8 @@ CancelOutcome SociStore::cancel_build(Id build_id) {
     Transaction tx(sql, engine_);
     long long id = build_id;
     int state = 0;
-    soci::statement st =
-        (sql.prepare << "SELECT state FROM build WHERE id = :id", soci::into(state), soci::use(id));
+    Prepared st =
+        (Prepared(sql, "SELECT state FROM build WHERE id = :id"), soci::into(state), soci::use(id));
     if (!st.execute(true)) {
       throw Error(ErrorCategory::kNotFound,
                   "build " + std::to_string(build_id) + " does not exist");
@@ -642,9 +646,8 @@ CancelOutcome SociStore::cancel_build(Id build_id) {
     if (current == BuildState::kCancelling) return CancelOutcome::kCancelling;
     long long queue_id = 0, builder = 0;
     Indicator i_builder{};
-    soci::statement q =
-        (sql.prepare << "SELECT id, builder_id FROM build_queue WHERE build_id = :b",
-         soci::into(queue_id), soci::into(builder, i_builder), soci::use(id));
+    Prepared q = (Prepared(sql, "SELECT id, builder_id FROM build_queue WHERE build_id = :b"),
+                  soci::into(queue_id), soci::into(builder, i_builder), soci::use(id));
     bool queued = q.execute(true);
     if (current == BuildState::kNeedsBuild && (!queued || i_builder == soci::i_null)) {
       sql << "DELETE FROM build_queue WHERE build_id = :b", soci::use(id);

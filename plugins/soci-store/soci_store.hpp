@@ -27,6 +27,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "buildd/build_store.hpp"
 #include "buildd/config.hpp"
@@ -37,6 +38,10 @@ class session;
 }  // namespace soci
 
 namespace buildd::soci_store {
+
+namespace detail {
+class StatementCache;
+}
 
 // The plugin's config keys: the one place its defaults are written.
 inline constexpr ConfigKey kConfigKeys[] = {
@@ -157,6 +162,9 @@ class SociStore final : public BuildStore {
 
   Engine engine_;
   std::unique_ptr<soci::connection_pool> pool_;
+  // One per pooled session, by its position in the pool; declared after the
+  // pool so that the statements go before their sessions.
+  std::vector<std::unique_ptr<detail::StatementCache>> statements_;
 };
 
 // The numbered schema migrations (migrations.cpp). Migration N's statements

@@ -26,7 +26,7 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
   CommitResult result;
   long long queue_id = 0, build_id = 0, at = 0;
   std::string text;
-  auto applied = [&](soci::statement& st) {
+  auto applied = [&](Prepared& st) {
     st.execute(true);
     if (st.get_affected_rows() > 0) return true;
     ++result.stale;
@@ -35,10 +35,10 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
 
   // Log tails and abort times only for an entry that still has its builder.
   if (!changes.logtails.empty()) {
-    soci::statement st =
-        (sql.prepare << "UPDATE build_queue SET logtail = :t WHERE id = :q AND builder_id IS "
-                        "NOT NULL",
-         soci::use(text), soci::use(queue_id));
+    Prepared st = (Prepared(sql,
+                            "UPDATE build_queue SET logtail = :t WHERE id = :q AND builder_id IS "
+                            "NOT NULL"),
+                   soci::use(text), soci::use(queue_id));
     for (const auto& u : changes.logtails) {
       text = u.logtail;
       queue_id = u.queue_id;
@@ -49,13 +49,15 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
   if (!changes.live_logs.empty()) {
     long long offset = 0, size = 0;
     int attempt = 0;
-    soci::statement grow =
-        (sql.prepare << "UPDATE build_queue SET live_log_size = live_log_size + :n WHERE id = :q "
-                        "AND builder_id IS NOT NULL AND attempt = :a AND live_log_size = :o",
+    Prepared grow =
+        (Prepared(sql,
+                  "UPDATE build_queue SET live_log_size = live_log_size + :n WHERE id = :q "
+                  "AND builder_id IS NOT NULL AND attempt = :a AND live_log_size = :o"),
          soci::use(size), soci::use(queue_id), soci::use(attempt), soci::use(offset));
-    soci::statement chunk =
-        (sql.prepare << "INSERT INTO build_live_log (queue_id, log_offset, size, data) VALUES "
-                        "(:q, :o, :n, :d)",
+    Prepared chunk =
+        (Prepared(sql,
+                  "INSERT INTO build_live_log (queue_id, log_offset, size, data) VALUES "
+                  "(:q, :o, :n, :d)"),
          soci::use(queue_id), soci::use(offset), soci::use(size), soci::use(text));
     for (const auto& a : changes.live_logs) {
       if (a.bytes.empty()) continue;
@@ -69,9 +71,10 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
     }
   }
   if (!changes.aborts.empty()) {
-    soci::statement st =
-        (sql.prepare << "UPDATE build_queue SET abort_sent = :a WHERE id = :q AND builder_id IS "
-                        "NOT NULL",
+    Prepared st =
+        (Prepared(sql,
+                  "UPDATE build_queue SET abort_sent = :a WHERE id = :q AND builder_id IS "
+                  "NOT NULL"),
          soci::use(at), soci::use(queue_id));
     for (const auto& a : changes.aborts) {
       at = to_micros(a.at);
@@ -86,14 +89,14 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
     // The pipeline may disable a builder, never enable one: the operator's
     // flag and notes stand unless this update disables. disabled_at comes
     // first: MariaDB evaluates SET left to right, with the values assigned.
-    soci::statement st =
-        (sql.prepare << "UPDATE builder SET disabled_at = CASE WHEN :ok = 0 AND builderok = 1 "
-                        "THEN :now ELSE disabled_at END, builderok = CASE WHEN :ok2 = 0 THEN 0 "
-                        "ELSE builderok END, failnotes = CASE WHEN :ok3 = 0 THEN :n ELSE "
-                        "failnotes END, failure_count = CASE WHEN :r = 1 THEN 0 ELSE "
-                        "failure_count END + :f WHERE id = :id",
-         soci::use(ok), soci::use(now), soci::use(ok), soci::use(ok), soci::use(text),
-         soci::use(reset), soci::use(failures), soci::use(builder));
+    Prepared st = (Prepared(sql,
+                            "UPDATE builder SET disabled_at = CASE WHEN :ok = 0 AND builderok = 1 "
+                            "THEN :now ELSE disabled_at END, builderok = CASE WHEN :ok2 = 0 THEN 0 "
+                            "ELSE builderok END, failnotes = CASE WHEN :ok3 = 0 THEN :n ELSE "
+                            "failnotes END, failure_count = CASE WHEN :r = 1 THEN 0 ELSE "
+                            "failure_count END + :f WHERE id = :id"),
+                   soci::use(ok), soci::use(now), soci::use(ok), soci::use(ok), soci::use(text),
+                   soci::use(reset), soci::use(failures), soci::use(builder));
     for (const auto& u : changes.builders) {
       ok = u.builderok ? 1 : 0;
       text = u.failnotes;
@@ -109,10 +112,10 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
   }
   if (!changes.counters.empty()) {
     int failures = 0, give_backs = 0;
-    soci::statement st =
-        (sql.prepare << "UPDATE build SET failure_count = failure_count + :f, give_back_count "
-                        "= give_back_count + :g WHERE id = :b",
-         soci::use(failures), soci::use(give_backs), soci::use(build_id));
+    Prepared st = (Prepared(sql,
+                            "UPDATE build SET failure_count = failure_count + :f, give_back_count "
+                            "= give_back_count + :g WHERE id = :b"),
+                   soci::use(failures), soci::use(give_backs), soci::use(build_id));
     for (const auto& c : changes.counters) {
       failures = c.failure_delta;
       give_backs = c.give_back_delta;
@@ -124,18 +127,20 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
     // Only a BUILDING build of the same dispatch attempt goes back to the
     // queue: a cancel (CANCELLING), a completion or a newer attempt wins.
     int attempt = 0;
-    soci::statement build =
-        (sql.prepare << "UPDATE build SET state = 0, started = NULL WHERE id = :b AND state = 6 "
-                        "AND EXISTS (SELECT 1 FROM build_queue q WHERE q.id = :q AND q.build_id "
-                        "= :b2 AND q.builder_id IS NOT NULL AND (:a = 0 OR q.attempt = :a2))",
+    Prepared build =
+        (Prepared(sql,
+                  "UPDATE build SET state = 0, started = NULL WHERE id = :b AND state = 6 "
+                  "AND EXISTS (SELECT 1 FROM build_queue q WHERE q.id = :q AND q.build_id "
+                  "= :b2 AND q.builder_id IS NOT NULL AND (:a = 0 OR q.attempt = :a2))"),
          soci::use(build_id), soci::use(queue_id), soci::use(build_id), soci::use(attempt),
          soci::use(attempt));
-    soci::statement queue =
-        (sql.prepare << "UPDATE build_queue SET builder_id = NULL, buildstart = NULL, logtail = "
-                        "'', abort_sent = NULL, live_log_size = 0 WHERE id = :q",
+    Prepared queue =
+        (Prepared(sql,
+                  "UPDATE build_queue SET builder_id = NULL, buildstart = NULL, logtail = "
+                  "'', abort_sent = NULL, live_log_size = 0 WHERE id = :q"),
          soci::use(queue_id));
-    soci::statement live_log =
-        (sql.prepare << "DELETE FROM build_live_log WHERE queue_id = :q", soci::use(queue_id));
+    Prepared live_log =
+        (Prepared(sql, "DELETE FROM build_live_log WHERE queue_id = :q"), soci::use(queue_id));
     for (const auto& r : changes.resets) {
       queue_id = r.queue_id;
       build_id = r.build_id;
@@ -148,25 +153,26 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
   if (!changes.completions.empty()) {
     int state = 0;
     Nullable built, duration, builder, log;
-    soci::statement update =
-        (sql.prepare << "UPDATE build SET state = :s, built = :bt, duration = :du, builder_id = "
-                        "COALESCE(:br, builder_id), buildlog_id = :l, dependencies = :dep "
-                        "WHERE id = :b",
+    Prepared update =
+        (Prepared(sql,
+                  "UPDATE build SET state = :s, built = :bt, duration = :du, builder_id = "
+                  "COALESCE(:br, builder_id), buildlog_id = :l, dependencies = :dep "
+                  "WHERE id = :b"),
          soci::use(state), soci::use(built.value, built.ind),
          soci::use(duration.value, duration.ind), soci::use(builder.value, builder.ind),
          soci::use(log.value, log.ind), soci::use(text), soci::use(build_id));
     long long file_id = 0;
     std::string filename;
-    soci::statement result_file =
-        (sql.prepare << "INSERT INTO build_result_file (build_id, filename, library_file_id) "
-                        "VALUES (:b, :n, :f)",
+    Prepared result_file =
+        (Prepared(sql,
+                  "INSERT INTO build_result_file (build_id, filename, library_file_id) "
+                  "VALUES (:b, :n, :f)"),
          soci::use(build_id), soci::use(filename), soci::use(file_id));
     // The entry goes first: once it is gone the completion was committed
     // already (or the build was cancelled while waiting), and this one is
     // dropped whole.
-    soci::statement dequeue =
-        (sql.prepare << "DELETE FROM build_queue WHERE id = :q AND build_id = :b",
-         soci::use(queue_id), soci::use(build_id));
+    Prepared dequeue = (Prepared(sql, "DELETE FROM build_queue WHERE id = :q AND build_id = :b"),
+                        soci::use(queue_id), soci::use(build_id));
     // A file the pipeline has just archived (id 0) is recorded here; one
     // with an id must exist.
     auto file_id_of = [&](const LibraryFile& file, const std::string& what) -> long long {
@@ -203,9 +209,10 @@ CommitResult SociStore::apply(soci::session& sql, const CycleChanges& changes) {
     // What the slave is doing is an observation, not a transition: it is
     // recorded as seen, and a removed builder's row just takes it.
     long long builder = 0;
-    soci::statement st =
-        (sql.prepare << "UPDATE builder SET slave_state = :s, slave_state_since = :t WHERE id = "
-                        ":id",
+    Prepared st =
+        (Prepared(sql,
+                  "UPDATE builder SET slave_state = :s, slave_state_since = :t WHERE id = "
+                  ":id"),
          soci::use(text), soci::use(at), soci::use(builder));
     for (const auto& u : changes.slave_states) {
       text = u.state;

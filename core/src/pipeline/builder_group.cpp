@@ -461,7 +461,7 @@ CommitResult BuilderGroup::commit_then_clean(CommitBatcher& committer,
   }
   for (BuilderHandle* b : to_clean) {
     try {
-      b->slave->clean();
+      b->cleaned = b->slave->clean();
     } catch (const std::exception& e) {
       logger("scan")->warn("{}: clean() failed: {} (the next poll cleans it)", b->name, e.what());
     }

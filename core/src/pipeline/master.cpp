@@ -864,6 +864,7 @@ void BuilddMaster::poll_step(BuilderHandle& b, BuilderGroup& group, CycleReport&
     BuilderHandle& b;
     ~MarkPolled() { b.polled = true; }
   } mark{b};
+  b.cleaned.reset();
   if (auto job = store_.active_job_for_builder(b.id)) {
     b.has_job = true;
     const auto dar = find_archrelease(job->build.distro_arch_release_id);
@@ -888,7 +889,17 @@ void BuilddMaster::poll_step(BuilderHandle& b, BuilderGroup& group, CycleReport&
     // The job is over: reconcile and feed the builder in the same poll.
   }
   b.has_job = false;
-  if (auto status = poll_status(b, report)) reconcile(b, *status, report);
+  if (b.cleaned) {
+    // Just cleaned: IDLE, as clean() said (one status() round trip fewer
+    // per build).
+    SlaveStatus idle;
+    idle.state = BuilderState::kIdle;
+    idle.state_text = *b.cleaned;
+    b.note_status(idle, time_.now());
+    reconcile(b, idle, report);
+  } else if (auto status = poll_status(b, report)) {
+    reconcile(b, *status, report);
+  }
   record_slave_state(b);
 }
 

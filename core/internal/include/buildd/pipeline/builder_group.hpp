@@ -55,6 +55,11 @@ struct BUILDD_API BuilderHandle : Builder {
   // master records it on the builder row (slave_state) when it changes.
   std::string observed_state;
   bool polled = false;  // by this process, at least once
+  // What clean() answered in this poll, when it succeeded (the collection
+  // cleans after its commit): the worker is IDLE, so the poll dispatches to
+  // it without asking status() again; start() checks once more that it is
+  // IDLE before it starts anything.
+  std::optional<std::string> cleaned;
   // When the slave last answered a call of this process (status() or the
   // probe); the master reports it (BuilderAnswers).
   std::optional<TimePoint> last_answer;
