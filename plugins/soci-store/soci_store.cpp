@@ -69,6 +69,12 @@ SociStore::SociStore(const SociStoreOptions& options) {
 
 SociStore::~SociStore() = default;
 
+std::size_t SociStore::prepared_statements() const {
+  std::size_t n = 0;
+  for (const auto& cache : statements_) n += cache->size();
+  return n;
+}
+
 int SociStore::latest_schema_version() {
   return migrations().back().version;
 }

@@ -153,6 +153,9 @@ class SociStore final : public BuildStore {
   std::optional<LibraryFile> find_library_file_by_sha256(const std::string& sha256) override;
 
   Engine engine() const { return engine_; }
+  // Statements kept prepared, over every pooled session (statement_cache.hpp).
+  // For tests and diagnostics: only while no other call runs.
+  std::size_t prepared_statements() const;
 
  private:
   template <typename F>

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -99,6 +100,38 @@ TEST_F(Cycle, DispatchesWithArgsAndCollectsOk) {
   }
   EXPECT_EQ(completions, 1u);
   EXPECT_EQ(live_logs, 0u);  // launchpad-buildd cannot read its log from an offset
+}
+
+// A builder the collection has just cleaned is IDLE, as clean() said: the
+// same poll feeds it the next build without asking status() again (start()
+// still asks it once, right before build()). One round trip fewer per build.
+TEST_F(Cycle, ABuilderCleanedByTheCollectionIsFedInTheSamePoll) {
+  ASSERT_EQ(master_.run_cycle().dispatched, 1u);
+  NewBuild nb;
+  nb.source_name = "bar";
+  nb.source_version = "2.0-1";
+  nb.distro_arch_release_id = dar_.id;
+  nb.source_files = {{"foo_1.0-1.dsc", dsc_.id}};
+  const Build next = store_.add_build(nb);
+  script_->status = waiting_status(BuildResult::kOk, cookie());
+  {
+    std::lock_guard lock(script_->mutex);
+    script_->calls.clear();
+  }
+  time_.advance(60s);
+  const CycleReport report = master_.run_cycle();
+  EXPECT_EQ(report.completed.at(BuildState::kFullyBuilt), 1u);
+  EXPECT_EQ(report.dispatched, 1u);
+  EXPECT_EQ(store_.build(next.id).state, BuildState::kBuilding);
+  const std::vector<std::string>& calls = script_->calls;
+  const auto cleaned = std::find(calls.begin(), calls.end(), "clean");
+  ASSERT_NE(cleaned, calls.end());
+  ASSERT_NE(cleaned + 1, calls.end());
+  EXPECT_EQ((cleaned + 1)->rfind("ensure_present " + dsc_.sha1, 0), 0u) << *(cleaned + 1);
+  EXPECT_EQ(std::count(cleaned, calls.end(), "status"), 1) << "one status(), start()'s own";
+  EXPECT_EQ(calls.back().rfind("build ", 0), 0u) << calls.back();
+  // Recorded as clean() said (the next poll records BUILDING, as before).
+  EXPECT_EQ(store_.builder(bob_.id).slave_state, "IDLE");
 }
 
 // A worker that reads its log from an offset (probe() finds it): each poll

@@ -317,6 +317,43 @@ TEST_P(SociStoreTest, CandidatesUseTheWaitingIndexOnADeepQueue) {
 
 // ---- errors -------------------------------------------------------------------
 
+// Statements are prepared once per pooled session and run again with other
+// values (statement_cache.hpp): each run answers for its own values, and the
+// kept statements do not grow with the calls.
+TEST_P(SociStoreTest, AKeptStatementAnswersForTheValuesOfEachRun) {
+  seed();
+  std::vector<LibraryFile> files;
+  for (int i = 0; i < 4; ++i) {
+    LibraryFile f;
+    f.filename = "file" + std::to_string(i);
+    f.size = static_cast<std::uint64_t>(10 + i);
+    f.sha1 = std::string(40, static_cast<char>('a' + i));
+    f.sha256 = std::string(64, static_cast<char>('a' + i));
+    f.mime = "text/plain";
+    f.locator = "loc" + std::to_string(i);
+    files.push_back(store_->add_library_file(f));
+  }
+  const std::size_t kept = store_->prepared_statements();
+  for (int round = 0; round < 3; ++round) {
+    for (const LibraryFile& f : files) {
+      auto by_id = store_->find_library_file(f.id);
+      ASSERT_TRUE(by_id);
+      EXPECT_EQ(by_id->filename, f.filename);
+      auto by_sha256 = store_->find_library_file_by_sha256(f.sha256);
+      ASSERT_TRUE(by_sha256);
+      EXPECT_EQ(by_sha256->id, f.id);
+    }
+    EXPECT_FALSE(store_->find_library_file(files.back().id + 100));
+    EXPECT_FALSE(store_->find_library_file_by_sha256(std::string(64, 'z')));
+    // Two statements, kept once for each pooled session that ran them.
+    if (round == 0) EXPECT_LE(store_->prepared_statements(), kept + 2 * 4);
+  }
+  const std::size_t after_first_round = store_->prepared_statements();
+  EXPECT_GT(after_first_round, kept);
+  for (const LibraryFile& f : files) ASSERT_TRUE(store_->find_library_file(f.id));
+  EXPECT_EQ(store_->prepared_statements(), after_first_round);
+}
+
 TEST_P(SociStoreTest, UnknownBackendIsAConfigError) {
   auto options = backend_->options();
   options.backend = "oracle";
@@ -358,6 +395,22 @@ TEST(SociStoreSqlite, BusyDatabaseIsARetryableStoreError) {
   other << "ROLLBACK";
   store.add_processor_family("x86", {"386"});  // the retry works
   EXPECT_EQ(store.processor_families().size(), 1u);
+}
+
+// A kept SQLite statement that stopped at its first row (a lookup by name)
+// is reset after its use: otherwise its read transaction would stay open, and
+// the session would go on reading the database as it was then.
+TEST(SociStoreSqlite, AKeptStatementHoldsNoOldSnapshot) {
+  test::TempDir dir;
+  const auto path = (dir / "snapshot.sqlite").string();
+  SociStore store({"sqlite3", path, 1, 5, true});
+  store.add_processor_family("x86", {"386"});
+  // Looks the family up by name (one row read of a scan that could go on).
+  store.add_distro_arch_release({"ubuntu", "warty", "i386", "x86", std::nullopt, true});
+  soci::session other(soci::sqlite3, "db=" + path);
+  other << "INSERT INTO processor_family (name) VALUES ('arm')";
+  EXPECT_EQ(store.processor_families().size(), 2u);
+  EXPECT_GT(store.prepared_statements(), 0u);
 }
 
 // The server drops the connection (restart, failover): the call fails as
