@@ -34,6 +34,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "buildd/config.hpp"
 #include "buildd/logging.hpp"
@@ -254,6 +255,15 @@ json drain(const Args& a) {
   master->run_cycle();  // probes
   const double setup_s = farm.enqueue(a.builds, false);
   const std::uint64_t trips_before = farm.round_trips();
+  // Where the CPU goes: this process (the master and its librarian's HTTP
+  // server), the slave process, PostgreSQL, and the rest of the machine.
+  std::vector<pid_t> postgres;
+  if (a.backend == "postgresql") postgres = postgres_pids(*farm.open_session());
+  auto sample = [&] {
+    return std::tuple{cpu_times({::getpid()}), cpu_times({farm.slave_pid()}), cpu_times(postgres),
+                      machine_cpu()};
+  };
+  const auto cpu_before = sample();
   const auto begin = Steady::now();
   std::size_t completed = 0, cycles = 0;
   const double timeout = 1800;
@@ -266,8 +276,24 @@ json drain(const Args& a) {
       break;
   }
   const double drain_s = seconds_since(begin);
+  const auto cpu_after = sample();
   const std::uint64_t trips = farm.round_trips() - trips_before;
   const double rss = peak_rss_mib();
+  const double master_s = cpu_used(std::get<0>(cpu_before), std::get<0>(cpu_after));
+  const double slave_s = cpu_used(std::get<1>(cpu_before), std::get<1>(cpu_after));
+  const double postgres_s = cpu_used(std::get<2>(cpu_before), std::get<2>(cpu_after));
+  const double busy_s = std::get<3>(cpu_after).busy - std::get<3>(cpu_before).busy;
+  auto ms_per_build = [&](double s) {
+    return completed > 0 ? 1000 * s / static_cast<double>(completed) : 0;
+  };
+  const json cpu = {
+      {"busy_cores", drain_s > 0 ? busy_s / drain_s : 0},
+      {"cores", std::max(1u, std::thread::hardware_concurrency())},
+      {"master_ms_per_build", ms_per_build(master_s)},
+      {"slave_ms_per_build", ms_per_build(slave_s)},
+      {"postgres_ms_per_build", ms_per_build(postgres_s)},
+      // Other processes and kernel time charged to none (loopback softirq).
+      {"rest_ms_per_build", ms_per_build(std::max(0.0, busy_s - master_s - slave_s - postgres_s))}};
   master.reset();
 
   // Verified outside the timing: every build FULLYBUILT with its log and its
@@ -297,6 +323,7 @@ json drain(const Args& a) {
           {"cycles", cycles},
           {"drain_s", drain_s},
           {"builds_per_s", drain_s > 0 ? static_cast<double>(completed) / drain_s : 0},
+          {"cpu", cpu},
           {"round_trips_per_build",
            completed > 0 ? static_cast<double>(trips) / static_cast<double>(completed) : 0},
           {"fully_built", built.size()},
@@ -796,8 +823,14 @@ int report(const po::variables_map& vm) {
     } else {
       notes.push_back("wrk is not installed: no independent raw limit (apt-get install wrk)");
     }
-    rows.push_back({"dispatch of all builders (first cycle)", size,
+    rows.push_back({"dispatch of all builders (after the probes)", size,
                     fmt(s["dispatch_s"].get<double>(), 2) + " s", "", "", ""});
+    // Issue 15's first pass: a master meeting its farm probes every builder
+    // and then fills them all.
+    const double first_pass = s["probe_cycle_s"].get<double>() + s["dispatch_s"].get<double>();
+    rows.push_back({"first pass: probe + dispatch of all builders", size, fmt(first_pass, 2) + " s",
+                    "", n == max_n && n >= 10000 ? "≤ 3 s" : "",
+                    n == max_n && n >= 10000 ? verdict(first_pass <= 3) : ""});
     rows.push_back(
         {"peak RSS, idle builders", size, fmt(s["rss_idle_mib"].get<double>()) + " MiB", "",
          n == max_n ? "≤ 64 MB" : "",
@@ -831,7 +864,7 @@ int report(const po::variables_map& vm) {
                            : std::string()) +
              " (" + std::to_string(d["dispatched"].get<long long>()) + " started)",
          size, fmt(c, 3) + " s", fmt(rel, 2) + "× Q = " + with_commas(min_q[archives]),
-         largest ? "≤ 1.1×" : "", largest ? verdict(rel <= 1.1) : ""});
+         largest ? "≤ 1.05×" : "", largest ? verdict(rel <= 1.05) : ""});
     rows.push_back({"queue insert (setup, one transaction)", size,
                     fmt(d["enqueue_s"].get<double>(), 2) + " s (" +
                         fmt(d["enqueue_rows_per_s"].get<double>(), 0) + " rows/s)",
@@ -902,8 +935,8 @@ int report(const po::variables_map& vm) {
                " cycles, verified " + (r.value("ok", false) ? "ok" : "FAILED") + ")",
            size,
            fmt(r["builds_per_s"].get<double>()) + " (" + fmt(r["drain_s"].get<double>(), 1) + " s)",
-           "", sqlite ? "≥ 1,000/s" : "",
-           sqlite ? verdict(r["builds_per_s"].get<double>() >= 1000) : ""});
+           "", sqlite ? "≥ 1,000/s" : "≥ 700/s",
+           verdict(r["builds_per_s"].get<double>() >= (sqlite ? 1000 : 700))});
       // The bound the slave puts on the drain: its raw rate as an
       // independent client measures it (the largest scan's), divided by the
       // round trips the master needs per build.
@@ -914,6 +947,18 @@ int report(const po::variables_map& vm) {
           wrk_rate = sc["wrk_calls_per_s"].get<double>();
       }
       rows.push_back({"round trips to the slave per build", size, fmt(trips, 2), "", "", ""});
+      if (r.contains("cpu")) {
+        const json& cpu = r["cpu"];
+        rows.push_back({"drain: CPU ms per build, master / slave / PostgreSQL / rest (busy cores)",
+                        size,
+                        fmt(cpu["master_ms_per_build"].get<double>(), 2) + " / " +
+                            fmt(cpu["slave_ms_per_build"].get<double>(), 2) + " / " +
+                            fmt(cpu["postgres_ms_per_build"].get<double>(), 2) + " / " +
+                            fmt(cpu["rest_ms_per_build"].get<double>(), 2) + " (" +
+                            fmt(cpu["busy_cores"].get<double>(), 2) + " of " +
+                            std::to_string(cpu["cores"].get<int>()) + ")",
+                        "", "", ""});
+      }
       if (wrk_rate > 0 && trips > 0) {
         const double bound = wrk_rate / trips;
         const double ratio = r["builds_per_s"].get<double>() / bound;

@@ -153,5 +153,9 @@ struct MachineCpu {
   double total = 0;
 };
 MachineCpu machine_cpu();
+// The processes of the PostgreSQL server `sql` is connected to (postmaster
+// and its children), when it runs on this machine (scripts/pg-fixture); empty
+// when its data directory cannot be read.
+std::vector<pid_t> postgres_pids(soci::session& sql);
 
 }  // namespace buildd::bench

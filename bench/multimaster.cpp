@@ -201,24 +201,6 @@ void wait_warm(const Daemons& daemons, const std::map<std::string, int>& held,
                            std::to_string(timeout.count()) + " s");
 }
 
-// The PostgreSQL server's processes (postmaster and its children): the
-// server runs on this machine (scripts/pg-fixture), its data directory
-// names the postmaster's pid.
-std::vector<pid_t> postgres_pids(soci::session& sql) {
-  try {
-    std::string data_dir;
-    sql << "SHOW data_directory", soci::into(data_dir);
-    std::ifstream in(fs::path(data_dir) / "postmaster.pid");
-    pid_t postmaster = 0;
-    if (!(in >> postmaster) || postmaster <= 0) return {};
-    std::vector<pid_t> out = children_of(postmaster);
-    out.push_back(postmaster);
-    return out;
-  } catch (const std::exception&) {
-    return {};  // not readable: PostgreSQL's share is left in "others"
-  }
-}
-
 // CPU used by each part of the farm between two samples.
 struct CpuSample {
   CpuTimes masters, slave, postgres, bench;
