@@ -8,7 +8,11 @@
 // `pool_size` calls run at once and the others wait for a free session.
 // SQLite runs in WAL mode with a busy timeout, and its write transactions
 // start with BEGIN IMMEDIATE so that two writers queue on the busy timeout
-// instead of failing on a lock upgrade.
+// instead of failing on a lock upgrade. Each pooled session keeps the
+// statements it runs prepared (statement_cache.hpp): on PostgreSQL these are
+// server-side prepared statements of that connection, so a pooler between
+// the store and the server must keep a client on one connection (PgBouncer's
+// session mode, not its transaction mode).
 //
 // Errors: as build_store.hpp. Database failures are Error(kStore); they are
 // retryable when the database was unreachable, busy or locked, or the
