@@ -134,8 +134,7 @@ struct BuildRow {
   std::string source, version, dependencies, component, pocket, urgency, archive;
   Indicator i_started{}, i_built{}, i_duration{}, i_builder{}, i_log{};
 
-  template <typename Statement>
-  void bind(Statement& p) {
+  void bind(Prepared& p) {
     p, soci::into(id), soci::into(source), soci::into(version), soci::into(dar), soci::into(state),
         soci::into(created), soci::into(started, i_started), soci::into(built, i_built),
         soci::into(duration, i_duration), soci::into(builder, i_builder), soci::into(log, i_log),
@@ -177,8 +176,7 @@ struct QueueRow {
   std::string logtail;
   Indicator i_builder{}, i_buildstart{}, i_abort{};
 
-  template <typename Statement>
-  void bind(Statement& p) {
+  void bind(Prepared& p) {
     p, soci::into(id), soci::into(build_id), soci::into(builder, i_builder),
         soci::into(buildstart, i_buildstart), soci::into(logtail), soci::into(score),
         soci::into(manual), soci::into(created), soci::into(abort_sent, i_abort),
@@ -207,8 +205,7 @@ constexpr const char* kLibraryFileColumns =
 struct LibraryFileRow {
   long long id = 0, size = 0, created = 0;
   std::string filename, sha1, sha256, mime, locator;
-  template <typename Statement>
-  void bind(Statement& p) {
+  void bind(Prepared& p) {
     p, soci::into(id), soci::into(filename), soci::into(size), soci::into(sha1), soci::into(sha256),
         soci::into(mime), soci::into(locator), soci::into(created);
   }
@@ -235,8 +232,7 @@ struct DarRow {
   int official = 1;
   std::string distribution, release, arch_tag;
   Indicator i_chroot{};
-  template <typename Statement>
-  void bind(Statement& p) {
+  void bind(Prepared& p) {
     p, soci::into(id), soci::into(distribution), soci::into(release), soci::into(arch_tag),
         soci::into(family), soci::into(chroot, i_chroot), soci::into(official);
   }
@@ -264,8 +260,7 @@ struct BuilderRow {
   int builderok = 1, manual = 0, virtualized = 0, speed_index = 0, failure_count = 0;
   std::string name, url, failnotes, slave_state;
   Indicator i_since{}, i_disabled{};
-  template <typename Statement>
-  void bind(Statement& p) {
+  void bind(Prepared& p) {
     p, soci::into(id), soci::into(name), soci::into(url), soci::into(processor), soci::into(family),
         soci::into(builderok), soci::into(failnotes), soci::into(manual), soci::into(virtualized),
         soci::into(speed_index), soci::into(failure_count), soci::into(slave_state),
@@ -314,8 +309,7 @@ std::vector<decltype(std::declval<Row>().value())> select_rows(soci::session& sq
 struct QueuedRow {
   QueueRow q;
   BuildRow b;
-  template <typename Statement>
-  void bind(Statement& p) {
+  void bind(Prepared& p) {
     q.bind(p);
     b.bind(p);
   }

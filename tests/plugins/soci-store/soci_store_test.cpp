@@ -346,7 +346,9 @@ TEST_P(SociStoreTest, AKeptStatementAnswersForTheValuesOfEachRun) {
     EXPECT_FALSE(store_->find_library_file(files.back().id + 100));
     EXPECT_FALSE(store_->find_library_file_by_sha256(std::string(64, 'z')));
     // Two statements, kept once for each pooled session that ran them.
-    if (round == 0) EXPECT_LE(store_->prepared_statements(), kept + 2 * 4);
+    if (round == 0) {
+      EXPECT_LE(store_->prepared_statements(), kept + 2 * 4);
+    }
   }
   const std::size_t after_first_round = store_->prepared_statements();
   EXPECT_GT(after_first_round, kept);
