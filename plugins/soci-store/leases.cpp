@@ -110,10 +110,10 @@ std::vector<Id> SociStore::balance_leases(const std::string& master_id, std::siz
                       "SELECT r.id FROM builder r LEFT JOIN builder_lease l ON l.builder_id "
                       "= r.id WHERE r.removed = 0 AND (l.builder_id IS NULL OR l.expires < "
                       ":now) ORDER BY r.id" +
-                          limit_clause(target - held.size())),
+                          limit_clause(kept_limit(target - held.size()))),
              soci::into(builder), soci::use(at));
         st.execute();
-        while (st.fetch()) free.push_back(builder);
+        while (free.size() < target - held.size() && st.fetch()) free.push_back(builder);
       }
       // Another master may take the same builder at the same instant: the
       // row lock (or the key, for a builder never leased) lets one have it.

@@ -27,7 +27,7 @@ std::vector<QueuedBuild> SociStore::candidates(const std::vector<Id>& distro_arc
     if (limit == 0) return out;
     // One index range scan per arch release (the partial index on waiting
     // entries), each at most `limit` rows, then merged here.
-    const std::string query = candidates_query(limit);
+    const std::string query = candidates_query(kept_limit(limit));
     std::vector<Id> ids = distro_arch_release_ids;
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -64,7 +64,7 @@ std::vector<QueuedBuild> SociStore::candidates_per_archive(
         queued_select() +
         " WHERE q.distro_arch_release_id = :d AND q.builder_id IS NULL AND q.archive = :a AND "
         "b.state = 0 ORDER BY q.score DESC, q.id" +
-        limit_clause(per_archive);
+        limit_clause(kept_limit(per_archive));
     std::vector<Id> ids = distro_arch_release_ids;
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -83,6 +83,7 @@ std::vector<QueuedBuild> SociStore::candidates_per_archive(
       for (std::string& archive : archives) {
         auto rows = select_rows<QueuedRow>(sql, rows_query,
                                            [&](auto& p) { p, soci::use(d), soci::use(archive); });
+        if (rows.size() > per_archive) rows.resize(per_archive);
         out.insert(out.end(), rows.begin(), rows.end());
       }
     }

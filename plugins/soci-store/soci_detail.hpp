@@ -385,6 +385,16 @@ inline std::string insert_unless_present(Engine engine, const std::string& inser
   return insert + " ON CONFLICT DO NOTHING";
 }
 
+// A limit rounded up to a power of two, for a statement the store keeps
+// (statement_cache.hpp): each text is a statement of its own, so a limit that
+// changes with every call would fill the cache with copies of one query.
+// The caller keeps the rows it asked for.
+inline std::size_t kept_limit(std::size_t limit) {
+  std::size_t rounded = 1;
+  while (rounded < limit) rounded <<= 1;
+  return rounded;
+}
+
 inline std::string limit_clause(std::size_t limit, std::size_t offset = 0) {
   if (offset == 0) return limit == 0 ? std::string() : " LIMIT " + std::to_string(limit);
   // Every engine takes LIMIT n OFFSET m; SQLite and MariaDB need the LIMIT.

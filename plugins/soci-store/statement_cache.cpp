@@ -7,13 +7,14 @@
 
 namespace buildd::soci_store::detail {
 
-soci::statement* StatementCache::acquire(soci::session& sql, const std::string& query) {
+StatementCache::Entry* StatementCache::acquire(soci::session& sql, const std::string& query) {
   auto found = entries_.find(query);
   if (found != entries_.end()) {
     if (found->second.in_use) return nullptr;
     found->second.in_use = true;
-    return found->second.statement.get();
+    return &found->second;
   }
+  if (entries_.empty()) sqlite_ = sql.get_backend_name() == "sqlite3";
   if (entries_.size() >= kCapacity) {
     for (auto it = entries_.begin(); it != entries_.end();) {
       it = it->second.in_use ? std::next(it) : entries_.erase(it);
@@ -22,22 +23,21 @@ soci::statement* StatementCache::acquire(soci::session& sql, const std::string& 
   auto statement = std::make_unique<soci::statement>(sql);
   statement->alloc();
   statement->prepare(query);
-  Entry& entry = entries_[query];
+  auto [it, inserted] = entries_.try_emplace(query);
+  Entry& entry = it->second;
   entry.statement = std::move(statement);
   entry.in_use = true;
-  return entry.statement.get();
+  entry.query = &it->first;
+  return &entry;
 }
 
-void StatementCache::release(soci::statement* statement, bool healthy) {
-  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-    if (it->second.statement.get() != statement) continue;
-    if (healthy) {
-      it->second.in_use = false;
-    } else {
-      entries_.erase(it);
-    }
+void StatementCache::release(Entry* entry, bool healthy) {
+  if (healthy) {
+    entry->in_use = false;
     return;
   }
+  const std::string query = *entry->query;  // not a reference into the erased node
+  entries_.erase(query);
 }
 
 void StatementCache::clear() {
@@ -58,14 +58,18 @@ ActiveStatementsScope::~ActiveStatementsScope() {
   active_statements() = previous_;
 }
 
-Prepared::Prepared(soci::session& sql, const std::string& query)
-    : sqlite_(sql.get_backend_name() == "sqlite3") {
+Prepared::Prepared(soci::session& sql, const std::string& query) {
   const ActiveStatements& active = active_statements();
   if (active.session == &sql) {
-    statement_ = active.cache->acquire(sql, query);
-    if (statement_) cache_ = active.cache;
+    entry_ = active.cache->acquire(sql, query);
+    if (entry_) {
+      cache_ = active.cache;
+      statement_ = entry_->statement.get();
+      sqlite_ = cache_->sqlite();
+    }
   }
   if (!statement_) {
+    sqlite_ = sql.get_backend_name() == "sqlite3";
     own_ = std::make_unique<soci::statement>(sql);
     own_->alloc();
     own_->prepare(query);
@@ -77,11 +81,13 @@ Prepared::Prepared(Prepared&& other) noexcept
     : statement_(other.statement_),
       own_(std::move(other.own_)),
       cache_(other.cache_),
+      entry_(other.entry_),
       bound_(other.bound_),
       healthy_(other.healthy_),
       sqlite_(other.sqlite_) {
   other.statement_ = nullptr;
   other.cache_ = nullptr;
+  other.entry_ = nullptr;
 }
 
 Prepared::~Prepared() {
@@ -99,7 +105,7 @@ Prepared::~Prepared() {
   } catch (...) {
     healthy_ = false;
   }
-  if (cache_) cache_->release(statement_, healthy_);
+  if (cache_) cache_->release(entry_, healthy_);
 }
 
 void Prepared::bind_once() {

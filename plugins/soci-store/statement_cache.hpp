@@ -39,22 +39,29 @@ class StatementCache {
   StatementCache(const StatementCache&) = delete;
   StatementCache& operator=(const StatementCache&) = delete;
 
-  // The statement for `query`, prepared on `sql` the first time it is asked
-  // for; nullptr while that statement is in use (a nested use of the same
-  // text prepares its own). Throws what preparing throws (nothing cached).
-  soci::statement* acquire(soci::session& sql, const std::string& query);
-  // Gives back a statement from acquire(); one that failed is thrown away.
-  void release(soci::statement* statement, bool healthy);
-  // Drops every statement (see Lifetime above).
-  void clear();
-  std::size_t size() const { return entries_.size(); }
-
- private:
   struct Entry {
     std::unique_ptr<soci::statement> statement;
     bool in_use = false;
+    const std::string* query = nullptr;  // its key in the cache
   };
-  std::unordered_map<std::string, Entry> entries_;
+
+  // The entry of `query`'s statement, prepared on `sql` the first time it is
+  // asked for; nullptr while that statement is in use (a nested use of the
+  // same text prepares its own). Throws what preparing throws (nothing
+  // cached).
+  Entry* acquire(soci::session& sql, const std::string& query);
+  // Gives back an entry from acquire(); a statement that failed is thrown
+  // away.
+  void release(Entry* entry, bool healthy);
+  // Drops every statement (see Lifetime above).
+  void clear();
+  std::size_t size() const { return entries_.size(); }
+  // Whether the session is SQLite's (known from the first acquire()).
+  bool sqlite() const { return sqlite_; }
+
+ private:
+  std::unordered_map<std::string, Entry> entries_;  // node-based: entries stay put
+  bool sqlite_ = false;
 };
 
 // The cache of the session the calling thread holds, if any.
@@ -108,6 +115,7 @@ class Prepared {
   soci::statement* statement_ = nullptr;
   std::unique_ptr<soci::statement> own_;  // not cached
   StatementCache* cache_ = nullptr;
+  StatementCache::Entry* entry_ = nullptr;  // in cache_
   bool bound_ = false;
   bool healthy_ = true;
   bool sqlite_ = false;

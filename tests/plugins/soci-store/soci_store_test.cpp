@@ -196,6 +196,7 @@ class SociStoreTest : public ::testing::TestWithParam<std::string> {
 
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<SociStore> store_;
+  void queue_in_bulk(int depth);
   DistroArchRelease warty_, hoary_;
 };
 
@@ -247,9 +248,9 @@ TEST_P(SociStoreTest, NewerDatabaseIsRefused) {
 
 // ---- families, processors, arch releases ------------------------------------
 
-TEST_P(SociStoreTest, CandidatesUseTheWaitingIndexOnADeepQueue) {
-  seed();
-  constexpr int kDepth = 20000;
+// `depth` builds waiting for warty (score: build id % 1000), inserted by the
+// engine itself, then analyzed.
+void SociStoreTest::queue_in_bulk(int depth) {
   const std::string dar = std::to_string(warty_.id);
   const std::string builds =
       "INSERT INTO build (source_name, source_version, distro_arch_release_id, state, created, "
@@ -260,15 +261,15 @@ TEST_P(SociStoreTest, CandidatesUseTheWaitingIndexOnADeepQueue) {
       "distro_arch_release_id, CAST(id % 1000 AS INTEGER), 0 FROM build";
   if (GetParam() == "sqlite3") {
     backend_->raw("WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < " +
-                  std::to_string(kDepth) + ") " + builds + "g");
+                  std::to_string(depth) + ") " + builds + "g");
   } else if (GetParam() == "postgresql") {
-    backend_->raw(builds + "generate_series(1, " + std::to_string(kDepth) + ") AS g(x)");
+    backend_->raw(builds + "generate_series(1, " + std::to_string(depth) + ") AS g(x)");
   } else {
     // MariaDB: its sequence engine's seq_1_to_N table, CONCAT for ||.
     backend_->raw(
         "INSERT INTO build (source_name, source_version, distro_arch_release_id, state, created, "
         "component, pocket, urgency) SELECT CONCAT('bulk', seq), '1', " +
-        dar + ", 0, 0, 'main', 'release', 'medium' FROM seq_1_to_" + std::to_string(kDepth));
+        dar + ", 0, 0, 'main', 'release', 'medium' FROM seq_1_to_" + std::to_string(depth));
   }
   if (GetParam() == "mariadb") {
     backend_->raw(
@@ -279,6 +280,13 @@ TEST_P(SociStoreTest, CandidatesUseTheWaitingIndexOnADeepQueue) {
     backend_->raw(queue);
     backend_->raw("ANALYZE");
   }
+}
+
+TEST_P(SociStoreTest, CandidatesUseTheWaitingIndexOnADeepQueue) {
+  seed();
+  constexpr int kDepth = 20000;
+  const std::string dar = std::to_string(warty_.id);
+  queue_in_bulk(kDepth);
 
   auto top = store_->candidates({warty_.id, hoary_.id}, 10);
   auto start = std::chrono::steady_clock::now();
@@ -354,6 +362,26 @@ TEST_P(SociStoreTest, AKeptStatementAnswersForTheValuesOfEachRun) {
   EXPECT_GT(after_first_round, kept);
   for (const LibraryFile& f : files) ASSERT_TRUE(store_->find_library_file(f.id));
   EXPECT_EQ(store_->prepared_statements(), after_first_round);
+}
+
+// The dispatcher asks for a different number of candidates on almost every
+// claim: the store keeps a few statements for all of them (limits rounded up
+// to a power of two), and still answers exactly the rows asked for.
+TEST_P(SociStoreTest, CandidatesOfEveryLimitShareAFewKeptStatements) {
+  seed();
+  constexpr std::size_t kDepth = 100;
+  queue_in_bulk(static_cast<int>(kDepth));
+  const std::vector<QueuedBuild> all = store_->candidates({warty_.id}, kDepth);
+  ASSERT_EQ(all.size(), kDepth);
+  const std::size_t kept = store_->prepared_statements();
+  for (std::size_t limit = 1; limit <= kDepth; ++limit) {
+    const std::vector<QueuedBuild> some = store_->candidates({warty_.id}, limit);
+    ASSERT_EQ(some.size(), limit);
+    for (std::size_t i = 0; i < limit; ++i) EXPECT_EQ(some[i].entry.id, all[i].entry.id);
+  }
+  // Limits 1 to 100 are 8 texts (1, 2, 4, ..., 128), kept by at most the
+  // pool's 4 sessions; one statement per limit would be 100.
+  EXPECT_LE(store_->prepared_statements() - kept, 4u * 8u);
 }
 
 TEST_P(SociStoreTest, UnknownBackendIsAConfigError) {
