@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "buildd/compression.hpp"
 #include "buildd/digest.hpp"
 #include "buildd/librarian.hpp"
@@ -67,6 +69,33 @@ TEST(ContentWriter, GzipsAndHashesWhatItWritesInOnePass) {
   write_file(dir / "taken", "x");
   EXPECT_THROW(ContentWriter(dir / "taken", ContentWriter::Encoding::kAsIs), Error);
   EXPECT_EQ(read_file(dir / "taken"), "x");
+}
+
+// ContentWriter keeps deflate states between writers and reuses them: each
+// file is still a whole gzip member of its own content, also after a writer
+// abandoned half-way and with a writer on another thread in between.
+TEST(ContentWriter, EachFileIsItsOwnGzipWhenTheDeflateStateIsReused) {
+  TempDir dir;
+  auto gzip = [&](const std::string& name, const std::string& text, bool finish) {
+    ContentWriter writer(dir / name, ContentWriter::Encoding::kGzip);
+    writer.write(text.data(), text.size());
+    if (!finish) return;
+    writer.finish();
+    writer.keep();
+  };
+  std::string big;
+  for (int i = 0; i < 5000; ++i) big += "compiling part " + std::to_string(i) + "\n";
+  gzip("first", big, true);
+  gzip("abandoned", "never finished " + big, false);
+  gzip("second", "a short log\n", true);
+  std::thread other([&] { gzip("other-thread", "from another thread\n", true); });
+  other.join();
+  gzip("third", big + "the end\n", true);
+  EXPECT_EQ(gunzip_string(read_file(dir / "first")), big);
+  EXPECT_FALSE(std::filesystem::exists(dir / "abandoned"));
+  EXPECT_EQ(gunzip_string(read_file(dir / "second")), "a short log\n");
+  EXPECT_EQ(gunzip_string(read_file(dir / "other-thread")), "from another thread\n");
+  EXPECT_EQ(gunzip_string(read_file(dir / "third")), big + "the end\n");
 }
 
 TEST(Librarian, StreamedFileIsRecordedOnceAndAFailedStreamLeavesNothing) {
