@@ -248,6 +248,19 @@ void Builder::append_log(const std::string& text) {
   std::lock_guard lock(log_mu_);
   std::ofstream out(log_path(), std::ios::binary | std::ios::app);
   out << text;
+  log_tail_ += text;
+  if (log_tail_.size() > kLogtailBytes) log_tail_.erase(0, log_tail_.size() - kLogtailBytes);
+}
+
+void Builder::restart_log(const std::string& text) {
+  write_file_bytes(log_path(), text);
+  log_tail_ = text.substr(text.size() - std::min(text.size(), kLogtailBytes));
+}
+
+void Builder::remove_log() {
+  std::error_code ec;
+  fs::remove(log_path(), ec);
+  log_tail_.clear();
 }
 
 LogChunk Builder::read_log(std::uint64_t offset, std::size_t max_bytes) {
@@ -274,15 +287,8 @@ StatusSnapshot Builder::status() {
   snapshot.filemap = result_files_;
   snapshot.dependencies = dependencies_;
   if (state_ == BuilderState::kBuilding) {
-    std::ifstream in(log_path(), std::ios::binary | std::ios::ate);
-    if (in) {
-      auto size = static_cast<std::size_t>(in.tellg());
-      std::size_t take = std::min(size, kLogtailBytes);
-      in.seekg(static_cast<std::streamoff>(size - take));
-      snapshot.logtail.resize(take);
-      in.read(snapshot.logtail.data(), static_cast<std::streamsize>(take));
-      snapshot.logtail.resize(static_cast<std::size_t>(in.gcount()));
-    }
+    std::lock_guard log_lock(log_mu_);
+    snapshot.logtail = log_tail_;
   }
   // Ended here rather than by the build thread, so that exactly N calls
   // answer ABORTING and the next one WAITING, however the threads run.
@@ -352,7 +358,7 @@ BuildReply Builder::build(const std::string& build_id, const std::string& builde
     build_id_ = build_id;
     {
       std::lock_guard log_lock(log_mu_);
-      std::ofstream truncate(log_path(), std::ios::binary | std::ios::trunc);
+      restart_log("");
     }
     if (state_ != BuilderState::kIdle) {
       throw SlaveRefusal("builder is " + wire_name(state_) + ", not IDLE");
@@ -693,8 +699,7 @@ bool Builder::come_back_restarted(const Plan& plan, bool keep_leftovers) {
     leftovers_.insert(plan.build_id);
   } else {
     std::lock_guard log_lock(log_mu_);
-    std::error_code ec;
-    fs::remove(log_path(), ec);
+    remove_log();
   }
   state_ = BuilderState::kIdle;
   result_ = BuildResult::kOk;
@@ -730,7 +735,7 @@ std::string Builder::clean() {
   }
   {
     std::lock_guard log_lock(log_mu_);
-    fs::remove(log_path(), ec);
+    remove_log();
   }
   state_ = BuilderState::kIdle;
   result_ = BuildResult::kOk;
@@ -751,7 +756,7 @@ void Builder::start_in_state(BuilderState state, BuildResult result, const std::
                           build_id + "\n";
   {
     std::lock_guard log_lock(log_mu_);
-    write_file_bytes(log_path(), log);
+    restart_log(log);
   }
   std::map<std::string, std::string> files;
   if (state == BuilderState::kWaiting && result == BuildResult::kOk) {

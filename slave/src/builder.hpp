@@ -166,6 +166,10 @@ class Builder {
   void publish_aborted();
   void record_in_journal();
   void append_log(const std::string& text);
+  // Both need log_mu_ held. The log starts again with `text` (build(),
+  // start_in_state()); the log is removed (clean(), a restart).
+  void restart_log(const std::string& text);
+  void remove_log();
   std::string store_in_cache(const std::string& content);
   bool in_cache(const std::string& sha1) const;
   void join_worker();
@@ -192,6 +196,10 @@ class Builder {
   // build() of one of them wedges the builder, as on the real slave.
   std::set<std::string> leftovers_;
   std::mutex log_mu_;
+  // The log's last kLogtailBytes, kept as it is written, so that status()
+  // answers a BUILDING builder's tail without reading the file (a scan asks
+  // every builder).
+  std::string log_tail_;
   std::mutex worker_mu_;  // serialises build() and start_in_state() around worker_
   std::thread worker_;
 };
