@@ -111,8 +111,11 @@ TEST_F(HttpLibrarianTest, SecondPutOnlySendsHead) {
   std::string path = "/once/" + d.sha256.substr(0, 2) + "/" + d.sha256;
   archive.put(d, dir_ / "f");
   archive.put(d, dir_ / "f");
-  // nginx writes its access log line after the response; give it a moment.
-  for (int i = 0; i < 50 && count_in_access_log("HEAD " + path) < 2; ++i)
+  // nginx writes its access log line after the response; give it a moment
+  // (up to 5 s: a loaded machine once took longer than half a second).
+  for (int i = 0; i < 500 && (count_in_access_log("HEAD " + path) < 2 ||
+                              count_in_access_log("PUT " + path) < 1);
+       ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(count_in_access_log("PUT " + path), 1u);
   EXPECT_EQ(count_in_access_log("HEAD " + path), 2u);
