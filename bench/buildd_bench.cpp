@@ -61,6 +61,7 @@ struct Args {
   std::string backend = "sqlite";
   std::string pg;
   fs::path work;
+  fs::path slave_dir;  // empty: the farm's default, under work
   fs::path slave;
   fs::path master;
   int builders = 20;
@@ -82,6 +83,7 @@ FarmOptions farm_options(const Args& a, const std::string& tag) {
   o.backend = a.backend;
   o.pg = a.pg;
   o.work = a.work;
+  if (!a.slave_dir.empty()) o.slave_cache = a.slave_dir / tag;
   o.slave_program = a.slave;
   o.builders = a.builders;
   o.max_in_flight = a.in_flight;
@@ -92,10 +94,12 @@ FarmOptions farm_options(const Args& a, const std::string& tag) {
 // Runs cycles until every builder has a job (dispatch is one cycle when the
 // queue is deep enough; a few more are allowed for look-ahead limits).
 double dispatch_all(BuilddMaster& master, BuildStore& store, std::size_t builders,
-                    std::size_t* dispatched) {
+                    std::size_t* dispatched, int* cycles) {
   const auto begin = Steady::now();
-  for (int i = 0; i < 10 && store.active_jobs().size() < builders; ++i)
+  for (int i = 0; i < 10 && store.active_jobs().size() < builders; ++i) {
     *dispatched += master.run_cycle().dispatched;
+    ++*cycles;
+  }
   return seconds_since(begin);
 }
 
@@ -193,8 +197,9 @@ json scan(const Args& a) {
   const double rss_idle = peak_rss_mib();
   const double setup_s = farm.enqueue(a.builders, true);
   std::size_t dispatched = 0;
-  const double dispatch_s =
-      dispatch_all(*master, farm.store(), static_cast<std::size_t>(a.builders), &dispatched);
+  int dispatch_cycles = 0;
+  const double dispatch_s = dispatch_all(
+      *master, farm.store(), static_cast<std::size_t>(a.builders), &dispatched, &dispatch_cycles);
   begin = Steady::now();
   CycleReport report = master->run_cycle();
   const double scan_s = seconds_since(begin);
@@ -202,6 +207,7 @@ json scan(const Args& a) {
   master.reset();  // closes the master's connections before the load client opens its own
   json out = {
       {"scenario", "scan"},
+      {"slave_cache_tmpfs", farm.slave_cache_on_tmpfs()},
       {"builders", a.builders},
       {"max_in_flight", a.in_flight},
       {"probe_cycle_s", probe_s},
@@ -209,6 +215,7 @@ json scan(const Args& a) {
       {"enqueue_s", setup_s},
       {"dispatch_s", dispatch_s},
       {"dispatched", dispatched},
+      {"dispatch_cycles", dispatch_cycles},
       {"scanned", report.scanned},
       {"scan_cycle_s", scan_s},
       {"scan_builders_per_s", scan_s > 0 ? static_cast<double>(report.scanned) / scan_s : 0},
@@ -317,6 +324,7 @@ json drain(const Args& a) {
   }
   const auto n = static_cast<std::size_t>(a.builds);
   return {{"scenario", "drain"},
+          {"slave_cache_tmpfs", farm.slave_cache_on_tmpfs()},
           {"builders", a.builders},
           {"builds", a.builds},
           {"enqueue_s", setup_s},
@@ -986,11 +994,17 @@ int report(const po::variables_map& vm) {
       break;
     }
   }
+  const bool slave_on_tmpfs = std::any_of(
+      runs.begin(), runs.end(), [](const json& r) { return r.value("slave_cache_tmpfs", false); });
   std::ostringstream md;
   md << "### " << date << ", " << backend << (vm.count("smoke") ? " (smoke sizes)" : "") << "\n\n"
      << "Commit " << commit << "; " << m.value("cores", 0u) << " cores ("
      << m.value("cpu", std::string("?")) << "), " << m.value("memory_mib", 0LL)
-     << " MiB memory; master max_in_flight " << in_flight << ".\n\n"
+     << " MiB memory; master max_in_flight " << in_flight
+     << (slave_on_tmpfs ? "; the slave's file cache on tmpfs (the master's store and archive "
+                          "on disk)"
+                        : "")
+     << ".\n\n"
      << "| measurement | size | result | vs | target | |\n|---|---|---|---|---|---|\n";
   for (const auto& r : rows)
     md << "| " << r[0] << " | " << r[1] << " | " << r[2] << " | " << r[3] << " | " << r[4] << " | "
@@ -1035,7 +1049,11 @@ int main(int argc, char** argv) {
       "pg", po::value(&a.pg), "libpq connection string without dbname (postgresql)")(
       "work", po::value<std::string>(), "scratch folder (created)")(
       "slave", po::value<std::string>(), "the buildd-slave program")(
-      "master", po::value<std::string>(), "the buildd-master program (latency)")(
+      "slave-dir", po::value<std::string>(),
+      "where the slave's file cache goes (created; default: under --work). The slaves stand "
+      "for other machines: bench/run puts it on tmpfs so that their file churn does not load "
+      "the file system the master writes to")("master", po::value<std::string>(),
+                                              "the buildd-master program (latency)")(
       "builders", po::value(&a.builders), "builders served by the one slave process")(
       "queue", po::value(&a.queue), "queued builds (dispatch)")(
       "archives", po::value(&a.archives),
@@ -1077,6 +1095,7 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--work and --slave are required");
     a.work = vm["work"].as<std::string>();
     a.slave = vm["slave"].as<std::string>();
+    if (vm.count("slave-dir")) a.slave_dir = vm["slave-dir"].as<std::string>();
     if (vm.count("master")) a.master = vm["master"].as<std::string>();
     nlohmann::json out;
     if (scenario == "scan") {

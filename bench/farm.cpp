@@ -1,6 +1,8 @@
 #include "farm.hpp"
 
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <soci/postgresql/soci-postgresql.h>
@@ -223,9 +225,19 @@ Farm::~Farm() {
   }
 }
 
+fs::path Farm::slave_cache() const {
+  return options_.slave_cache.empty() ? options_.work / "slave-cache" : options_.slave_cache;
+}
+
+bool Farm::slave_cache_on_tmpfs() const {
+  struct statfs fs_info {};
+  return ::statfs(slave_cache().c_str(), &fs_info) == 0 && fs_info.f_type == TMPFS_MAGIC;
+}
+
 void Farm::start_slave() {
   const auto port_file = options_.work / "slave.port";
   const int n = options_.builders;
+  const fs::path cache = slave_cache();
   // Each keep-alive connection holds one slave worker thread (cpp-httplib).
   // The master's pooled handles keep about one each (every builder here has
   // the same host and port), the load clients theirs: builders + 64 threads
@@ -235,11 +247,11 @@ void Farm::start_slave() {
                                    "--builders",  std::to_string(n),
                                    "--threads",   std::to_string(n + 64),
                                    "--arch",      "amd64",
-                                   "--cache-dir", (options_.work / "slave-cache").string(),
+                                   "--cache-dir", cache.string(),
                                    "--log-level", options_.slave_debug_log ? "debug" : "warn"};
   for (const auto& f : options_.slave_faults) args.insert(args.end(), {"--fault", f});
   if (!options_.journal.empty()) args.insert(args.end(), {"--journal", options_.journal.string()});
-  fs::create_directories(options_.work / "slave-cache");
+  fs::create_directories(cache);
   slave_ = std::make_unique<ChildProcess>(options_.slave_program, args, slave_log());
   slave_port_ = std::stoi(wait_for_file_line(port_file, std::chrono::seconds(120), slave_.get()));
 }

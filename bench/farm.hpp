@@ -37,6 +37,10 @@ struct FarmOptions {
   std::string backend = "sqlite";  // "sqlite" or "postgresql"
   std::string pg;                  // libpq connection string without dbname
   std::filesystem::path work;      // created; everything of the farm lives here
+  // The slave's file cache; empty: work/slave-cache. The slaves stand for
+  // other machines, so bench/run keeps their file churn off the master's
+  // file system (see bench/run).
+  std::filesystem::path slave_cache;
   std::filesystem::path slave_program;
   int builders = 20;
   std::size_t max_in_flight = 32;
@@ -79,6 +83,8 @@ class Farm {
   // made to the slave.
   std::uint64_t round_trips() const { return counting_.calls(); }
   int slave_port() const { return slave_port_; }
+  // Whether the slave's file cache is on tmpfs (the report says so).
+  bool slave_cache_on_tmpfs() const;
   const DistroArchRelease& dar() const { return dar_; }
   const FarmOptions& options() const { return options_; }
   // The store's connection: a file path or a libpq string with dbname.
@@ -121,6 +127,7 @@ class Farm {
   CountingTransport counting_{transport_};
   std::unique_ptr<ChildProcess> slave_;
   int slave_port_ = 0;
+  std::filesystem::path slave_cache() const;
   DistroArchRelease dar_;
   LibraryFile dsc_long_, dsc_zero_;
 };
