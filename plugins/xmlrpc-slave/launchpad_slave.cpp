@@ -20,16 +20,25 @@ BuildArgs build_args_of(const JobSpec& job) {
   return args;
 }
 
+namespace {
+
+bool offers_binarypackage(const std::vector<std::string>& builder_types) {
+  return std::find(builder_types.begin(), builder_types.end(), "binarypackage") !=
+         builder_types.end();
+}
+
+}  // namespace
+
 WorkerInfo LaunchpadSlave::probe() {
   chroot_held_.clear();
-  builder_types_.clear();
+  binarypackage_.reset();
   if (echo({"Test"}) != std::vector<std::string>{"Test"})
     throw Error(ErrorCategory::kProtocol, "echo(\"Test\") did not return [\"Test\"]");
   SlaveInfo about = info();
   if (about.protocol_version != "1.0")
     throw Error(ErrorCategory::kProtocol,
                 "Protocol version mismatch: " + about.protocol_version + " (expected 1.0)");
-  builder_types_ = about.builder_types;
+  binarypackage_ = offers_binarypackage(about.builder_types);
   WorkerInfo worker{about.arch_tag, "launchpad-buildd " + about.protocol_version, false};
   try {
     readlog(0, 0);
@@ -82,13 +91,11 @@ StartResult LaunchpadSlave::start(const JobSpec& job) {
       send(source);
       filemap[source.filename] = source.sha1;
     }
-    if (builder_types_.empty()) builder_types_ = info().builder_types;
+    if (!binarypackage_) binarypackage_ = offers_binarypackage(info().builder_types);
     // build() on a busy launchpad-buildd wipes its log and renames its job.
     const SlaveStatus now = status();
     if (now.state != BuilderState::kIdle) return {false, "no longer IDLE (" + now.state_text + ")"};
-    const bool binarypackage = std::find(builder_types_.begin(), builder_types_.end(),
-                                         "binarypackage") != builder_types_.end();
-    BuildStartResult r = build(job.job_id, binarypackage ? "binarypackage" : "debian",
+    BuildStartResult r = build(job.job_id, *binarypackage_ ? "binarypackage" : "debian",
                                job.chroot.sha1, filemap, build_args_of(job));
     if (r.status == BuildStartStatus::kUnknownSum && chroot_skipped) {
       // The slave no longer holds the chroot it held (restarted with an

@@ -114,8 +114,10 @@ class LaunchpadSlave : public Slave {
   StartResult start(const JobSpec& job) final;
 
  private:
-  std::vector<std::string> builder_types_;  // from info(); asked again when empty
-  std::string chroot_held_;                 // SHA-1 of the chroot the slave confirmed it holds
+  // Whether info() listed "binarypackage" (asked again when unknown); the
+  // list itself is not kept, it would be a few hundred bytes per builder.
+  std::optional<bool> binarypackage_;
+  std::string chroot_held_;  // SHA-1 of the chroot the slave confirmed it holds
 };
 
 }  // namespace buildd::xmlrpc_slave

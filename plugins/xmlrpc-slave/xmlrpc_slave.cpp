@@ -130,18 +130,20 @@ class Lease {
   HandlePool::Handle* handle_;
 };
 
-// The XML carriage under xmlrpc_c::client_xml, one per Slave: it holds no
-// handle, only the builder's URL and a hint at the pooled handle it used last.
+// The XML carriage under xmlrpc_c::client_xml, made for one call (so that
+// an idle builder holds none of xmlrpc-c's objects): the builder's URL and
+// its hint at the pooled handle it used last belong to its Slave.
 class CurlCarriage : public xmlrpc_c::clientXmlTransport {
  public:
-  CurlCarriage(const Options& options, std::shared_ptr<HandlePool> pool, std::string url)
-      : options_(options), pool_(std::move(pool)), url_(std::move(url)) {}
+  CurlCarriage(const Options& options, HandlePool& pool, const std::string& url,
+               HandlePool::Handle*& last)
+      : options_(options), pool_(pool), url_(url), last_(last) {}
   CurlCarriage(const CurlCarriage&) = delete;
   CurlCarriage& operator=(const CurlCarriage&) = delete;
 
   void set_deadline(double seconds) { deadline_ = seconds; }
   const std::string& url() const { return url_; }
-  Lease lease() { return Lease(*pool_, last_); }
+  Lease lease() { return Lease(pool_, last_); }
 
   // Options common to RPC and downloads: timeouts, TLS, no signals (threads),
   // http(s) only, no redirects.
@@ -212,7 +214,7 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
       bool over = false;
     } sink{response_xml, options_.max_xml_bytes};
     response_xml->clear();
-    const Lease lease(*pool_, last_);
+    const Lease lease(pool_, last_);
     CURL* handle = lease.curl();
     prepare(lease, url_, deadline_);
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: text/xml");
@@ -257,9 +259,9 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
 
  private:
   const Options& options_;
-  std::shared_ptr<HandlePool> pool_;
-  std::string url_;
-  HandlePool::Handle* last_ = nullptr;  // a hint only; may be leased elsewhere
+  HandlePool& pool_;
+  const std::string& url_;
+  HandlePool::Handle*& last_;  // a hint only; may be leased elsewhere
   double deadline_ = 30;
   std::optional<Error> pending_;
 };
@@ -274,12 +276,14 @@ class NoCarriageParm : public xmlrpc_c::carriageParm {
 
 class XmlRpcSlave : public LaunchpadSlave {
  public:
-  XmlRpcSlave(const Builder& builder, const Options& options, std::shared_ptr<HandlePool> pool)
+  XmlRpcSlave(const Builder& builder, std::shared_ptr<const Options> options,
+              std::shared_ptr<HandlePool> pool)
       : name_(builder.name.empty() ? builder.url : builder.name),
         base_url_(builder.url),
-        options_(options),
-        carriage_(options_, std::move(pool), join_url(builder.url, "rpc")),
-        client_(&carriage_) {}
+        rpc_url_(join_url(builder.url, "rpc")),
+        shared_options_(std::move(options)),
+        options_(*shared_options_),
+        pool_(std::move(pool)) {}
 
   const std::string& builder_name() const override { return name_; }
 
@@ -393,9 +397,10 @@ class XmlRpcSlave : public LaunchpadSlave {
       bool over = false;
       std::exception_ptr write_error;  // from the sink: it cannot cross libcurl
     } sink(destination, max_bytes);
-    const Lease lease = carriage_.lease();
+    CurlCarriage carriage(options_, *pool_, rpc_url_, last_handle_);
+    const Lease lease = carriage.lease();
     CURL* handle = lease.curl();
-    carriage_.prepare(lease, url, options_.download_timeout);
+    carriage.prepare(lease, url, options_.download_timeout);
     curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
@@ -452,14 +457,17 @@ class XmlRpcSlave : public LaunchpadSlave {
   value call(const std::string& method, const xmlrpc_c::paramList& params, double deadline) {
     const std::string where = "builder " + name_ + ": " + method + "()";
     xmlrpc_c::rpcOutcome outcome;
-    carriage_.set_deadline(deadline);
+    CurlCarriage carriage(options_, *pool_, rpc_url_, last_handle_);
+    carriage.set_deadline(deadline);
+    xmlrpc_c::client_xml client(&carriage);
+    NoCarriageParm parm;
     try {
-      client_.call(&parm_, method, params, &outcome);
+      client.call(&parm, method, params, &outcome);
     } catch (Error& error) {
       error.add_context(where);
       throw;
     } catch (const std::exception& error) {
-      if (auto pending = carriage_.take_pending()) {
+      if (auto pending = carriage.take_pending()) {
         pending->add_context(where);
         throw *pending;
       }
@@ -471,10 +479,11 @@ class XmlRpcSlave : public LaunchpadSlave {
 
   std::string name_;
   std::string base_url_;
-  Options options_;
-  CurlCarriage carriage_;
-  xmlrpc_c::client_xml client_;
-  NoCarriageParm parm_;
+  std::string rpc_url_;
+  std::shared_ptr<const Options> shared_options_;  // the transport's, shared by its Slaves
+  const Options& options_;                         // *shared_options_
+  std::shared_ptr<HandlePool> pool_;
+  HandlePool::Handle* last_handle_ = nullptr;  // the handle its last call used
   bool legacy_ensurepresent_ = false;
 };
 
@@ -522,8 +531,9 @@ Options default_options() {
 }
 
 XmlRpcSlaveTransport::XmlRpcSlaveTransport(Options options)
-    : options_(std::move(options)), pool_(std::make_shared<HandlePool>()) {
-  raise_xml_size_limit(options_.max_xml_bytes);
+    : options_(std::make_shared<const Options>(std::move(options))),
+      pool_(std::make_shared<HandlePool>()) {
+  raise_xml_size_limit(options_->max_xml_bytes);
 }
 
 std::unique_ptr<Slave> XmlRpcSlaveTransport::connect(const Builder& builder) {

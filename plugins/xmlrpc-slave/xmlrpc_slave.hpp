@@ -99,10 +99,10 @@ class XmlRpcSlaveTransport : public SlaveTransport {
   std::unique_ptr<Slave> connect(const Builder& builder) override;
   // connect() with launchpad-buildd's own calls in reach (the plugin's tests).
   std::unique_ptr<LaunchpadSlave> connect_launchpad(const Builder& builder);
-  const Options& options() const { return options_; }
+  const Options& options() const { return *options_; }
 
  private:
-  Options options_;
+  std::shared_ptr<const Options> options_;  // shared with its Slaves, not copied into each
   std::shared_ptr<HandlePool> pool_;
 };
 

@@ -105,6 +105,15 @@ TEST_F(Cycle, DispatchesWithArgsAndCollectsOk) {
 // A builder the collection has just cleaned is IDLE, as clean() said: the
 // same poll feeds it the next build without asking status() again (start()
 // still asks it once, right before build()). One round trip fewer per build.
+
+// The builder type comes from the probe's info(): a slave that offers no
+// "binarypackage" (the 2005 slave: "debian" only) is asked for "debian".
+TEST_F(Cycle, ASlaveWithoutBinarypackageBuildsWithDebian) {
+  script_->info.builder_types = {"debian"};
+  EXPECT_EQ(master_.run_cycle().dispatched, 1u);
+  EXPECT_EQ(script_->count("build " + cookie() + " debian " + chroot_.sha1), 1u);
+  EXPECT_EQ(script_->count("build " + cookie() + " binarypackage " + chroot_.sha1), 0u);
+}
 TEST_F(Cycle, ABuilderCleanedByTheCollectionIsFedInTheSamePoll) {
   ASSERT_EQ(master_.run_cycle().dispatched, 1u);
   NewBuild nb;
