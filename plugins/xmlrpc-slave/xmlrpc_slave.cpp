@@ -142,30 +142,28 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
   CurlCarriage& operator=(const CurlCarriage&) = delete;
 
   void set_deadline(double seconds) { deadline_ = seconds; }
-  const std::string& url() const { return url_; }
-  Lease lease() { return Lease(pool_, last_); }
 
   // Options common to RPC and downloads: timeouts, TLS, no signals (threads),
   // http(s) only, no redirects.
-  void prepare(const Lease& lease, const std::string& url, double total_seconds) const {
+  static void prepare(const Lease& lease, const Options& options, const std::string& url,
+                      double total_seconds) {
     CURL* handle = lease.curl();
     curl_easy_reset(handle);  // keeps the connection cache
     curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(handle, CURLOPT_MAXCONNECTS, kConnectionsPerHandle);
     curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, to_ms(options_.connect_timeout));
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, to_ms(options.connect_timeout));
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, to_ms(total_seconds));
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, lease.error_buffer());
-    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
-    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
-    if (!options_.ca_file.empty())
-      curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
-    if (!options_.client_cert.empty()) {
-      curl_easy_setopt(handle, CURLOPT_SSLCERT, options_.client_cert.c_str());
+    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options.tls_verify ? 1L : 0L);
+    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options.tls_verify ? 2L : 0L);
+    if (!options.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
+    if (!options.client_cert.empty()) {
+      curl_easy_setopt(handle, CURLOPT_SSLCERT, options.client_cert.c_str());
     }
-    if (!options_.client_key.empty()) {
-      curl_easy_setopt(handle, CURLOPT_SSLKEY, options_.client_key.c_str());
+    if (!options.client_key.empty()) {
+      curl_easy_setopt(handle, CURLOPT_SSLKEY, options.client_key.c_str());
     }
     lease.error_buffer()[0] = '\0';
   }
@@ -216,7 +214,7 @@ class CurlCarriage : public xmlrpc_c::clientXmlTransport {
     response_xml->clear();
     const Lease lease(pool_, last_);
     CURL* handle = lease.curl();
-    prepare(lease, url_, deadline_);
+    prepare(lease, options_, url_, deadline_);
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: text/xml");
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(handle, CURLOPT_POST, 1L);
@@ -397,10 +395,9 @@ class XmlRpcSlave : public LaunchpadSlave {
       bool over = false;
       std::exception_ptr write_error;  // from the sink: it cannot cross libcurl
     } sink(destination, max_bytes);
-    CurlCarriage carriage(options_, *pool_, rpc_url_, last_handle_);
-    const Lease lease = carriage.lease();
+    const Lease lease(*pool_, last_handle_);
     CURL* handle = lease.curl();
-    carriage.prepare(lease, url, options_.download_timeout);
+    CurlCarriage::prepare(lease, options_, url, options_.download_timeout);
     curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
