@@ -115,6 +115,13 @@ class Reply {
     if (v.type() == value::TYPE_STRING) return string(v, field);
     wrong(field, "base64 or a string", v);
   }
+  // A byte count: an int >= 0.
+  std::uint64_t size(const value& v, const std::string& field) const {
+    if (v.type() != value::TYPE_INT) wrong(field, "an int", v);
+    const int n = xmlrpc_c::value_int(v);
+    if (n < 0) fail("'" + field + "' is negative: " + std::to_string(n));
+    return static_cast<std::uint64_t>(n);
+  }
   std::map<std::string, std::string> filemap(const value& v, const std::string& field) const {
     std::map<std::string, std::string> out;
     for (const auto& [name, sha1_value] : map(v, field)) {
@@ -149,6 +156,13 @@ void parse_modern(const Reply& reply, const ValueMap& fields, SlaveStatus& statu
   }
   if (status.state == BuilderState::kBuilding) {
     if (const value* tail = get("logtail")) status.logtail = reply.bytes(*tail, "logtail");
+    // buildd-slave's readlog extension: where the tail ends in the log.
+    if (const value* size = get("log_size")) {
+      status.log_size = reply.size(*size, "log_size");
+      if (status.logtail.size() > *status.log_size)
+        reply.fail("'logtail' is longer than 'log_size' (" + std::to_string(*status.log_size) +
+                   ")");
+    }
   }
   if (status.state == BuilderState::kWaiting) {
     const value* result = get("build_status");
@@ -316,12 +330,9 @@ LogRead decode_readlog(const value& result, const std::string& builder) {
   if (data == fields.end()) reply.fail("'data' is missing");
   if (size == fields.end()) reply.fail("'size' is missing");
   if (data->second.type() != value::TYPE_BYTESTRING) reply.wrong("data", "base64", data->second);
-  if (size->second.type() != value::TYPE_INT) reply.wrong("size", "an int", size->second);
-  const int log_size = xmlrpc_c::value_int(size->second);
-  if (log_size < 0) reply.fail("'size' is negative: " + std::to_string(log_size));
   LogRead read;
   read.bytes = reply.bytes(data->second, "data");
-  read.log_size = static_cast<std::uint64_t>(log_size);
+  read.log_size = reply.size(size->second, "size");
   return read;
 }
 

@@ -248,18 +248,21 @@ void Builder::append_log(const std::string& text) {
   std::lock_guard lock(log_mu_);
   std::ofstream out(log_path(), std::ios::binary | std::ios::app);
   out << text;
+  log_size_ += text.size();
   log_tail_ += text;
   if (log_tail_.size() > kLogtailBytes) log_tail_.erase(0, log_tail_.size() - kLogtailBytes);
 }
 
 void Builder::restart_log(const std::string& text) {
   write_file_bytes(log_path(), text);
+  log_size_ = text.size();
   log_tail_ = text.substr(text.size() - std::min(text.size(), kLogtailBytes));
 }
 
 void Builder::remove_log() {
   std::error_code ec;
   fs::remove(log_path(), ec);
+  log_size_ = 0;
   log_tail_.clear();
 }
 
@@ -289,6 +292,7 @@ StatusSnapshot Builder::status() {
   if (state_ == BuilderState::kBuilding) {
     std::lock_guard log_lock(log_mu_);
     snapshot.logtail = log_tail_;
+    snapshot.log_size = log_size_;
   }
   // Ended here rather than by the build thread, so that exactly N calls
   // answer ABORTING and the next one WAITING, however the threads run.

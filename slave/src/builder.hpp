@@ -59,7 +59,8 @@ struct StatusSnapshot {
   BuilderState state = BuilderState::kIdle;
   BuildResult result = BuildResult::kOk;
   std::string build_id;
-  std::string logtail;  // last <= 2048 bytes of the log; only filled while BUILDING
+  std::string logtail;         // last <= 2048 bytes of the log; only filled while BUILDING
+  std::uint64_t log_size = 0;  // where logtail ends in the log (BUILDING only)
   std::map<std::string, std::string> filemap;
   std::string dependencies;
 };
@@ -200,7 +201,8 @@ class Builder {
   // answers a BUILDING builder's tail without reading the file (a scan asks
   // every builder).
   std::string log_tail_;
-  std::mutex worker_mu_;  // serialises build() and start_in_state() around worker_
+  std::uint64_t log_size_ = 0;  // the log file's size, as written
+  std::mutex worker_mu_;        // serialises build() and start_in_state() around worker_
   std::thread worker_;
 };
 

@@ -49,6 +49,9 @@ An OK build produces <source>_<version>_<arch>.changes and .deb in the cache.
 Besides launchpad-buildd's calls, each builder answers readlog(offset,
 max_bytes) -> {data: base64, size: int}: its log from an offset, and the log's
 size (an extension the master finds in its probe; --no-readlog turns it off).
+With it, status() of a BUILDING builder also says where its logtail ends in
+the log (log_size: int), so that a master reads the log only when it moved on
+by more than the tail.
 
 Options)";
 

@@ -159,6 +159,11 @@ xmlrpc_c::value status_value(Builder& builder, const BuilderFaults& faults) {
     case BuilderState::kBuilding:
       out.emplace("build_id", xmlrpc_c::value_string(s.build_id));
       out.emplace("logtail", bytes_value(s.logtail));
+      // With the readlog extension: where the tail ends in the log, so that
+      // a master appends the new part of the tail to its copy of the log
+      // without a readlog() call. Left out when the tail is not the log's.
+      if (builder.options().readlog && !faults.oversized_tail && s.log_size <= INT32_MAX)
+        out.emplace("log_size", xmlrpc_c::value_int(static_cast<int>(s.log_size)));
       break;
     case BuilderState::kAborting:
     case BuilderState::kAborted:

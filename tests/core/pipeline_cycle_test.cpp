@@ -178,6 +178,72 @@ TEST_F(Cycle, AWorkerThatReadsItsLogFromAnOffsetFillsTheLiveLog) {
   EXPECT_EQ(store_.live_log(entry_.id, 0, 100), "");
 }
 
+// A poll of a running build records what it saw (the tail, the live log,
+// the slave's new state) in one commit, not one for the job and one for the
+// slave's state.
+TEST_F(Cycle, APollOfARunningBuildCommitsOnce) {
+  script_->live_log = "";
+  master_.run_cycle();
+  ASSERT_EQ(store_.build(build_.id).state, BuildState::kBuilding);
+  const std::size_t before = store_.commits.size();
+  script_->live_log = "RUN: sbuild\n";
+  script_->status = building_status(cookie(), "RUN: sbuild\n");
+  master_.run_cycle();
+  ASSERT_EQ(store_.commits.size(), before + 1);
+  const CycleChanges& one = store_.commits.back();
+  EXPECT_EQ(one.logtails.size(), 1u);
+  EXPECT_EQ(one.live_logs.size(), 1u);
+  ASSERT_EQ(one.slave_states.size(), 1u);
+  EXPECT_EQ(one.slave_states[0].state, "BUILDING " + cookie());
+  EXPECT_EQ(store_.builder(bob_.id).slave_state, "BUILDING " + cookie());
+
+  master_.run_cycle();  // nothing moved: nothing to write
+  EXPECT_EQ(store_.commits.size(), before + 1);
+}
+
+// A worker whose status() says where its tail ends (buildd-slave's
+// log_size): the log's new bytes come from the tail whenever it holds them
+// all, and readlog() is asked only when the log moved on by more than that.
+TEST_F(Cycle, TheLiveLogTakesTheNewBytesFromTheTailWhenItHoldsThemAll) {
+  script_->live_log = "";
+  master_.run_cycle();
+  ASSERT_EQ(store_.build(build_.id).state, BuildState::kBuilding);
+  const auto readlogs = [&] {
+    std::lock_guard lock(script_->mutex);
+    return std::count_if(script_->calls.begin(), script_->calls.end(),
+                         [](const std::string& c) { return c.rfind("readlog ", 0) == 0; });
+  };
+  const auto probe_reads = readlogs();
+  // The log becomes `log`; status() answers its last `tail` bytes and its size.
+  const auto log_grows_to = [&](const std::string& log, std::size_t tail) {
+    script_->live_log = log;
+    SlaveStatus s = building_status(cookie(), log.substr(log.size() - std::min(tail, log.size())));
+    s.log_size = log.size();
+    script_->status = s;
+    master_.run_cycle();
+  };
+  std::string log = "RUN: sbuild\n";
+  log_grows_to(log, 2048);  // the whole log is in the tail
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 1 << 20), log);
+  EXPECT_EQ(readlogs(), probe_reads);
+
+  for (int i = 0; i < 300; ++i) log += static_cast<char>(i);  // any byte value
+  log_grows_to(log, 2048);
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 1 << 20), log);
+  EXPECT_EQ(readlogs(), probe_reads);
+
+  log += "exactly the tail\n";  // the new bytes are the whole tail
+  log_grows_to(log, 17);
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 1 << 20), log);
+  EXPECT_EQ(readlogs(), probe_reads);
+
+  log += std::string(5000, 'x') + "\n";  // more than the tail: read from the offset
+  log_grows_to(log, 2048);
+  EXPECT_EQ(store_.live_log(entry_.id, 0, 1 << 20), log);
+  EXPECT_EQ(readlogs(), probe_reads + 1);
+  EXPECT_EQ(store_.entry(entry_.id)->live_log_size, log.size());
+}
+
 // The live log is for people following the build: a read that fails is
 // logged, appends nothing and costs neither the build nor the builder.
 TEST_F(Cycle, ALiveLogReadThatFailsChangesNothingElse) {

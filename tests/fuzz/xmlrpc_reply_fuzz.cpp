@@ -51,6 +51,7 @@ void exercise_status(const xmlrpc_c::value& result) {
     return;
   }
   FUZZ_CHECK(status.logtail.size() <= kMaxLogtail);
+  FUZZ_CHECK(!status.log_size || status.logtail.size() <= *status.log_size);
   for (const auto& [name, sha1] : status.filemap) FUZZ_CHECK(is_sha1_hex(sha1));
   FUZZ_CHECK((status.state == BuilderState::kUnknown) ==
              (status.state_text != "BuilderStatus.IDLE" &&

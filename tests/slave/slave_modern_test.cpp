@@ -226,7 +226,7 @@ TEST_P(OutcomeTest, FullStateMachine) {
   EXPECT_EQ(str(arr(started.value)[1]), "60-1");
 
   auto building = obj(rpc(url_, "status").value);
-  EXPECT_EQ(keys(building), (Keys{"build_id", "builder_status", "logtail"}));
+  EXPECT_EQ(keys(building), (Keys{"build_id", "builder_status", "log_size", "logtail"}));
   EXPECT_EQ(str(building.at("builder_status")), "BuilderStatus.BUILDING");
   EXPECT_EQ(str(building.at("build_id")), "60-1");
   EXPECT_LE(bytes(building.at("logtail")).size(), 2048u);
@@ -344,14 +344,20 @@ TEST_F(ModernSlaveTest, ReadlogReadsTheLogFromAnOffset) {
   in.upload(url_);
   ASSERT_TRUE(start_build(url_, "80-1", in).ok);
   std::string followed;
+  // status() of a BUILDING builder: its tail and where the tail ends.
+  std::vector<std::pair<std::string, int>> tails;
   for (int polls = 0; polls < 200; ++polls) {
     auto [data, size] = readlog(static_cast<int>(followed.size()), 4096);
     EXPECT_LE(data.size(), 4096u);
     EXPECT_LE(followed.size() + data.size(), static_cast<std::size_t>(size));
     followed += data;
-    if (str(obj(rpc(url_, "status").value).at("builder_status")) != "BuilderStatus.BUILDING" &&
-        followed.size() == static_cast<std::size_t>(size))
+    auto status = obj(rpc(url_, "status").value);
+    if (str(status.at("builder_status")) == "BuilderStatus.BUILDING") {
+      tails.emplace_back(bytes(status.at("logtail")),
+                         xmlrpc_c::value_int(status.at("log_size")).cvalue());
+    } else if (followed.size() == static_cast<std::size_t>(size)) {
       break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   wait_for_state(url_, "BuilderStatus.WAITING");
@@ -361,6 +367,13 @@ TEST_F(ModernSlaveTest, ReadlogReadsTheLogFromAnOffset) {
   EXPECT_EQ(followed, log->body);
   EXPECT_NE(log->body.find("part400.cpp.o"), std::string::npos);
   EXPECT_GT(log->body.size(), 400u * 60);
+  // Each tail is the log's bytes that end at its log_size.
+  ASSERT_GT(tails.size(), 1u);
+  for (const auto& [tail, size] : tails) {
+    ASSERT_LE(tail.size(), static_cast<std::size_t>(size));
+    ASSERT_LE(static_cast<std::size_t>(size), log->body.size());
+    EXPECT_EQ(log->body.substr(size - tail.size(), tail.size()), tail) << "log_size " << size;
+  }
   EXPECT_EQ(readlog(static_cast<int>(log->body.size()) + 5, 10).first, "");
   EXPECT_EQ(
       rpc(url_, "readlog", params({xmlrpc_c::value_int(-1), xmlrpc_c::value_int(10)})).fault_code,

@@ -62,7 +62,7 @@ enum class PluginKind : std::uint32_t {
 
 // Each bumped whenever its interface (or a type it uses) changes layout or
 // meaning, so a plugin of another kind keeps loading.
-inline constexpr std::uint32_t kSlaveTransportInterfaceVersion = 4;
+inline constexpr std::uint32_t kSlaveTransportInterfaceVersion = 5;
 inline constexpr std::uint32_t kStoreInterfaceVersion = 8;
 inline constexpr std::uint32_t kLogArchiveInterfaceVersion = 2;
 inline constexpr std::uint32_t kSchedulerInterfaceVersion = 1;

@@ -74,6 +74,11 @@ struct SlaveStatus {
   std::string state_text;  // as sent, e.g. "BuilderStatus.WAITING"
   std::string build_id;    // cookie of the job, empty when IDLE
   std::string logtail;     // raw bytes (BUILDING only), already capped by the transport
+  // Where logtail ends in the build's log, from workers that read_log() from
+  // an offset and say so (BUILDING only): then logtail is the log's bytes
+  // [log_size - logtail.size(), log_size), and the master takes the new ones
+  // from it instead of calling read_log().
+  std::optional<std::uint64_t> log_size;
   BuildResult result = BuildResult::kNone;
   std::string result_text;                     // as sent, e.g. "BuildStatus.OK"
   std::map<std::string, std::string> filemap;  // result filename -> sha1 (names NOT validated)

@@ -164,17 +164,34 @@ void BuilderGroup::reset_job(QueueItem& item) {
   item.changes.resets.push_back(JobReset{item.id, item.build.id, item.attempt});
 }
 
-// Reads the log's new bytes from a worker that reads its log from an
-// offset, up to settings_.live_log_bytes in all and kLiveLogBytesPerPoll per
-// poll, and appends them to the item's live log in its changes. The live log
-// is for people following the build: a failed read is logged and changes
-// nothing else (the whole log is collected when the build ends).
-void BuilderGroup::read_live_log(QueueItem& item) {
+// Appends the log's new bytes, from a worker that reads its log from an
+// offset, to the item's live log in its changes, up to
+// settings_.live_log_bytes in all. When `status` says where its tail ends
+// and the tail holds every new byte, they come from the tail (no call: the
+// usual case for a poll every few seconds); otherwise they are read, up to
+// kLiveLogBytesPerPoll per poll. The live log is for people following the
+// build: a failed read is logged and changes nothing else (the whole log is
+// collected when the build ends).
+void BuilderGroup::read_live_log(QueueItem& item, const SlaveStatus& status) {
   // 256 KiB per call: base64 in a reply well under max_xml_bytes' 1 MiB.
   constexpr std::size_t kReadBytes = 256 * 1024;
   constexpr std::uint64_t kLiveLogBytesPerPoll = 4 * kReadBytes;
   BuilderHandle& b = *item.builder;
-  if (!b.worker.reads_log_from_offset) return;
+  if (!b.worker.reads_log_from_offset || item.live_log_size >= settings_.live_log_bytes) return;
+  if (status.log_size && status.logtail.size() <= *status.log_size) {
+    const std::uint64_t tail_begin = *status.log_size - status.logtail.size();
+    if (item.live_log_size >= tail_begin && item.live_log_size <= *status.log_size) {
+      std::string fresh = status.logtail.substr(item.live_log_size - tail_begin);
+      fresh.resize(
+          std::min<std::uint64_t>(fresh.size(), settings_.live_log_bytes - item.live_log_size));
+      if (fresh.empty()) return;
+      const std::size_t n = fresh.size();
+      item.changes.live_logs.push_back(
+          LiveLogAppend{item.id, item.attempt, item.live_log_size, std::move(fresh)});
+      item.live_log_size += n;
+      return;
+    }
+  }
   std::uint64_t read_now = 0;
   while (item.live_log_size < settings_.live_log_bytes && read_now < kLiveLogBytesPerPoll) {
     const auto want = static_cast<std::size_t>(
@@ -345,7 +362,7 @@ void BuilderGroup::apply_status(QueueItem& item, const SlaveStatus& status, Libr
           b.tail_changed = now;
           // The log grew (or this process has not read it yet): its new
           // bytes go to the live log, from workers that can read them.
-          if (status.state == BuilderState::kBuilding) read_live_log(item);
+          if (status.state == BuilderState::kBuilding) read_live_log(item, status);
         }
         // The stored tail is written only when it moved: a long build's
         // unchanged tail would otherwise cost one UPDATE per poll.

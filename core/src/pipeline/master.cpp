@@ -717,16 +717,27 @@ void merge(CycleReport& into, const CycleReport& from) {
 
 }  // namespace
 
+std::optional<SlaveStateUpdate> BuilddMaster::slave_state_change(
+    const BuilderHandle& builder) const {
+  if (builder.observed_state.empty() || builder.observed_state == builder.slave_state)
+    return std::nullopt;
+  return SlaveStateUpdate{builder.id, builder.observed_state, time_.now()};
+}
+
+void BuilddMaster::slave_state_recorded(BuilderHandle& builder, const SlaveStateUpdate& update) {
+  builder.slave_state = update.state;
+  builder.slave_state_since = update.since;
+}
+
 void BuilddMaster::record_slave_state(BuilderHandle& builder) {
-  if (builder.observed_state.empty() || builder.observed_state == builder.slave_state) return;
-  const TimePoint now = time_.now();
+  const std::optional<SlaveStateUpdate> update = slave_state_change(builder);
+  if (!update) return;
   // In a (group) commit with other builders' changes, not a transaction of
   // its own: a build changes its slave's state three or four times.
   CycleChanges changes;
-  changes.slave_states.push_back(SlaveStateUpdate{builder.id, builder.observed_state, now});
+  changes.slave_states.push_back(*update);
   commits_.commit(std::move(changes));
-  builder.slave_state = builder.observed_state;
-  builder.slave_state_since = now;
+  slave_state_recorded(builder, *update);
 }
 
 std::optional<SlaveStatus> BuilddMaster::poll_status(BuilderHandle& b, CycleReport& report) {
@@ -878,12 +889,16 @@ void BuilddMaster::poll_step(BuilderHandle& b, BuilderGroup& group, CycleReport&
     report.reset += item.changes.resets.size();
     report.deferred += item.deferred ? 1 : 0;
     for (const auto& u : item.changes.builders) report.failed_builders += u.builderok ? 0 : 1;
+    // A job still running: the slave's state goes in the same commit as the
+    // job's changes (one transaction per poll, not two).
+    const bool still_running = item.builder && !item.removed;
+    const std::optional<SlaveStateUpdate> state =
+        still_running ? slave_state_change(b) : std::nullopt;
+    if (state) item.changes.slave_states.push_back(*state);
     BuilderGroup::commit_then_clean(commits_, {&item});
+    if (state) slave_state_recorded(b, *state);
     if (item.lost) avoid(item.build.id, b.id);
-    if (item.builder && !item.removed) {
-      record_slave_state(b);
-      return;  // still building
-    }
+    if (still_running) return;
     b.has_job = false;
     if (!b.builderok) return;
     // The job is over: reconcile and feed the builder in the same poll.

@@ -173,6 +173,7 @@ TEST_F(XmlRpcSlaveTest, ModernBuildingDecodesBase64Tail) {
   EXPECT_EQ(s.build_id, "99-99");
   EXPECT_THAT(s.logtail, ::testing::StartsWith("Kernel version: Linux builder"));
   EXPECT_THAT(s.logtail, ::testing::EndsWith("Starting target for build 10-10\n"));
+  EXPECT_FALSE(s.log_size.has_value());  // launchpad-buildd does not say where its tail ends
 }
 
 TEST_F(XmlRpcSlaveTest, ModernWaitingOk) {
@@ -251,10 +252,13 @@ TEST_F(XmlRpcSlaveTest, LongLogtailKeepsItsLastBytes) {
   const SlaveStatus s =
       status_of(response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
                                   {"build_id", str("7-7")},
-                                  {"logtail", bin(tail)}})),
+                                  {"logtail", bin(tail)},
+                                  {"log_size", xmlrpc_c::value_int(200000)}})),
                 options);
   ASSERT_EQ(s.logtail.size(), 1000u);
   EXPECT_EQ(s.logtail, tail.substr(tail.size() - 1000));
+  // buildd-slave's log_size: still where the (shortened) tail ends.
+  EXPECT_EQ(s.log_size, 200000u);
 }
 
 TEST_F(XmlRpcSlaveTest, LogtailWithArbitraryBytesSurvives) {
@@ -350,6 +354,21 @@ TEST_F(XmlRpcSlaveTest, OtherWrongShapes) {
       {response_xml(arr({str("BuilderStatus.WAITING"), str("BuildStatus.OK")})), "needs 3"},
       {response_xml(arr({str("BuilderStatus.BUILDING"), str("1"), xmlrpc_c::value_int(3)})),
        "'logtail' is not base64 or a string"},
+      {response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
+                         {"build_id", str("1")},
+                         {"logtail", bin("tail")},
+                         {"log_size", xmlrpc_c::value_int(-4)}})),
+       "'log_size' is negative"},
+      {response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
+                         {"build_id", str("1")},
+                         {"logtail", bin("tail")},
+                         {"log_size", str("4")}})),
+       "'log_size' is not an int"},
+      {response_xml(map({{"builder_status", str("BuilderStatus.BUILDING")},
+                         {"build_id", str("1")},
+                         {"logtail", bin("tail")},
+                         {"log_size", xmlrpc_c::value_int(3)}})),
+       "'logtail' is longer than 'log_size' (3)"},
       {"this is not XML at all", "status()"},
   };
   for (const auto& [body, expected] : cases) {

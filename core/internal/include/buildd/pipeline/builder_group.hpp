@@ -171,7 +171,7 @@ class BUILDD_API BuilderGroup {
   static bool is_candidate(const BuilderHandle& builder);
   static bool answers_idle(BuilderHandle& builder);
   void reset_job(QueueItem& item);
-  void read_live_log(QueueItem& item);
+  void read_live_log(QueueItem& item, const SlaveStatus& status);
   void fail_builder(QueueItem& item, BuilderHandle& builder, const std::string& notes);
   void complete(QueueItem& item, BuildState state, std::optional<LibraryFile> log,
                 std::vector<std::pair<std::string, LibraryFile>> files, std::string dependencies);

@@ -136,6 +136,12 @@ class BUILDD_API BuilddMaster {
   std::optional<SlaveStatus> poll_status(BuilderHandle& builder, CycleReport& report);
   void reconcile(BuilderHandle& builder, const SlaveStatus& status, CycleReport& report);
   bool dispatch_to(BuilderHandle& builder, CycleReport& report);
+  // The slave's state as this poll saw it, when it moved since it was last
+  // recorded: added to `changes` (nullopt: nothing to record). The caller
+  // commits them, then calls slave_state_recorded().
+  std::optional<SlaveStateUpdate> slave_state_change(const BuilderHandle& builder) const;
+  static void slave_state_recorded(BuilderHandle& builder, const SlaveStateUpdate& update);
+  // Both steps, in a commit of its own.
   void record_slave_state(BuilderHandle& builder);
   // poll_builder() past its guards and the probe: scan the job or read the
   // slave's state, then reconcile and feed.
