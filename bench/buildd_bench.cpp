@@ -185,12 +185,40 @@ json wrk_raw_limit(const Farm& farm, const fs::path& work, std::size_t connectio
           {"wrk_calls_per_s", micros > 0 ? (requests - errors) / (micros / 1e6) : 0}};
 }
 
+// What a phase of a scenario cost per unit of work (a builder probed or
+// fed, a poll), apart from the machine's noise: the CPU of the master (this
+// process) and of the slave, and the slave calls made.
+class PhaseCost {
+ public:
+  explicit PhaseCost(Farm& farm)
+      : farm_(farm),
+        trips_(farm.round_trips()),
+        master_(cpu_times({::getpid()})),
+        slave_(cpu_times({farm.slave_pid()})) {}
+
+  // {"<name>_master_us": ..., "<name>_slave_us": ..., "<name>_round_trips": ...}
+  json per(std::size_t units, const std::string& name) const {
+    const double n = std::max<double>(1, static_cast<double>(units));
+    return {{name + "_master_us", 1e6 * cpu_used(master_, cpu_times({::getpid()})) / n},
+            {name + "_slave_us", 1e6 * cpu_used(slave_, cpu_times({farm_.slave_pid()})) / n},
+            {name + "_round_trips", static_cast<double>(farm_.round_trips() - trips_) / n}};
+  }
+
+ private:
+  Farm& farm_;
+  std::uint64_t trips_;
+  CpuTimes master_, slave_;
+};
+
 json scan(const Args& a) {
   Farm farm(farm_options(a, "scan"));
   auto master = farm.make_master();
+  const auto builders = static_cast<std::size_t>(a.builders);
+  const PhaseCost probe_cost(farm);
   auto begin = Steady::now();
   master->run_cycle();  // probes every builder (echo, info); nothing queued
   const double probe_s = seconds_since(begin);
+  const json per_probe = probe_cost.per(builders, "probe");
   begin = Steady::now();
   master->run_cycle();  // idle builders, empty queue
   const double idle_cycle_s = seconds_since(begin);
@@ -198,11 +226,15 @@ json scan(const Args& a) {
   const double setup_s = farm.enqueue(a.builders, true);
   std::size_t dispatched = 0;
   int dispatch_cycles = 0;
-  const double dispatch_s = dispatch_all(
-      *master, farm.store(), static_cast<std::size_t>(a.builders), &dispatched, &dispatch_cycles);
+  const PhaseCost dispatch_cost(farm);
+  const double dispatch_s =
+      dispatch_all(*master, farm.store(), builders, &dispatched, &dispatch_cycles);
+  const json per_dispatch = dispatch_cost.per(dispatched, "dispatch");
+  const PhaseCost scan_cost(farm);
   begin = Steady::now();
   CycleReport report = master->run_cycle();
   const double scan_s = seconds_since(begin);
+  const json per_poll = scan_cost.per(report.scanned, "poll");
   const double rss = peak_rss_mib();
   master.reset();  // closes the master's connections before the load client opens its own
   json out = {
@@ -221,6 +253,9 @@ json scan(const Args& a) {
       {"scan_builders_per_s", scan_s > 0 ? static_cast<double>(report.scanned) / scan_s : 0},
       {"rss_idle_mib", rss_idle},
       {"rss_mib", rss}};
+  out.update(per_probe);
+  out.update(per_dispatch);
+  out.update(per_poll);
   out.update(raw_limit(farm, a.in_flight));
   const double raw = out["raw_calls_per_s"].get<double>();
   out["ratio_to_raw"] = raw > 0 ? out["scan_builders_per_s"].get<double>() / raw : 0;
@@ -820,6 +855,18 @@ int report(const po::variables_map& vm) {
                         fmt(s["scan_cycle_s"].get<double>(), 3) + " s)",
                     fmt(ratio, 2) + " of raw", n == max_n ? "≥ 0.5 of raw" : "",
                     n == max_n ? verdict(ratio >= 0.5) : ""});
+    // Each phase's cost per builder (probe, dispatch) or poll (scan).
+    for (const auto& [phase, what] : {std::pair{"probe", "probe of a builder"},
+                                      {"dispatch", "dispatch to a builder"},
+                                      {"poll", "scan poll of a BUILDING builder"}}) {
+      const std::string key = phase;
+      if (!s.contains(key + "_master_us")) continue;
+      rows.push_back({std::string("CPU µs master / slave, round trips: ") + what, size,
+                      fmt(s[key + "_master_us"].get<double>(), 0) + " / " +
+                          fmt(s[key + "_slave_us"].get<double>(), 0) + ", " +
+                          fmt(s[key + "_round_trips"].get<double>(), 2),
+                      "", "", ""});
+    }
     if (s.contains("ratio_to_wrk")) {
       rows.push_back({"independent raw limit: status calls/s (wrk, " +
                           std::to_string(s["wrk_connections"].get<int>()) + " connections)",
