@@ -137,8 +137,8 @@ class BUILDD_API BuilddMaster {
   void reconcile(BuilderHandle& builder, const SlaveStatus& status, CycleReport& report);
   bool dispatch_to(BuilderHandle& builder, CycleReport& report);
   // The slave's state as this poll saw it, when it moved since it was last
-  // recorded: added to `changes` (nullopt: nothing to record). The caller
-  // commits them, then calls slave_state_recorded().
+  // recorded (nullopt: nothing to record). The caller commits it with its
+  // other changes, then calls slave_state_recorded().
   std::optional<SlaveStateUpdate> slave_state_change(const BuilderHandle& builder) const;
   static void slave_state_recorded(BuilderHandle& builder, const SlaveStateUpdate& update);
   // Both steps, in a commit of its own.
