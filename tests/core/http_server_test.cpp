@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "buildd/compression.hpp"
-#include "buildd/librarian.hpp"
-#include "file_librarian.hpp"
 #include "buildd/conformance/archive_test_helpers.hpp"
 #include "buildd/conformance/memory_library_store.hpp"
+#include "buildd/librarian.hpp"
+#include "file_librarian.hpp"
 #include "support/test_support.hpp"
 
 namespace buildd::test {
@@ -360,7 +360,9 @@ class HttpServerLimitsTest : public HttpServerTest {
     auto res = c.Get("/hello/world");
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - begin);
     EXPECT_TRUE(res);
-    if (res) EXPECT_EQ(res->body, "hello world");
+    if (res) {
+      EXPECT_EQ(res->body, "hello world");
+    }
     return took;
   }
 
@@ -399,9 +401,9 @@ TEST_F(HttpServerLimitsTest, ManyIdleConnectionsDoNotStopAGet) {
   // the server's start() raised to the hard limit).
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
-  const int kIdle = static_cast<int>(std::min<rlim_t>(500, (lim.rlim_cur - 100) / 2));
+  const std::size_t kIdle = std::min<rlim_t>(500, (lim.rlim_cur - 100) / 2);
   std::vector<std::unique_ptr<RawClient>> idle;
-  for (int i = 0; i < kIdle; ++i) {
+  for (std::size_t i = 0; i < kIdle; ++i) {
     idle.push_back(std::make_unique<RawClient>(port()));
     ASSERT_TRUE(idle.back()->connected()) << i;
     // Half of them have started a request and stopped mid-header.
@@ -409,7 +411,7 @@ TEST_F(HttpServerLimitsTest, ManyIdleConnectionsDoNotStopAGet) {
   }
   for (int i = 0; i < 100 && limited_->open_connections() < kIdle; ++i)
     std::this_thread::sleep_for(10ms);
-  EXPECT_GE(limited_->open_connections(), static_cast<std::size_t>(kIdle));
+  EXPECT_GE(limited_->open_connections(), kIdle);
   EXPECT_LT(timed_get(), 500ms);
   // Deadlines reclaim them all: the mid-header ones at the header deadline,
   // the silent ones at the idle deadline.
