@@ -297,6 +297,7 @@ json drain(const Args& a) {
   master->run_cycle();  // probes
   const double setup_s = farm.enqueue(a.builds, false);
   const std::uint64_t trips_before = farm.round_trips();
+  const std::uint64_t syncs_before = farm.archive_syncs();
   // Where the CPU goes: this process (the master and its librarian's HTTP
   // server), the slave process, PostgreSQL, and the rest of the machine.
   std::vector<pid_t> postgres;
@@ -320,6 +321,7 @@ json drain(const Args& a) {
   const double drain_s = seconds_since(begin);
   const auto cpu_after = sample();
   const std::uint64_t trips = farm.round_trips() - trips_before;
+  const std::uint64_t syncs = farm.archive_syncs() - syncs_before;
   const double rss = peak_rss_mib();
   const double master_s = cpu_used(std::get<0>(cpu_before), std::get<0>(cpu_after));
   const double slave_s = cpu_used(std::get<1>(cpu_before), std::get<1>(cpu_after));
@@ -369,6 +371,11 @@ json drain(const Args& a) {
           {"cpu", cpu},
           {"round_trips_per_build",
            completed > 0 ? static_cast<double>(trips) / static_cast<double>(completed) : 0},
+          // Each build publishes three files (log and two results), each
+          // needing its bytes and then its name on disk; a sync serves all
+          // the files waiting for it.
+          {"archive_syncs_per_build",
+           completed > 0 ? static_cast<double>(syncs) / static_cast<double>(completed) : 0},
           {"fully_built", built.size()},
           {"with_log", with_log},
           {"with_results", with_results},
@@ -439,7 +446,7 @@ json latency(const Args& a) {
   // Chroot and .dsc were stored by the farm's librarian, whose base URL is
   // not the daemon's: the daemon's own URL is used at dispatch, since the
   // file librarian has no public URL.
-  const fs::path dsc = farm.write_dsc_file(true);
+  const fs::path dsc = farm.write_long_dsc_file();
   ChildProcess daemon(a.master, {"--config", config.string(), "--log-level", "warn", "run"},
                       dir / "daemon.out");
   const std::string pid_line =
@@ -1002,6 +1009,10 @@ int report(const po::variables_map& vm) {
           wrk_rate = sc["wrk_calls_per_s"].get<double>();
       }
       rows.push_back({"round trips to the slave per build", size, fmt(trips, 2), "", "", ""});
+      if (r.contains("archive_syncs_per_build")) {
+        rows.push_back({"archive: file-system syncs per build (3 files published each)", size,
+                        fmt(r["archive_syncs_per_build"].get<double>(), 2), "", "", ""});
+      }
       if (r.contains("cpu")) {
         const json& cpu = r["cpu"];
         rows.push_back({"drain: CPU ms per build, master / slave / PostgreSQL / rest (busy cores)",

@@ -19,13 +19,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string dsc_text(bool long_build) {
+// The slave double builds what the .dsc says: an OK build of `version`
+// that lasts `seconds`.
+std::string dsc_text(const std::string& version, int seconds) {
   std::ostringstream dsc;
-  dsc << "Format: 3.0 (quilt)\nSource: bench\nVersion: " << (long_build ? "1.0" : "0.0")
+  dsc << "Format: 3.0 (quilt)\nSource: bench\nVersion: " << version
       << "\nArchitecture: any\nMaintainer: Bench <bench@example.org>\nOutcome: ok\nDuration: "
-      << (long_build ? 3600 : 0) << "\n";
+      << seconds << "\n";
   return dsc.str();
 }
+
+constexpr int kLongBuildSeconds = 3600;
 
 xmlrpc_slave::Options transport_options(const FarmOptions& o) {
   xmlrpc_slave::Options t = xmlrpc_slave::default_options();
@@ -204,8 +208,8 @@ Farm::Farm(FarmOptions options)
       librarian_->store_bytes(chroot, "chroot-ubuntu-noble-amd64.tar.gz", "application/gzip");
   store_->set_chroot(dar_.id, chroot_file.id);
   dar_.chroot_file_id = chroot_file.id;
-  dsc_long_ = librarian_->store_bytes(dsc_text(true), "bench_1.0.dsc", "text/plain");
-  dsc_zero_ = librarian_->store_bytes(dsc_text(false), "bench_0.0.dsc", "text/plain");
+  dsc_long_ =
+      librarian_->store_bytes(dsc_text("1.0", kLongBuildSeconds), "bench_1.0.dsc", "text/plain");
 
   start_slave();
   add_builders();
@@ -284,9 +288,9 @@ void Farm::add_builders() {
   tx.commit();
 }
 
-std::filesystem::path Farm::write_dsc_file(bool long_build) const {
-  auto path = options_.work / (long_build ? "bench_1.0.dsc" : "bench_0.0.dsc");
-  std::ofstream(path) << dsc_text(long_build);
+std::filesystem::path Farm::write_long_dsc_file() const {
+  auto path = options_.work / dsc_long_.filename;
+  std::ofstream(path) << dsc_text("1.0", kLongBuildSeconds);
   return path;
 }
 
@@ -364,8 +368,18 @@ std::unique_ptr<BuilddMaster> Farm::make_master() {
 
 double Farm::enqueue(long long count, bool long_build, int archives) {
   const auto begin = std::chrono::steady_clock::now();
+  // A build that finishes gets its own source, as in a farm: the slave
+  // fetches it, and its log and result files are its own (identical
+  // results would be archived once and spare the archive its writes).
+  // The .dsc of build "1.0-<n>" is "bench_1.0-<n>.dsc"; stored before the
+  // transaction, since the librarian records each in its own.
+  if (!long_build) {
+    for (long long i = 1; i <= count; ++i) {
+      const std::string version = "1.0-" + std::to_string(i);
+      librarian_->store_bytes(dsc_text(version, 0), "bench_" + version + ".dsc", "text/plain");
+    }
+  }
   auto sql = open_session();
-  const LibraryFile& dsc = this->dsc(long_build);
   const std::string n = std::to_string(count);
   const std::string now = std::to_string(now_micros());
   const std::string dar = std::to_string(dar_.id);
@@ -392,8 +406,15 @@ double Farm::enqueue(long long count, bool long_build, int archives) {
   *sql << "INSERT INTO build_queue (build_id, distro_arch_release_id, score, created, archive) "
           "SELECT id, distro_arch_release_id, score, created, archive" +
               newer;
-  *sql << "INSERT INTO build_source_file (build_id, filename, library_file_id) SELECT id, '" +
-              dsc.filename + "', " + std::to_string(dsc.id) + newer;
+  if (long_build) {
+    *sql << "INSERT INTO build_source_file (build_id, filename, library_file_id) SELECT id, '" +
+                dsc_long_.filename + "', " + std::to_string(dsc_long_.id) + newer;
+  } else {
+    *sql << "INSERT INTO build_source_file (build_id, filename, library_file_id) "
+            "SELECT b.id, f.filename, f.id FROM build b JOIN library_file f "
+            "ON f.filename = 'bench_' || b.source_version || '.dsc' WHERE b.id > " +
+                std::to_string(before);
+  }
   tx.commit();
   // What autovacuum would do shortly after a bulk load; without statistics
   // PostgreSQL may plan the candidate query as if the queue were tiny.

@@ -78,6 +78,8 @@ class Farm {
 
   soci_store::SociStore& store() { return *store_; }
   Librarian& librarian() { return *librarian_; }
+  // Syncs of the file system the farm's archive has made so far.
+  std::uint64_t archive_syncs() const { return archive_->syncs(); }
   xmlrpc_slave::XmlRpcSlaveTransport& transport() { return transport_; }
   // Round trips (RPC calls and file downloads) the masters of make_master()
   // made to the slave.
@@ -91,19 +93,19 @@ class Farm {
   const std::string& connection() const { return connection_; }
   pid_t slave_pid() const { return slave_->pid(); }
   std::filesystem::path slave_log() const { return options_.work / "slave.log"; }
-  // The .dsc every build of the queue points at: an OK build that lasts
-  // `duration` seconds on the slave.
-  const LibraryFile& dsc(bool long_build) const { return long_build ? dsc_long_ : dsc_zero_; }
-  // Writes the long-build .dsc to disk too (for `buildd-master build add`).
-  std::filesystem::path write_dsc_file(bool long_build) const;
+  // Writes the .dsc of the long builds (an hour each, all of them one
+  // source) to disk too (for `buildd-master build add`).
+  std::filesystem::path write_long_dsc_file() const;
 
   // A pipeline on this farm, MasterSettings defaults except max_in_flight and
   // scan_interval.
   std::unique_ptr<BuilddMaster> make_master();
 
-  // Queues `count` builds of the given .dsc in one transaction with
-  // INSERT … SELECT over a generated series (what a bulk import would do);
-  // returns the seconds it took. Scores vary so that the dispatch order is
+  // Queues `count` builds in one transaction with INSERT … SELECT over a
+  // generated series (what a bulk import would do); returns the seconds it
+  // took, with the storing of their sources. Long builds (an hour) share one
+  // .dsc; zero-length builds, the ones a scenario sees finish, have each
+  // their own. Scores vary so that the dispatch order is
   // a real sort. With `archives` > 1 the builds are spread round-robin over
   // archives "a0", "a1", … (what a fair-share scheduler shares between).
   double enqueue(long long count, bool long_build, int archives = 1);
@@ -129,7 +131,7 @@ class Farm {
   int slave_port_ = 0;
   std::filesystem::path slave_cache() const;
   DistroArchRelease dar_;
-  LibraryFile dsc_long_, dsc_zero_;
+  LibraryFile dsc_long_;
 };
 
 // "http://127.0.0.1:<port>" of a port nobody listens on right now.

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include "buildd/error.hpp"
 #include "buildd/librarian.hpp"
@@ -35,26 +36,17 @@ struct TempObject {
   }
 };
 
-void fsync_dir(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);  // best effort: the rename is already visible to readers
-  ::close(fd);
-}
-
-// Syncs the temp file, renames it to `target` and syncs the folder: the
-// object is whole and durable before its record is committed.
-void publish(TempObject& tmp, const std::filesystem::path& target) {
-  if (::fsync(tmp.fd) != 0) throw_write_error("cannot sync", tmp.path, errno);
-  if (::close(tmp.fd) != 0) {
-    tmp.fd = -1;
+// Closes the temp file (when open), makes its bytes durable, renames it to `target` and
+// makes the rename durable: the object is whole and on disk before its
+// record is committed, and no crash leaves a name on bytes never written.
+void publish(TempObject& tmp, const std::filesystem::path& target, GroupedSync& durable) {
+  if (tmp.fd >= 0 && ::close(std::exchange(tmp.fd, -1)) != 0)
     throw_write_error("cannot close", tmp.path, errno);
-  }
-  tmp.fd = -1;
+  durable.sync(tmp.path);
   if (::rename(tmp.path.c_str(), target.c_str()) != 0)
     throw_write_error("cannot publish", target, errno);
   tmp.published = true;
-  fsync_dir(target.parent_path());
+  durable.sync(target);
 }
 
 std::string unique_suffix() {
@@ -64,13 +56,29 @@ std::string unique_suffix() {
 
 }  // namespace
 
-FileLibrarian::FileLibrarian(std::filesystem::path root) : root_(std::move(root)) {
+FileLibrarian::FileLibrarian(std::filesystem::path root)
+    : root_(std::move(root)), durable_([this] { return sync_file_system(); }) {
   std::error_code ec;
   std::filesystem::create_directories(root_ / "tmp", ec);
+  // Opened now, so that a write-back error of any file written from here on
+  // is reported to a sync (the kernel reports it to descriptors opened
+  // before it happened).
+  root_fd_ = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (const std::size_t removed = Librarian::remove_dead_temp_files(root_ / "tmp")) {
     logger("archive")->info("removed {} temporary file(s) left by processes that died in {}",
                             removed, (root_ / "tmp").string());
   }
+}
+
+FileLibrarian::~FileLibrarian() {
+  if (root_fd_ >= 0) ::close(root_fd_);
+}
+
+int FileLibrarian::sync_file_system() {
+  // Runs on one thread at a time (GroupedSync's leader).
+  if (root_fd_ < 0) root_fd_ = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd_ < 0) return errno;
+  return ::syncfs(root_fd_) == 0 ? 0 : errno;
 }
 
 std::filesystem::path FileLibrarian::object_path(const std::string& locator) const {
@@ -137,7 +145,7 @@ std::string FileLibrarian::put(const ContentDigest& digest, const std::filesyste
     throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() + " has " +
                                              std::to_string(copied) + " bytes, the digest says " +
                                              std::to_string(digest.size));
-  publish(tmp, *target);
+  publish(tmp, *target, durable_);
   return locator;
 }
 
@@ -154,13 +162,12 @@ std::string FileLibrarian::adopt(const ContentDigest& digest, const std::filesys
   if (!target) return locator;
   TempObject tmp{source};
   struct stat st {};
-  tmp.fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-  if (tmp.fd < 0) throw_write_error("cannot open", source, errno);
-  if (::fstat(tmp.fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != digest.size)
+  if (::stat(source.c_str(), &st) != 0) throw_write_error("cannot open", source, errno);
+  if (static_cast<std::uint64_t>(st.st_size) != digest.size)
     throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() +
                                              " does not have the digest's " +
                                              std::to_string(digest.size) + " bytes");
-  publish(tmp, *target);
+  publish(tmp, *target, durable_);
   return locator;
 }
 

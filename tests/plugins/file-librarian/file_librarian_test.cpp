@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <thread>
+#include <vector>
 
 #include "buildd/conformance/log_archive_conformance.hpp"
 #include "buildd/librarian.hpp"
@@ -136,6 +138,30 @@ TEST(FileLibrarianTest, TempFilesOfDeadProcessesAreRemovedOnOpen) {
   for (const auto& e : std::filesystem::directory_iterator(dir / "root" / "tmp"))
     temps += e.path().filename() != live;
   EXPECT_EQ(temps, 0u);
+}
+
+// Every publish is made durable (its bytes, then its name) by the archive's
+// grouped sync; puts running at the same time share them.
+TEST(FileLibrarianTest, PutsAtTheSameTimeShareTheirSyncs) {
+  TempDir dir;
+  FileLibrarian archive(dir / "root");
+  constexpr int kThreads = 8, kEach = 10;
+  std::vector<std::thread> threads;
+  std::vector<std::string> locators(kThreads * kEach);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const auto src = dir / ("src-" + std::to_string(t) + "-" + std::to_string(i));
+        write_file(src, "object " + std::to_string(t * kEach + i));
+        locators[t * kEach + i] = archive.put(digest_file(src), src);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int n = 0; n < kThreads * kEach; ++n)
+    EXPECT_EQ(read_file(archive.object_path(locators[n])), "object " + std::to_string(n));
+  EXPECT_GE(archive.syncs(), 2u);  // at least the bytes, then the names
+  EXPECT_LE(archive.syncs(), 2u * kThreads * kEach);
 }
 
 TEST(FileLibrarianTest, MalformedLocatorsAreRejected) {
