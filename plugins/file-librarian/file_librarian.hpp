@@ -8,7 +8,8 @@
 // never sees a partial object, and put() returns only once the object would
 // survive a crash; an object already present is not rewritten. Puts that
 // run at the same time share their syncs (one syncfs() of the archive's file
-// system for all of them: grouped_sync.hpp). adopt() does
+// system for all of them: grouped_sync.hpp), so the root is best on a file
+// system that heavy unrelated writers do not share. adopt() does
 // the same with a file the librarian streamed into <root>/tmp (staging_dir),
 // without the copy. The temp files
 // of processes that died mid-put are removed when the archive opens (only
