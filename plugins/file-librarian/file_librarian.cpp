@@ -36,9 +36,10 @@ struct TempObject {
   }
 };
 
-// Closes the temp file (when open), makes its bytes durable, renames it to `target` and
-// makes the rename durable: the object is whole and on disk before its
-// record is committed, and no crash leaves a name on bytes never written.
+// Closes the temp file (when open), makes its bytes durable, renames it to
+// `target` and makes the rename durable: the object is whole and on disk
+// before its record is committed, and no crash leaves a name on bytes never
+// written.
 void publish(TempObject& tmp, const std::filesystem::path& target, GroupedSync& durable) {
   if (tmp.fd >= 0 && ::close(std::exchange(tmp.fd, -1)) != 0)
     throw_write_error("cannot close", tmp.path, errno);
@@ -162,7 +163,7 @@ std::string FileLibrarian::adopt(const ContentDigest& digest, const std::filesys
   if (!target) return locator;
   TempObject tmp{source};
   struct stat st {};
-  if (::stat(source.c_str(), &st) != 0) throw_write_error("cannot open", source, errno);
+  if (::stat(source.c_str(), &st) != 0) throw_write_error("cannot read", source, errno);
   if (static_cast<std::uint64_t>(st.st_size) != digest.size)
     throw Error(ErrorCategory::kArchive, "file-librarian: " + source.string() +
                                              " does not have the digest's " +
