@@ -14,16 +14,14 @@ void GroupedSync::sync(const std::filesystem::path& what) {
   // after it is the first that surely covers them.
   const std::uint64_t needed = started_ + 1;
   while (finished_ < needed) {
-    if (running_) {
+    if (started_ != finished_) {  // one is running
       finished_cv_.wait(lock);
       continue;
     }
-    running_ = true;
     const std::uint64_t generation = ++started_;
     lock.unlock();
     const int err = sync_once_();
     lock.lock();
-    running_ = false;
     finished_ = generation;
     if (err != 0) {
       last_failed_ = generation;

@@ -39,9 +39,10 @@ class GroupedSync {
   std::function<int()> sync_once_;
   mutable std::mutex mu_;
   std::condition_variable finished_cv_;
-  std::uint64_t started_ = 0;   // syncs begun
-  std::uint64_t finished_ = 0;  // syncs ended; they run one at a time, in order
-  bool running_ = false;
+  // Syncs begun and ended; they run one at a time, in order, so one is
+  // running while the two differ.
+  std::uint64_t started_ = 0;
+  std::uint64_t finished_ = 0;
   std::uint64_t last_failed_ = 0;  // the last sync that failed, and why
   int last_errno_ = 0;
 };
